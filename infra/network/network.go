@@ -1,0 +1,161 @@
+// Package network is the environment's VPC: subnets in three tiers, NAT, flow logs and the
+// security groups that say who may talk to whom.
+package network
+
+import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	awsec2 "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-awsx/sdk/v2/go/awsx/ec2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+)
+
+const networkType = "taskmanager:network:Network"
+
+// Ports are the TCP ports the security groups open between tiers.
+type Ports struct {
+	Container int // the API container's port, reached from the load balancer
+	Database  int // PostgreSQL
+	Cache     int // Redis
+	SMTP      int // the mail relay the app sends through
+}
+
+// Args configures a Network.
+type Args struct {
+	Config Config
+	Ports  Ports
+	// PublicLoadBalancer says the load balancer faces the internet: its group then takes 80 and
+	// 443 from anywhere. Otherwise it takes LoadBalancerPorts from inside the VPC only.
+	PublicLoadBalancer bool
+	// LoadBalancerPorts are the listener ports of the load balancer.
+	LoadBalancerPorts []int
+	// FlowLogRetentionDays is the flow log group's retention, an allowed CloudWatch value.
+	FlowLogRetentionDays int
+	// LogKmsKeyArn, when set, encrypts the flow log group with that key.
+	LogKmsKeyArn pulumi.StringInput
+}
+
+// SecurityGroups are the ids of the groups, one per role in the system.
+type SecurityGroups struct {
+	LoadBalancer pulumi.IDOutput
+	API          pulumi.IDOutput
+	Worker       pulumi.IDOutput
+	Migrations   pulumi.IDOutput
+	Database     pulumi.IDOutput
+	Cache        pulumi.IDOutput
+}
+
+// Network is the VPC of one environment.
+type Network struct {
+	pulumi.ResourceState
+	VpcID             pulumi.StringOutput
+	PublicSubnetIDs   pulumi.StringArrayOutput // the load balancer's and the NAT's
+	PrivateSubnetIDs  pulumi.StringArrayOutput // the app's tasks: egress through NAT, no public IPs
+	IsolatedSubnetIDs pulumi.StringArrayOutput // the data stores: no route out of the VPC
+	SecurityGroups    SecurityGroups
+}
+
+// NewNetwork builds the VPC, its flow logs and its security groups.
+func NewNetwork(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Network, error) {
+	if err := args.Config.Validate(); err != nil {
+		return nil, err
+	}
+	layout, err := SubnetLayout(args.Config.VpcCidr, len(args.Config.AvailabilityZones))
+	if err != nil {
+		return nil, err
+	}
+	n := &Network{}
+	if err := ctx.RegisterComponentResource(networkType, name, n, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(n)
+
+	// The subnets' blocks are computed here (Exact strategy), not by awsx, so that they are
+	// visible to the tests and never move when awsx changes its allocation.
+	exact := ec2.SubnetAllocationStrategyExact
+	vpc, err := ec2.NewVpc(ctx, name, &ec2.VpcArgs{
+		CidrBlock:             pulumi.StringRef(args.Config.VpcCidr),
+		AvailabilityZoneNames: args.Config.AvailabilityZones,
+		EnableDnsHostnames:    pulumi.Bool(true),
+		EnableDnsSupport:      pulumi.Bool(true),
+		SubnetStrategy:        &exact,
+		SubnetSpecs: []ec2.SubnetSpecArgs{
+			{Type: ec2.SubnetTypePrivate, Name: pulumi.StringRef("private"), CidrBlocks: layout.Private},
+			{Type: ec2.SubnetTypePublic, Name: pulumi.StringRef("public"), CidrBlocks: layout.Public},
+			{Type: ec2.SubnetTypeIsolated, Name: pulumi.StringRef("isolated"), CidrBlocks: layout.Isolated},
+		},
+		NatGateways: &ec2.NatGatewayConfigurationArgs{Strategy: ec2.NatGatewayStrategy(args.Config.NatGateways)},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	n.VpcID = vpc.VpcId
+	n.PublicSubnetIDs = vpc.PublicSubnetIds
+	n.PrivateSubnetIDs = vpc.PrivateSubnetIds
+	n.IsolatedSubnetIDs = vpc.IsolatedSubnetIds
+
+	// Anything that falls back to the VPC's default group (a resource created without groups)
+	// gets no access at all.
+	if _, err := awsec2.NewDefaultSecurityGroup(ctx, name+"-default", &awsec2.DefaultSecurityGroupArgs{
+		VpcId:   vpc.VpcId,
+		Ingress: awsec2.DefaultSecurityGroupIngressArray{},
+		Egress:  awsec2.DefaultSecurityGroupEgressArray{},
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	if err := newFlowLogs(ctx, name, args, vpc.VpcId, parent); err != nil {
+		return nil, err
+	}
+	if n.SecurityGroups, err = newSecurityGroups(ctx, name, args, vpc.VpcId, parent); err != nil {
+		return nil, err
+	}
+
+	return n, ctx.RegisterResourceOutputs(n, pulumi.Map{
+		"vpcId":             n.VpcID,
+		"publicSubnetIds":   n.PublicSubnetIDs,
+		"privateSubnetIds":  n.PrivateSubnetIDs,
+		"isolatedSubnetIds": n.IsolatedSubnetIDs,
+	})
+}
+
+// newFlowLogs sends the VPC's flow logs to a CloudWatch log group through a role that may write
+// to that group only.
+func newFlowLogs(ctx *pulumi.Context, name string, args *Args, vpcID pulumi.StringInput, parent pulumi.ResourceOption) error {
+	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
+		RetentionInDays: pulumi.Int(args.FlowLogRetentionDays),
+		KmsKeyId:        args.LogKmsKeyArn,
+	}, parent)
+	if err != nil {
+		return err
+	}
+	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
+		Description:      pulumi.String("Lets VPC flow logs write to their log group."),
+		AssumeRolePolicy: iampolicy.AssumeRole("vpc-flow-logs.amazonaws.com"),
+	}, parent)
+	if err != nil {
+		return err
+	}
+	if _, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
+		Role: role.Name,
+		Policy: iampolicy.Render(func(arns []string) iampolicy.Document {
+			return iampolicy.New(iampolicy.Allow(
+				[]string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
+				arns[0], arns[0]+":*"))
+		}, group.Arn),
+	}, parent); err != nil {
+		return err
+	}
+	_, err = awsec2.NewFlowLog(ctx, name, &awsec2.FlowLogArgs{
+		VpcId:                  vpcID,
+		TrafficType:            pulumi.String(args.Config.FlowLogTrafficType),
+		LogDestinationType:     pulumi.String("cloud-watch-logs"),
+		LogDestination:         group.Arn,
+		IamRoleArn:             role.Arn,
+		MaxAggregationInterval: pulumi.Int(60),
+	}, parent)
+	return err
+}
+

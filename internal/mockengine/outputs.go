@@ -1,0 +1,64 @@
+package mockengine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// fakeOutputs are the outputs the cloud would add to a resource's inputs: enough for the program
+// to wire resources together under mocks (ARNs, names, endpoints, subnet ids).
+func fakeOutputs(typ, name string, inputs resource.PropertyMap) map[string]any {
+	out := map[string]any{}
+	if typ == "awsx:ec2:Vpc" {
+		return vpcOutputs(name, inputs)
+	}
+	// aws:<module>/<resource>:<Type>
+	module := strings.SplitN(strings.TrimPrefix(typ, "aws:"), "/", 2)[0]
+	out["arn"] = fmt.Sprintf("arn:aws:%s:%s:%s:%s", module, Region, Account, name)
+	out["name"] = name
+	switch typ {
+	case "aws:rds/instance:Instance":
+		out["address"] = name + ".abc123." + Region + ".rds.amazonaws.com"
+		out["endpoint"] = out["address"].(string) + ":5432"
+		out["port"] = 5432
+		out["resourceId"] = "db-" + strings.ToUpper(name)
+	case "aws:elasticache/replicationGroup:ReplicationGroup":
+		out["primaryEndpointAddress"] = "master." + name + ".abc123.use1.cache.amazonaws.com"
+		out["readerEndpointAddress"] = "replica." + name + ".abc123.use1.cache.amazonaws.com"
+	case "aws:lb/loadBalancer:LoadBalancer":
+		out["dnsName"] = name + "-123456.us-east-1.elb.amazonaws.com"
+		out["zoneId"] = "Z35SXDOTRQ7X7K"
+		out["arnSuffix"] = "app/" + name + "/abc123"
+	case "aws:lb/targetGroup:TargetGroup":
+		out["arnSuffix"] = "targetgroup/" + name + "/abc123"
+	case "aws:kms/key:Key":
+		out["keyId"] = name + "-key-id"
+	case "aws:secretsmanager/secret:Secret":
+		out["arn"] = fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-AbCdEf", Region, Account, name)
+	}
+	return out
+}
+
+// vpcOutputs answers the awsx VPC, a remote component whose children the mocks never see: ids
+// for the VPC and one subnet per AZ in each tier.
+func vpcOutputs(name string, inputs resource.PropertyMap) map[string]any {
+	azs := 0
+	if v, ok := inputs["availabilityZoneNames"]; ok && v.IsArray() {
+		azs = len(v.ArrayValue())
+	}
+	ids := func(tier string) []any {
+		out := []any{}
+		for i := range azs {
+			out = append(out, fmt.Sprintf("subnet-%s-%s-%d", name, tier, i))
+		}
+		return out
+	}
+	return map[string]any{
+		"vpcId":             "vpc-" + name,
+		"publicSubnetIds":   ids("public"),
+		"privateSubnetIds":  ids("private"),
+		"isolatedSubnetIds": ids("isolated"),
+	}
+}

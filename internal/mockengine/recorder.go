@@ -1,0 +1,239 @@
+// Package mockengine runs the real program (stacks.Deploy) against a real stack file in-process,
+// on Pulumi's mocks, and records every resource it registers: what `pulumi preview` would list,
+// with no cloud account, no Pulumi CLI and no network. The tests and the offline tools share it.
+package mockengine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Account and Region are what the mocks answer for the AWS account and region.
+const (
+	Account = "123456789012"
+	Region  = "us-east-1"
+)
+
+// Resource is one registration, as the engine received it.
+type Resource struct {
+	Type   string // type token, e.g. aws:rds/instance:Instance
+	Name   string // logical name
+	URN    string
+	Parent string // the parent's URN; the stack's for top-level resources
+	Custom bool   // false for components
+	// Inputs are the resource's inputs with secrets unwrapped to their values; SecretInputs
+	// names the top-level inputs that were marked secret.
+	Inputs       map[string]any
+	SecretInputs map[string]bool
+	// Options.
+	Protect        bool
+	RetainOnDelete bool
+	IgnoreChanges  []string
+	DependsOn      []string // URNs
+}
+
+// Recorder is a pulumi.MockResourceMonitor that records every registration and answers with
+// plausible outputs.
+type Recorder struct {
+	mu        sync.Mutex
+	resources []*Resource
+	outputs   map[string]Output
+}
+
+// Output is one stack output.
+type Output struct {
+	Value  any
+	Secret bool
+}
+
+// NewRecorder returns an empty recorder.
+func NewRecorder() *Recorder { return &Recorder{outputs: map[string]Output{}} }
+
+// Resources returns every registration, in order.
+func (r *Recorder) Resources() []*Resource {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Resource(nil), r.resources...)
+}
+
+// All returns the registrations of one type, in order.
+func (r *Recorder) All(typ string) []*Resource {
+	var out []*Resource
+	for _, res := range r.Resources() {
+		if res.Type == typ {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Find returns the registration of a type and logical name.
+func (r *Recorder) Find(typ, name string) (*Resource, bool) {
+	for _, res := range r.Resources() {
+		if res.Type == typ && res.Name == name {
+			return res, true
+		}
+	}
+	return nil, false
+}
+
+// ByURN returns the registration with a URN.
+func (r *Recorder) ByURN(urn string) (*Resource, bool) {
+	for _, res := range r.Resources() {
+		if res.URN == urn {
+			return res, true
+		}
+	}
+	return nil, false
+}
+
+// Children returns the resources whose parent is res.
+func (r *Recorder) Children(res *Resource) []*Resource {
+	var out []*Resource
+	for _, c := range r.Resources() {
+		if c.Parent == res.URN {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Outputs returns the stack outputs by name.
+func (r *Recorder) Outputs() map[string]Output {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]Output, len(r.outputs))
+	for k, v := range r.outputs {
+		out[k] = v
+	}
+	return out
+}
+
+func (r *Recorder) setOutput(name string, value any, secret bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.outputs[name] = Output{Value: value, Secret: secret}
+}
+
+// NewResource records a registration and returns its inputs, plus the outputs AWS would add.
+func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	res := &Resource{
+		Type:         args.TypeToken,
+		Name:         args.Name,
+		Custom:       args.Custom,
+		Inputs:       map[string]any{},
+		SecretInputs: map[string]bool{},
+	}
+	for k, v := range args.Inputs {
+		res.Inputs[string(k)] = plain(v)
+		if v.ContainsSecrets() {
+			res.SecretInputs[string(k)] = true
+		}
+	}
+	if rpc := args.RegisterRPC; rpc != nil {
+		res.Parent = rpc.GetParent()
+		res.Protect = rpc.GetProtect()
+		res.RetainOnDelete = rpc.GetRetainOnDelete()
+		res.IgnoreChanges = rpc.GetIgnoreChanges()
+		res.DependsOn = rpc.GetDependencies()
+		res.URN = urn(res.Parent, args.TypeToken, args.Name)
+	}
+	r.mu.Lock()
+	r.resources = append(r.resources, res)
+	r.mu.Unlock()
+
+	id := args.Name + "-id"
+	if !args.Custom {
+		id = ""
+	}
+	state := args.Inputs.Copy()
+	for k, v := range fakeOutputs(args.TypeToken, args.Name, args.Inputs) {
+		if _, set := state[resource.PropertyKey(k)]; !set {
+			state[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
+		}
+	}
+	return id, state, nil
+}
+
+// Call answers the invokes the program makes.
+func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	switch args.Token {
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"accountId": Account, "arn": "arn:aws:iam::" + Account + ":user/mock", "userId": "mock",
+		}), nil
+	case "aws:index/getRegion:getRegion":
+		return resource.NewPropertyMapFromMap(map[string]any{"name": Region, "id": Region}), nil
+	case "aws:index/getPartition:getPartition":
+		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com"}), nil
+	}
+	return args.Args, nil
+}
+
+// urn mirrors the engine's URN scheme: the parent's type chain, then this type and name.
+func urn(parent, typ, name string) string {
+	if parent == "" {
+		return fmt.Sprintf("urn:pulumi:stack::taskmanager::%s::%s", typ, name)
+	}
+	// urn:pulumi:<stack>::<project>::<parent types>::<parent name>
+	parts := strings.SplitN(parent, "::", 4)
+	if len(parts) < 4 {
+		return parent + "$" + typ + "::" + name
+	}
+	types := parts[2]
+	if types == "pulumi:pulumi:Stack" {
+		return fmt.Sprintf("%s::%s::%s::%s", parts[0], parts[1], typ, name)
+	}
+	return fmt.Sprintf("%s::%s::%s$%s::%s", parts[0], parts[1], types, typ, name)
+}
+
+// plain turns a property value into plain Go values: secrets unwrapped, unknowns nil, resource
+// references their URN.
+func plain(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return plain(v.SecretValue().Element)
+	case v.IsOutput():
+		if !v.OutputValue().Known {
+			return nil
+		}
+		return plain(v.OutputValue().Element)
+	case v.IsComputed(), v.IsNull():
+		return nil
+	case v.IsResourceReference():
+		return string(v.ResourceReferenceValue().URN)
+	case v.IsArray():
+		out := []any{}
+		for _, e := range v.ArrayValue() {
+			out = append(out, plain(e))
+		}
+		return out
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = plain(e)
+		}
+		return out
+	default:
+		return v.V
+	}
+}
+
+// SortedTypes returns the distinct types of the recorded resources with their counts.
+func (r *Recorder) SortedTypes() ([]string, map[string]int) {
+	counts := map[string]int{}
+	for _, res := range r.Resources() {
+		counts[res.Type]++
+	}
+	types := make([]string, 0, len(counts))
+	for t := range counts {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	return types, counts
+}

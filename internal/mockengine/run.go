@@ -1,0 +1,119 @@
+package mockengine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+
+	"github.com/taskmanager/taskmanager-infra/stacks"
+)
+
+// Project is the Pulumi project's name.
+const Project = "taskmanager"
+
+// LoadStack reads Pulumi.<stack>.yaml from the project directory dir into the values the Pulumi
+// engine would hand the program. A secure value (set with `pulumi config set --secret`) cannot be
+// decrypted offline: it reads as "mock-secret-<key>".
+func LoadStack(dir, stack string) (stacks.Source, error) {
+	path := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return stacks.Source{}, fmt.Errorf("no stack %q: %s does not exist; the stacks are %s",
+			stack, path, strings.Join(Stacks(dir), ", "))
+	}
+	if err != nil {
+		return stacks.Source{}, err
+	}
+	var file struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		return stacks.Source{}, fmt.Errorf("%s: %w", path, err)
+	}
+	src := stacks.Source{Stack: stack, Values: map[string]string{}}
+	for key, v := range file.Config {
+		if m, ok := v.(map[string]any); ok && len(m) == 1 && m["secure"] != nil {
+			src.Values[key] = "mock-secret-" + key
+			src.SecretKeys = append(src.SecretKeys, key)
+			continue
+		}
+		if s, ok := v.(string); ok {
+			src.Values[key] = s
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return stacks.Source{}, fmt.Errorf("%s: %s: %w", path, key, err)
+		}
+		src.Values[key] = string(b)
+	}
+	sort.Strings(src.SecretKeys)
+	return src, nil
+}
+
+// Stacks lists the stacks that have a file in dir.
+func Stacks(dir string) []string {
+	matches, _ := filepath.Glob(filepath.Join(dir, "Pulumi.*.yaml"))
+	var out []string
+	for _, m := range matches {
+		out = append(out, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), "Pulumi."), ".yaml"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Run loads a stack file from dir and runs the program on it.
+func Run(dir, stack string) (*Recorder, error) {
+	src, err := LoadStack(dir, stack)
+	if err != nil {
+		return nil, err
+	}
+	return RunSource(src)
+}
+
+// RunSource runs the program (stacks.Deploy) on config values under mocks and returns what it
+// registered. The error is the program's, as `pulumi preview` would print it.
+func RunSource(src stacks.Source) (*Recorder, error) {
+	rec := NewRecorder()
+	withConfig := func(info *pulumi.RunInfo) {
+		info.Config = src.Values
+		info.ConfigSecretKeys = src.SecretKeys
+	}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		if err := stacks.Deploy(stacks.WithSource(ctx, src)); err != nil {
+			return err
+		}
+		for name, v := range ctx.GetCurrentExportMap() {
+			out := pulumi.ToOutput(v)
+			secret := pulumi.IsSecret(out)
+			pulumi.Unsecret(out).ApplyT(func(x any) any {
+				rec.setOutput(name, x, secret)
+				return x
+			})
+		}
+		return nil
+	}, pulumi.WithMocks(Project, src.Stack, rec), withConfig)
+	return rec, err
+}
+
+// FindProjectDir returns the nearest directory at or above dir that holds Pulumi.yaml.
+func FindProjectDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "Pulumi.yaml")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no Pulumi.yaml in %s or above it", abs)
+		}
+	}
+}

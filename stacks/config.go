@@ -1,0 +1,222 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/infra/cache"
+	"github.com/taskmanager/taskmanager-infra/infra/compute"
+	"github.com/taskmanager/taskmanager-infra/infra/database"
+	"github.com/taskmanager/taskmanager-infra/infra/edge"
+	"github.com/taskmanager/taskmanager-infra/infra/network"
+	"github.com/taskmanager/taskmanager-infra/infra/observability"
+	"github.com/taskmanager/taskmanager-infra/internal/awslimits"
+	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
+)
+
+// Namespace is the project's config namespace: its keys are taskmanager:<group>.
+const Namespace = "taskmanager"
+
+// Environments are the values of taskmanager:environment, the app's ENVIRONMENT.
+var Environments = []string{"development", "staging", "production"}
+
+// RequiredTags are the tags aws:defaultTags must put on every resource.
+var RequiredTags = []string{"Environment", "Project", "ManagedBy"}
+
+// Config is one environment: everything its stack file says, typed and validated.
+type Config struct {
+	// Stack is the stack's name (dev, staging, production): the <environment> of physical names.
+	Stack string
+	// Region is aws:region.
+	Region string
+	// Tags are aws:defaultTags.tags.
+	Tags map[string]string
+
+	Environment string                      // taskmanager:environment: ENVIRONMENT and the Environment tag
+	Network     network.Config              // taskmanager:network
+	Database    database.Config             // taskmanager:database
+	Cache       cache.Config                // taskmanager:cache
+	API         compute.APIConfig           // taskmanager:api
+	Worker      compute.WorkerConfig        // taskmanager:worker
+	App         compute.AppConfig           // taskmanager:app
+	Logging     observability.LoggingConfig // taskmanager:logging
+	Edge        edge.Config                 // taskmanager:edge
+}
+
+// group is one taskmanager:<key> of the stack file, decoded into target and checked by validate.
+type group struct {
+	key      string
+	target   any
+	validate func() error
+}
+
+func (c *Config) groups() []group {
+	return []group{
+		{"environment", &c.Environment, c.validateEnvironment},
+		{"network", &c.Network, c.Network.Validate},
+		{"database", &c.Database, c.Database.Validate},
+		{"cache", &c.Cache, c.Cache.Validate},
+		{"api", &c.API, c.API.Validate},
+		{"worker", &c.Worker, c.Worker.Validate},
+		{"app", &c.App, c.App.Validate},
+		{"logging", &c.Logging, c.Logging.Validate},
+		{"edge", &c.Edge, c.Edge.Validate},
+	}
+}
+
+// Source is where config comes from: a stack's values by full key ("taskmanager:database"), as
+// the Pulumi engine hands them to the program.
+type Source struct {
+	Stack  string
+	Values map[string]string
+	// SecretKeys are the keys whose values are secret.
+	SecretKeys []string
+}
+
+// Load decodes and validates a stack's config. It reports every problem at once, each naming
+// its stack-file key, the bad value and what is allowed.
+func Load(src Source) (*Config, error) {
+	c := &Config{Stack: src.Stack}
+	var ps configcheck.Problems
+
+	var known []string
+	for _, g := range c.groups() {
+		known = append(known, g.key)
+	}
+	for _, key := range sortedKeys(src.Values) {
+		ns, name, _ := strings.Cut(key, ":")
+		if ns != Namespace || slices.Contains(known, name) {
+			continue
+		}
+		if near, ok := configcheck.Closest(name, known); ok {
+			ps.Addf(key, "unknown key; did you mean %q?", Namespace+":"+near)
+		} else {
+			ps.Addf(key, "unknown key; the project's keys are %s:%s", Namespace, strings.Join(known, ", "+Namespace+":"))
+		}
+	}
+
+	c.loadAWS(src, &ps)
+
+	// Decode every group first, then validate those that decoded: a rule that compares two
+	// keys must not report a type error twice.
+	decoded := map[string]bool{}
+	for _, g := range c.groups() {
+		key := Namespace + ":" + g.key
+		raw, ok := src.Values[key]
+		if !ok {
+			ps.Addf(key, "missing; this key is required")
+			continue
+		}
+		if err := configcheck.Decode(raw, g.target); err != nil {
+			ps.Merge(key, err)
+			continue
+		}
+		decoded[g.key] = true
+	}
+	for _, g := range c.groups() {
+		if decoded[g.key] {
+			ps.Merge(Namespace+":"+g.key, g.validate())
+		}
+	}
+	if decoded["network"] && c.Region != "" {
+		for i, az := range c.Network.AvailabilityZones {
+			if !awslimits.AZInRegion(az, c.Region) {
+				ps.Addf(fmt.Sprintf("%s:network.availabilityZones[%d]", Namespace, i),
+					"%q is not an availability zone of aws:region %s; want %sa, %sb, ...", az, c.Region, c.Region, c.Region)
+			}
+		}
+	}
+	if decoded["environment"] {
+		if tag, ok := c.Tags["Environment"]; ok && tag != c.Environment {
+			ps.Addf("aws:defaultTags.tags.Environment", "%q differs from taskmanager:environment %q; want the same value", tag, c.Environment)
+		}
+	}
+	if err := ps.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) loadAWS(src Source, ps *configcheck.Problems) {
+	c.Region = src.Values["aws:region"]
+	if !awslimits.ValidRegion(c.Region) {
+		ps.Addf("aws:region", "%q is not an AWS region; want e.g. us-east-1", c.Region)
+		c.Region = ""
+	}
+	raw, ok := src.Values["aws:defaultTags"]
+	if !ok {
+		ps.Addf("aws:defaultTags", "missing; want tags: {%s} so that every resource is tagged", strings.Join(RequiredTags, ", "))
+		return
+	}
+	var tags struct {
+		Tags map[string]string `json:"tags"`
+	}
+	if err := configcheck.Decode(raw, &tags); err != nil {
+		ps.Merge("aws:defaultTags", err)
+		return
+	}
+	c.Tags = tags.Tags
+	for _, t := range RequiredTags {
+		if c.Tags[t] == "" {
+			ps.Addf("aws:defaultTags.tags."+t, "missing; every resource must carry the tags %s", strings.Join(RequiredTags, ", "))
+		}
+	}
+}
+
+func (c *Config) validateEnvironment() error {
+	var ps configcheck.Problems
+	if !slices.Contains(Environments, c.Environment) {
+		ps.Addf("", "%q is not an environment; want %s", c.Environment, configcheck.OneOf(Environments))
+	}
+	return ps.Err()
+}
+
+// IsProduction says whether the stack holds real customer data: its stateful resources are then
+// protected from deletion.
+func (c *Config) IsProduction() bool { return c.Environment == "production" }
+
+// configKeysKey carries the stack's config to Deploy when the caller runs the program itself.
+type configKeysKey struct{}
+
+// WithSource hands Deploy the config values of an in-process run (the offline engine of mocks),
+// which the Go SDK does not let a program list.
+func WithSource(ctx *pulumi.Context, src Source) *pulumi.Context {
+	return ctx.WithValue(configKeysKey{}, src)
+}
+
+// sourceOf returns the config the engine gave the program. The Go SDK reads one key at a time
+// and cannot list keys, so an unknown key would pass unseen; the engine also hands the whole
+// config to the program as JSON in PULUMI_CONFIG, which is read here instead.
+func sourceOf(ctx *pulumi.Context) (Source, error) {
+	if src, ok := ctx.Value(configKeysKey{}).(Source); ok {
+		return src, nil
+	}
+	src := Source{Stack: ctx.Stack(), Values: map[string]string{}}
+	if raw := os.Getenv(pulumi.EnvConfig); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &src.Values); err != nil {
+			return src, fmt.Errorf("reading the stack's config from %s: %w", pulumi.EnvConfig, err)
+		}
+	}
+	for key := range src.Values {
+		if ctx.IsConfigSecret(key) {
+			src.SecretKeys = append(src.SecretKeys, key)
+		}
+	}
+	sort.Strings(src.SecretKeys)
+	return src, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -4,10 +4,12 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/infra/network"
+	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
 )
 
 // Ports the data stores listen on, as their engines default them.
@@ -24,9 +26,19 @@ func Deploy(ctx *pulumi.Context) error {
 	}
 	cfg, err := Load(src)
 	if err != nil {
-		return fmt.Errorf("stack %q has invalid configuration (Pulumi.%s.yaml); nothing was deployed:\n%w", src.Stack, src.Stack, err)
+		return fmt.Errorf("stack %q has invalid configuration (Pulumi.%s.yaml); nothing was deployed:\n%s",
+			src.Stack, src.Stack, bulleted(err))
 	}
 	return build(ctx, cfg)
+}
+
+// bulleted renders each problem of err on a line of its own.
+func bulleted(err error) string {
+	var b strings.Builder
+	for _, p := range configcheck.List(err) {
+		fmt.Fprintf(&b, "  - %s\n", p.Error())
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // build registers the environment's resources from a valid config.

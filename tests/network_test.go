@@ -1,0 +1,205 @@
+package tests
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
+)
+
+// specNetwork is the spec's network per environment (tfvars vpc_cidr, availability_zones), and
+// the NAT strategy the foundation issue sets: one shared gateway in dev, one per AZ elsewhere.
+var specNetwork = map[string]struct {
+	cidr string
+	azs  []string
+	nat  string
+	// private, public and isolated subnets, one per AZ
+	private, public, isolated []string
+}{
+	"dev": {"10.1.0.0/16", []string{"us-east-1a", "us-east-1b"}, "Single",
+		[]string{"10.1.0.0/18", "10.1.64.0/18"}, []string{"10.1.128.0/20", "10.1.144.0/20"}, []string{"10.1.160.0/20", "10.1.176.0/20"}},
+	"staging": {"10.2.0.0/16", []string{"us-east-1a", "us-east-1b"}, "OnePerAz",
+		[]string{"10.2.0.0/18", "10.2.64.0/18"}, []string{"10.2.128.0/20", "10.2.144.0/20"}, []string{"10.2.160.0/20", "10.2.176.0/20"}},
+	"production": {"10.0.0.0/16", []string{"us-east-1a", "us-east-1b"}, "OnePerAz",
+		[]string{"10.0.0.0/18", "10.0.64.0/18"}, []string{"10.0.128.0/20", "10.0.144.0/20"}, []string{"10.0.160.0/20", "10.0.176.0/20"}},
+}
+
+func TestVPCMatchesSpec(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			want := specNetwork[stack]
+			rec := runStack(t, stack)
+			vpc := one(t, rec, "awsx:ec2:Vpc", stack)
+			assert.Equal(t, want.cidr, vpc.Inputs["cidrBlock"])
+			assert.Equal(t, toAny(want.azs), vpc.Inputs["availabilityZoneNames"])
+			assert.Equal(t, map[string]any{"strategy": want.nat}, vpc.Inputs["natGateways"])
+			assert.Equal(t, true, vpc.Inputs["enableDnsHostnames"])
+			assert.Equal(t, "Exact", vpc.Inputs["subnetStrategy"])
+
+			tiers := map[string][]string{}
+			for _, spec := range vpc.Inputs["subnetSpecs"].([]any) {
+				s := spec.(map[string]any)
+				tiers[s["type"].(string)] = toStrings(s["cidrBlocks"])
+			}
+			assert.Equal(t, map[string][]string{"Private": want.private, "Public": want.public, "Isolated": want.isolated}, tiers)
+		})
+	}
+}
+
+func TestFlowLogsAndDefaultGroup(t *testing.T) {
+	retention := map[string]float64{"dev": 7, "staging": 30, "production": 30}
+	traffic := map[string]string{"dev": "REJECT", "staging": "ALL", "production": "ALL"}
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			flow := one(t, rec, "aws:ec2/flowLog:FlowLog", stack)
+			assert.Equal(t, "vpc-"+stack, flow.Inputs["vpcId"])
+			assert.Equal(t, traffic[stack], flow.Inputs["trafficType"])
+			assert.Equal(t, "cloud-watch-logs", flow.Inputs["logDestinationType"])
+			assert.NotEmpty(t, flow.Inputs["iamRoleArn"])
+
+			group := one(t, rec, "aws:cloudwatch/logGroup:LogGroup", stack+"-flow-logs")
+			assert.Equal(t, retention[stack], group.Inputs["retentionInDays"])
+			assert.Equal(t, fmt.Sprintf("arn:aws:cloudwatch:us-east-1:%s:%s-flow-logs", mockengine.Account, stack), flow.Inputs["logDestination"])
+
+			role := one(t, rec, "aws:iam/role:Role", stack+"-flow-logs")
+			assert.Contains(t, role.Inputs["assumeRolePolicy"], `"Service":"vpc-flow-logs.amazonaws.com"`)
+
+			def := one(t, rec, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", stack+"-default")
+			assert.Equal(t, []any{}, def.Inputs["ingress"], "the default group allows nothing in")
+			assert.Equal(t, []any{}, def.Inputs["egress"], "the default group allows nothing out")
+		})
+	}
+}
+
+// flows renders every security group rule of a stack as "group in|out port peer".
+func flows(t *testing.T, rec *mockengine.Recorder, stack string) []string {
+	t.Helper()
+	groupOf := func(id any) string {
+		return strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(id), stack+"-"), "-id")
+	}
+	var out []string
+	for _, kind := range []struct{ typ, dir string }{
+		{"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "in"},
+		{"aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "out"},
+	} {
+		for _, r := range rec.All(kind.typ) {
+			require.Equal(t, "tcp", r.Inputs["ipProtocol"], r.Name)
+			require.Equal(t, r.Inputs["fromPort"], r.Inputs["toPort"], "%s opens one port", r.Name)
+			require.NotEmpty(t, r.Inputs["description"], r.Name)
+			peer := "sg:" + groupOf(r.Inputs["referencedSecurityGroupId"])
+			if c, ok := r.Inputs["cidrIpv4"]; ok {
+				peer = c.(string)
+			} else if c, ok := r.Inputs["cidrIpv6"]; ok {
+				peer = c.(string)
+			}
+			out = append(out, fmt.Sprintf("%s %s %v %s", groupOf(r.Inputs["securityGroupId"]), kind.dir, r.Inputs["fromPort"], peer))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// appFlows are the rules every stack has: the load balancer reaches the API on 8000; the API and
+// worker reach PostgreSQL, Redis, HTTPS and their SMTP relay; the migration task reaches PostgreSQL
+// and HTTPS; the data stores take their port from exactly those groups.
+func appFlows(smtp int) []string {
+	return []string{
+		"alb out 8000 sg:api",
+		"api in 8000 sg:alb",
+		"api out 443 0.0.0.0/0",
+		fmt.Sprintf("api out %d 0.0.0.0/0", smtp),
+		"api out 5432 sg:database",
+		"api out 6379 sg:cache",
+		"cache in 6379 sg:api",
+		"cache in 6379 sg:worker",
+		"database in 5432 sg:api",
+		"database in 5432 sg:migrations",
+		"database in 5432 sg:worker",
+		"migrations out 443 0.0.0.0/0",
+		"migrations out 5432 sg:database",
+		"worker out 443 0.0.0.0/0",
+		fmt.Sprintf("worker out %d 0.0.0.0/0", smtp),
+		"worker out 5432 sg:database",
+		"worker out 6379 sg:cache",
+	}
+}
+
+func TestSecurityGroupRulesExactly(t *testing.T) {
+	publicALB := []string{"alb in 443 0.0.0.0/0", "alb in 443 ::/0", "alb in 80 0.0.0.0/0", "alb in 80 ::/0"}
+	want := map[string][]string{
+		// dev's load balancer is internal: HTTP from inside the VPC only.
+		"dev":        append(appFlows(2525), "alb in 80 10.1.0.0/16"),
+		"staging":    append(appFlows(587), publicALB...),
+		"production": append(appFlows(587), publicALB...),
+	}
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			expected := want[stack]
+			sort.Strings(expected)
+			assert.Equal(t, expected, flows(t, rec, stack))
+
+			groups := map[string]string{}
+			for _, sg := range rec.All("aws:ec2/securityGroup:SecurityGroup") {
+				groups[sg.Name] = sg.Inputs["description"].(string)
+				assert.Nil(t, sg.Inputs["ingress"], "%s: no inline rules (they would fight the rule resources)", sg.Name)
+				assert.Nil(t, sg.Inputs["egress"], "%s: no inline rules", sg.Name)
+				assert.Equal(t, "vpc-"+stack, sg.Inputs["vpcId"])
+			}
+			assert.Len(t, groups, 6)
+			for _, g := range []string{"alb", "api", "worker", "migrations", "database", "cache"} {
+				assert.NotEmpty(t, groups[stack+"-"+g], "group %s", g)
+			}
+		})
+	}
+}
+
+func TestOnlyTheLoadBalancerIsReachableFromTheInternet(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			for _, r := range rec.All("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+				world := r.Inputs["cidrIpv4"] == "0.0.0.0/0" || r.Inputs["cidrIpv6"] == "::/0"
+				if !world {
+					continue
+				}
+				assert.Equal(t, stack+"-alb-id", r.Inputs["securityGroupId"], "%s opens a non-ALB group to the internet", r.Name)
+				assert.Contains(t, []any{80.0, 443.0}, r.Inputs["fromPort"], "%s opens a port other than 80/443 to the internet", r.Name)
+			}
+			for _, r := range rec.All("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule") {
+				assert.NotEqual(t, "-1", r.Inputs["ipProtocol"], "%s allows every protocol out", r.Name)
+			}
+		})
+	}
+}
+
+func TestNetworkExportsForLaterComponents(t *testing.T) {
+	rec := runStack(t, "staging")
+	out := rec.Outputs()
+	assert.Equal(t, "vpc-staging", out["vpcId"].Value)
+	assert.Equal(t, []string{"subnet-staging-private-0", "subnet-staging-private-1"}, out["privateSubnetIds"].Value)
+	assert.Equal(t, []string{"subnet-staging-isolated-0", "subnet-staging-isolated-1"}, out["isolatedSubnetIds"].Value)
+	assert.Equal(t, []string{"subnet-staging-public-0", "subnet-staging-public-1"}, out["publicSubnetIds"].Value)
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}

@@ -158,4 +158,3 @@ func newFlowLogs(ctx *pulumi.Context, name string, args *Args, vpcID pulumi.Stri
 	}, parent)
 	return err
 }
-

@@ -16,6 +16,7 @@ import (
 	"github.com/taskmanager/taskmanager-infra/infra/edge"
 	"github.com/taskmanager/taskmanager-infra/infra/network"
 	"github.com/taskmanager/taskmanager-infra/infra/observability"
+	"github.com/taskmanager/taskmanager-infra/infra/secrets"
 	"github.com/taskmanager/taskmanager-infra/internal/awslimits"
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
 )
@@ -47,6 +48,9 @@ type Config struct {
 	App         compute.AppConfig           // taskmanager:app
 	Logging     observability.LoggingConfig // taskmanager:logging
 	Edge        edge.Config                 // taskmanager:edge
+	Secrets     secrets.Config              // taskmanager:secrets
+	// External are the person-supplied secret values (taskmanager:externalSecrets, optional).
+	External secrets.External
 }
 
 // group is one taskmanager:<key> of the stack file, decoded into target and checked by validate.
@@ -67,6 +71,7 @@ func (c *Config) groups() []group {
 		{"app", &c.App, c.App.Validate},
 		{"logging", &c.Logging, c.Logging.Validate},
 		{"edge", &c.Edge, c.Edge.Validate},
+		{"secrets", &c.Secrets, c.Secrets.Validate},
 	}
 }
 
@@ -89,6 +94,7 @@ func Load(src Source) (*Config, error) {
 	for _, g := range c.groups() {
 		known = append(known, g.key)
 	}
+	known = append(known, externalKey)
 	for _, key := range sortedKeys(src.Values) {
 		ns, name, _ := strings.Cut(key, ":")
 		if ns != Namespace || slices.Contains(known, name) {
@@ -124,6 +130,7 @@ func Load(src Source) (*Config, error) {
 			ps.Merge(Namespace+":"+g.key, g.validate())
 		}
 	}
+	c.loadExternal(src, &ps)
 	if decoded["network"] && c.Region != "" {
 		for i, az := range c.Network.AvailabilityZones {
 			if !awslimits.AZInRegion(az, c.Region) {
@@ -165,6 +172,33 @@ func (c *Config) loadAWS(src Source, ps *configcheck.Problems) {
 	for _, t := range RequiredTags {
 		if c.Tags[t] == "" {
 			ps.Addf("aws:defaultTags.tags."+t, "missing; every resource must carry the tags %s", strings.Join(RequiredTags, ", "))
+		}
+	}
+}
+
+// externalKey holds the values only a person has, as Pulumi secrets.
+const externalKey = "externalSecrets"
+
+func (c *Config) loadExternal(src Source, ps *configcheck.Problems) {
+	key := Namespace + ":" + externalKey
+	raw, ok := src.Values[key]
+	if ok {
+		if !slices.Contains(src.SecretKeys, key) {
+			// Say nothing of the value: it is meant to be secret.
+			ps.Addf(key, "holds plain text; set each value with `pulumi config set --secret --path %s.<key> <value>`", key)
+			return
+		}
+		if err := configcheck.Decode(raw, &c.External); err != nil {
+			// The decoder quotes bad values; these are secrets, so name the keys only.
+			for _, p := range configcheck.List(err) {
+				ps.Addf(key+"."+p.Key, "is not allowed here; want one of the keys %s, each a string", strings.Join(secrets.ExternalKeys(), ", "))
+			}
+			return
+		}
+	}
+	if c.Secrets.RequireExternal {
+		for _, k := range c.External.Missing() {
+			ps.Addf(key+"."+k, "missing; taskmanager:secrets.requireExternal is true, so set it with `pulumi config set --secret --path %s.%s <value>`", key, k)
 		}
 	}
 }

@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/taskmanager/taskmanager-infra/infra/cache"
+	"github.com/taskmanager/taskmanager-infra/infra/database"
 	"github.com/taskmanager/taskmanager-infra/infra/network"
+	"github.com/taskmanager/taskmanager-infra/infra/secrets"
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
-)
-
-// Ports the data stores listen on, as their engines default them.
-const (
-	postgresPort = 5432
-	redisPort    = 6379
 )
 
 // Deploy is the program: pulumi.Run(stacks.Deploy).
@@ -43,6 +41,25 @@ func bulleted(err error) string {
 
 // build registers the environment's resources from a valid config.
 func build(ctx *pulumi.Context, cfg *Config) error {
+	caller, err := aws.GetCallerIdentity(ctx, nil)
+	if err != nil {
+		return err
+	}
+	// Production holds real customer data: its stateful resources cannot be deleted by a
+	// `pulumi destroy` or a replacing change without first lifting protection on purpose.
+	protect := cfg.IsProduction()
+
+	key, err := secrets.NewKey(ctx, cfg.Stack, &secrets.KeyArgs{
+		Stack:              cfg.Stack,
+		Region:             cfg.Region,
+		AccountID:          caller.AccountId,
+		DeletionWindowDays: cfg.Secrets.KeyDeletionWindowDays,
+		Protect:            protect,
+	})
+	if err != nil {
+		return err
+	}
+
 	lbPorts := []int{80, 443}
 	if cfg.Edge.Internal {
 		// Inside the VPC there is no public certificate: the internal load balancer serves HTTP.
@@ -52,13 +69,52 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		Config: cfg.Network,
 		Ports: network.Ports{
 			Container: cfg.API.ContainerPort,
-			Database:  postgresPort,
-			Cache:     redisPort,
+			Database:  database.Port,
+			Cache:     cache.Port,
 			SMTP:      cfg.App.SMTP.Port,
 		},
 		PublicLoadBalancer:   !cfg.Edge.Internal,
 		LoadBalancerPorts:    lbPorts,
 		FlowLogRetentionDays: cfg.Logging.RetentionDays,
+		LogKmsKeyArn:         key.Arn,
+	})
+	if err != nil {
+		return err
+	}
+
+	db, err := database.NewDatabase(ctx, cfg.Stack, &database.Args{
+		Config:           cfg.Database,
+		Stack:            cfg.Stack,
+		SubnetIDs:        net.IsolatedSubnetIDs,
+		SecurityGroupID:  net.SecurityGroups.Database.ToStringOutput(),
+		KeyArn:           key.Arn,
+		LogRetentionDays: cfg.Logging.RetentionDays,
+		Protect:          protect,
+	})
+	if err != nil {
+		return err
+	}
+	redis, err := cache.NewCache(ctx, cfg.Stack, &cache.Args{
+		Config:           cfg.Cache,
+		SubnetIDs:        net.IsolatedSubnetIDs,
+		SecurityGroupID:  net.SecurityGroups.Cache.ToStringOutput(),
+		KeyArn:           key.Arn,
+		LogRetentionDays: cfg.Logging.RetentionDays,
+		Protect:          protect,
+	})
+	if err != nil {
+		return err
+	}
+	store, err := secrets.NewStore(ctx, cfg.Stack, &secrets.StoreArgs{
+		Stack:              cfg.Stack,
+		KeyArn:             key.Arn,
+		RecoveryWindowDays: cfg.Secrets.RecoveryWindowDays,
+		Protect:            protect,
+		Database: secrets.DatabaseEndpoint{
+			Host: db.Address, ReaderHost: db.ReaderAddress, Port: database.Port, Name: database.Name,
+		},
+		Cache:    secrets.CacheEndpoint{Host: redis.PrimaryAddress, Port: cache.Port, AuthToken: redis.AuthToken},
+		External: cfg.External,
 	})
 	if err != nil {
 		return err
@@ -68,5 +124,15 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 	ctx.Export("publicSubnetIds", net.PublicSubnetIDs)
 	ctx.Export("privateSubnetIds", net.PrivateSubnetIDs)
 	ctx.Export("isolatedSubnetIds", net.IsolatedSubnetIDs)
+	ctx.Export("kmsKeyArn", key.Arn)
+	ctx.Export("databaseAddress", db.Address)
+	ctx.Export("databaseReaderAddress", db.ReaderAddress)
+	ctx.Export("databaseIdentifier", db.Identifier)
+	ctx.Export("cacheAddress", redis.PrimaryAddress)
+	secretArns := pulumi.StringMap{}
+	for name, arn := range store.Arns {
+		secretArns[name] = arn
+	}
+	ctx.Export("secretArns", secretArns)
 	return nil
 }

@@ -168,13 +168,13 @@ func TestEachConfigRuleHasItsMessage(t *testing.T) {
 }
 
 func TestEveryProblemIsReportedAtOnce(t *testing.T) {
-	src := loadStack(t, "production")
+	src := mockengine.WithExternalSecrets(loadStack(t, "production"))
 	src = mutate(t, src, "taskmanager:api", func(m map[string]any) { m["cpu"] = 100 })
 	src = mutate(t, src, "taskmanager:cache", func(m map[string]any) { m["numNodes"] = 1 })
 	src = mutate(t, src, "taskmanager:logging", func(m map[string]any) { m["retentionDays"] = 31 })
 	src = set(src, "taskmanager:typo", str("1"))
 	assert.Equal(t, []string{
-		`taskmanager:typo: unknown key; the project's keys are taskmanager:environment, taskmanager:network, taskmanager:database, taskmanager:cache, taskmanager:api, taskmanager:worker, taskmanager:app, taskmanager:logging, taskmanager:edge`,
+		`taskmanager:typo: unknown key; the project's keys are taskmanager:environment, taskmanager:network, taskmanager:database, taskmanager:cache, taskmanager:api, taskmanager:worker, taskmanager:app, taskmanager:logging, taskmanager:edge, taskmanager:secrets, taskmanager:externalSecrets`,
 		`taskmanager:cache.automaticFailover: true needs a replica to fail over to, and numNodes is 1; want numNodes 2 or more, or automaticFailover false`,
 		`taskmanager:api.cpu: 100 is not a Fargate CPU size; want one of 256, 512, 1024, 2048, 4096, 8192, 16384`,
 		`taskmanager:logging.retentionDays: 31 is not a retention CloudWatch Logs allows; want one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653`,
@@ -194,8 +194,38 @@ func TestNonsenseNeverPanics(t *testing.T) {
 
 func TestTheStackFilesAreValid(t *testing.T) {
 	for _, stack := range allStacks {
-		_, err := stacks.Load(loadStack(t, stack))
+		_, err := stacks.Load(mockengine.WithExternalSecrets(loadStack(t, stack)))
 		assert.NoError(t, err, stack)
+	}
+}
+
+func TestProductionRequiresThePersonSuppliedSecrets(t *testing.T) {
+	problems := runInvalid(t, loadStack(t, "production"))
+	var keys []string
+	for _, p := range problems {
+		key, msg, _ := strings.Cut(p, ": ")
+		assert.Equal(t, "missing; taskmanager:secrets.requireExternal is true, so set it with `pulumi config set --secret --path "+key+" <value>`", msg)
+		keys = append(keys, key)
+	}
+	assert.Equal(t, []string{
+		"taskmanager:externalSecrets.smtpUsername", "taskmanager:externalSecrets.smtpPassword",
+		"taskmanager:externalSecrets.googleClientId", "taskmanager:externalSecrets.googleClientSecret",
+		"taskmanager:externalSecrets.githubClientId", "taskmanager:externalSecrets.githubClientSecret",
+		"taskmanager:externalSecrets.sentryDsn", "taskmanager:externalSecrets.datadogApiKey",
+	}, keys)
+	// dev and staging run without them: their secrets hold empty values and the integrations are off.
+	for _, stack := range []string{"dev", "staging"} {
+		_, err := mockengine.Run(projectDir, stack)
+		assert.NoError(t, err, stack)
+	}
+}
+
+func TestPersonSuppliedSecretsMustBePulumiSecrets(t *testing.T) {
+	src := set(loadStack(t, "dev"), "taskmanager:externalSecrets", str(`{"smtpPassword":"hunter2"}`))
+	problems := runInvalid(t, src)
+	assert.Equal(t, []string{"taskmanager:externalSecrets: holds plain text; set each value with `pulumi config set --secret --path taskmanager:externalSecrets.<key> <value>`"}, problems)
+	for _, p := range problems {
+		assert.NotContains(t, p, "hunter2", "an error never repeats a secret")
 	}
 }
 

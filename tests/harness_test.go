@@ -17,10 +17,11 @@ const projectDir = ".."
 // allStacks are the environments, by stack name.
 var allStacks = []string{"dev", "staging", "production"}
 
-// runStack runs the program on Pulumi.<stack>.yaml and fails the test if it errs.
+// runStack runs the program on Pulumi.<stack>.yaml, with the person-supplied secrets an operator
+// would have set, and fails the test if it errs.
 func runStack(t *testing.T, stack string) *mockengine.Recorder {
 	t.Helper()
-	rec, err := mockengine.Run(projectDir, stack)
+	rec, err := mockengine.RunSource(mockengine.WithExternalSecrets(loadStack(t, stack)))
 	require.NoError(t, err, "stack %s", stack)
 	return rec
 }

@@ -4,6 +4,7 @@ package database
 import (
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
 )
@@ -28,6 +29,8 @@ type Config struct {
 	DeletionProtection bool `json:"deletionProtection"`
 	// SkipFinalSnapshot deletes without a last snapshot (dev only).
 	SkipFinalSnapshot bool `json:"skipFinalSnapshot"`
+	// MonitoringIntervalSeconds is Enhanced Monitoring's interval: 0 (off), 1, 5, 10, 15, 30 or 60.
+	MonitoringIntervalSeconds int `json:"monitoringIntervalSeconds"`
 	// PerformanceInsights turns Performance Insights on (not offered on the smallest classes).
 	PerformanceInsights bool `json:"performanceInsights"`
 	// Replica, when set, adds a read replica (spec: db_create_replica, db_replica_instance_class).
@@ -38,6 +41,8 @@ type Config struct {
 type ReplicaConfig struct {
 	InstanceClass string `json:"instanceClass"`
 }
+
+var monitoringIntervals = []int{0, 1, 5, 10, 15, 30, 60}
 
 var (
 	instanceClassPattern = regexp.MustCompile(`^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$`)
@@ -64,6 +69,9 @@ func (c Config) Validate() error {
 	}
 	if c.BackupRetentionDays < 0 || c.BackupRetentionDays > 35 {
 		ps.Addf("backupRetentionDays", "%d is outside what RDS allows; want 0 to 35 days", c.BackupRetentionDays)
+	}
+	if !slices.Contains(monitoringIntervals, c.MonitoringIntervalSeconds) {
+		ps.Addf("monitoringIntervalSeconds", "%d is not an Enhanced Monitoring interval; want %s", c.MonitoringIntervalSeconds, configcheck.OneOf(monitoringIntervals))
 	}
 	if c.Replica != nil {
 		if c.BackupRetentionDays == 0 {

@@ -24,6 +24,13 @@ func fakeOutputs(typ, name string, inputs resource.PropertyMap) map[string]any {
 		out["endpoint"] = out["address"].(string) + ":5432"
 		out["port"] = 5432
 		out["resourceId"] = "db-" + strings.ToUpper(name)
+		out["masterUserSecrets"] = []any{map[string]any{
+			"secretArn": fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:rds!db-%s-AbCdEf", Region, Account, name),
+		}}
+	case "random:index/randomPassword:RandomPassword":
+		out["result"] = "mock-password-" + name
+	case "random:index/randomId:RandomId":
+		out["hex"] = "a1b2c3d4"
 	case "aws:elasticache/replicationGroup:ReplicationGroup":
 		out["primaryEndpointAddress"] = "master." + name + ".abc123.use1.cache.amazonaws.com"
 		out["readerEndpointAddress"] = "replica." + name + ".abc123.use1.cache.amazonaws.com"

@@ -1,0 +1,73 @@
+package secrets
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+)
+
+const keyType = "taskmanager:secrets:Key"
+
+// KeyArgs configures the environment's key.
+type KeyArgs struct {
+	Stack              string
+	Region             string
+	AccountID          string
+	DeletionWindowDays int
+	// Protect keeps the key from being deleted by Pulumi: deleting a key loses every secret,
+	// snapshot and log encrypted with it.
+	Protect bool
+}
+
+// Key is the environment's customer-managed KMS key: it encrypts the database, the cache, the
+// secrets and the log groups.
+type Key struct {
+	pulumi.ResourceState
+	Arn pulumi.StringOutput
+}
+
+// NewKey creates the key, with a policy that lets the account administer it and CloudWatch Logs
+// use it for this account's log groups only.
+func NewKey(ctx *pulumi.Context, name string, args *KeyArgs, opts ...pulumi.ResourceOption) (*Key, error) {
+	k := &Key{}
+	if err := ctx.RegisterComponentResource(keyType, name, k, opts...); err != nil {
+		return nil, err
+	}
+	stateful := []pulumi.ResourceOption{pulumi.Parent(k), pulumi.Protect(args.Protect), pulumi.RetainOnDelete(args.Protect)}
+	root := fmt.Sprintf("arn:aws:iam::%s:root", args.AccountID)
+	policy := iampolicy.New(
+		iampolicy.Statement{
+			Sid: "AccountAdministersTheKey", Effect: "Allow",
+			Principal: map[string]any{"AWS": root}, Action: []string{"kms:*"}, Resource: []string{"*"},
+		},
+		iampolicy.Statement{
+			Sid: "CloudWatchLogsOfThisAccount", Effect: "Allow",
+			Principal: map[string]any{"Service": fmt.Sprintf("logs.%s.amazonaws.com", args.Region)},
+			Action:    []string{"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"},
+			Resource:  []string{"*"},
+			Condition: map[string]any{"ArnLike": map[string]any{
+				"kms:EncryptionContext:aws:logs:arn": fmt.Sprintf("arn:aws:logs:%s:%s:log-group:*", args.Region, args.AccountID),
+			}},
+		},
+	)
+	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
+		Description:          pulumi.Sprintf("taskmanager %s: database, cache, secrets and logs", args.Stack),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(args.DeletionWindowDays),
+		Policy:               pulumi.String(policy.JSON()),
+	}, stateful...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := kms.NewAlias(ctx, name, &kms.AliasArgs{
+		Name:        pulumi.Sprintf("alias/taskmanager-%s", args.Stack),
+		TargetKeyId: key.KeyId,
+	}, pulumi.Parent(k)); err != nil {
+		return nil, err
+	}
+	k.Arn = key.Arn
+	return k, ctx.RegisterResourceOutputs(k, pulumi.Map{"arn": k.Arn})
+}

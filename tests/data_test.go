@@ -1,0 +1,232 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
+)
+
+// specDatabase is the spec's db_* tfvars per environment, written here independently of the
+// stack files.
+var specDatabase = map[string]struct {
+	class               string
+	storage, maxStorage float64
+	multiAZ             bool
+	backupDays          float64
+	deletionProtection  bool
+	skipFinalSnapshot   bool
+	replicaClass        string // "" when db_create_replica = false
+}{
+	"dev":        {"db.t3.micro", 20, 50, false, 7, false, true, ""},
+	"staging":    {"db.t3.large", 50, 200, true, 14, true, false, "db.t3.medium"},
+	"production": {"db.r6g.xlarge", 100, 1000, true, 30, true, false, "db.r6g.large"},
+}
+
+// specCache is the spec's cache_* tfvars, and Multi-AZ from its sizing tables.
+var specCache = map[string]struct {
+	nodeType string
+	nodes    float64
+	failover bool
+	multiAZ  bool
+}{
+	"dev":        {"cache.t3.micro", 1, false, false},
+	"staging":    {"cache.t3.medium", 2, true, true},
+	"production": {"cache.r7g.large", 3, true, true},
+}
+
+func TestDatabaseMatchesSpec(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			want := specDatabase[stack]
+			rec := runStack(t, stack)
+			db := one(t, rec, "aws:rds/instance:Instance", stack)
+			in := db.Inputs
+			assert.Equal(t, stack+"-taskmanager-db", in["identifier"])
+			assert.Equal(t, want.class, in["instanceClass"])
+			assert.Equal(t, want.storage, in["allocatedStorage"])
+			assert.Equal(t, want.maxStorage, in["maxAllocatedStorage"])
+			assert.Equal(t, want.multiAZ, in["multiAz"])
+			assert.Equal(t, want.backupDays, in["backupRetentionPeriod"])
+			assert.Equal(t, want.deletionProtection, in["deletionProtection"])
+			assert.Equal(t, want.skipFinalSnapshot, in["skipFinalSnapshot"])
+			if want.skipFinalSnapshot {
+				assert.Nil(t, in["finalSnapshotIdentifier"])
+			} else {
+				assert.Equal(t, stack+"-taskmanager-db-final-a1b2c3d4", in["finalSnapshotIdentifier"])
+			}
+
+			// Hardening the spec implies and AWS's rules demand.
+			assert.Equal(t, "postgres", in["engine"])
+			assert.Equal(t, "16", in["engineVersion"])
+			assert.Equal(t, "taskmanager", in["dbName"])
+			assert.Equal(t, "taskmanager_admin", in["username"])
+			assert.Equal(t, true, in["manageMasterUserPassword"], "RDS keeps the master password: none in Pulumi's state")
+			assert.NotContains(t, in, "password")
+			assert.Equal(t, "gp3", in["storageType"])
+			assert.Equal(t, true, in["storageEncrypted"])
+			assert.Equal(t, keyArn(stack), in["kmsKeyId"])
+			assert.Equal(t, false, in["publiclyAccessible"])
+			assert.Equal(t, []any{stack + "-database-id"}, in["vpcSecurityGroupIds"])
+			assert.Equal(t, []any{"postgresql", "upgrade"}, in["enabledCloudwatchLogsExports"])
+			assert.Equal(t, true, in["copyTagsToSnapshot"])
+			assert.Equal(t, stack == "production", db.Protect, "only production's database is protected")
+
+			subnets := one(t, rec, "aws:rds/subnetGroup:SubnetGroup", stack)
+			assert.Equal(t, []any{"subnet-" + stack + "-isolated-0", "subnet-" + stack + "-isolated-1"}, subnets.Inputs["subnetIds"])
+			params := one(t, rec, "aws:rds/parameterGroup:ParameterGroup", stack)
+			assert.Equal(t, "postgres16", params.Inputs["family"])
+			assert.Contains(t, params.Inputs["parameters"], map[string]any{"name": "rds.force_ssl", "value": "1", "applyMethod": "pending-reboot"})
+
+			replica, hasReplica := rec.Find("aws:rds/instance:Instance", stack+"-replica")
+			assert.Equal(t, want.replicaClass != "", hasReplica, "a replica exactly where the spec has one")
+			if hasReplica {
+				assert.Equal(t, want.replicaClass, replica.Inputs["instanceClass"])
+				assert.Equal(t, stack+"-taskmanager-db", replica.Inputs["replicateSourceDb"])
+				assert.Equal(t, false, replica.Inputs["publiclyAccessible"])
+				assert.NotContains(t, replica.Inputs, "username", "a replica takes no master user")
+				assert.Equal(t, stack == "production", replica.Protect)
+			}
+		})
+	}
+}
+
+func TestCacheMatchesSpec(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			want := specCache[stack]
+			rec := runStack(t, stack)
+			rg := one(t, rec, "aws:elasticache/replicationGroup:ReplicationGroup", stack)
+			in := rg.Inputs
+			assert.Equal(t, want.nodeType, in["nodeType"])
+			assert.Equal(t, want.nodes, in["numCacheClusters"])
+			assert.Equal(t, want.failover, in["automaticFailoverEnabled"])
+			assert.Equal(t, want.multiAZ, in["multiAzEnabled"])
+			assert.Equal(t, true, in["atRestEncryptionEnabled"])
+			assert.Equal(t, keyArn(stack), in["kmsKeyId"])
+			assert.Equal(t, true, in["transitEncryptionEnabled"])
+			assert.Equal(t, "required", in["transitEncryptionMode"])
+			assert.Equal(t, "mock-password-"+stack+"-auth", in["authToken"], "AUTH with the generated token")
+			assert.True(t, rg.SecretInputs["authToken"], "the token is a secret in the state")
+			assert.Equal(t, []any{stack + "-cache-id"}, in["securityGroupIds"])
+			assert.Equal(t, stack == "production", rg.Protect)
+
+			params := one(t, rec, "aws:elasticache/parameterGroup:ParameterGroup", stack)
+			assert.Equal(t, "redis7", params.Inputs["family"])
+			assert.Equal(t, []any{map[string]any{"name": "maxmemory-policy", "value": "noeviction"}}, params.Inputs["parameters"],
+				"Celery's queued tasks must never be evicted")
+
+			token := one(t, rec, "random:index/randomPassword:RandomPassword", stack+"-auth")
+			assert.Equal(t, "!&#$^<>-", token.Inputs["overrideSpecial"], "ElastiCache accepts only these specials")
+		})
+	}
+	// Production keeps a week of snapshots.
+	rg := one(t, runStack(t, "production"), "aws:elasticache/replicationGroup:ReplicationGroup", "production")
+	assert.Equal(t, 7.0, rg.Inputs["snapshotRetentionLimit"])
+	assert.Equal(t, "production-final", rg.Inputs["finalSnapshotIdentifier"])
+}
+
+func keyArn(stack string) string {
+	return fmt.Sprintf("arn:aws:kms:us-east-1:%s:%s", mockengine.Account, stack)
+}
+
+// secretNames are the secrets of every environment (one set everywhere, for parity).
+var secretNames = []string{
+	"celery-broker-url", "celery-result-backend", "database-reader-url", "database-url", "datadog-api-key",
+	"jwt-secret", "oauth-github", "oauth-google", "redis-url", "sentry-dsn", "smtp",
+}
+
+func TestSecretsAreNamedEncryptedAndHoldTheirValues(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			var names []string
+			for _, s := range rec.All("aws:secretsmanager/secret:Secret") {
+				names = append(names, strings.TrimPrefix(s.Inputs["name"].(string), "taskmanager/"+stack+"/"))
+				assert.Equal(t, keyArn(stack), s.Inputs["kmsKeyId"], s.Name)
+				assert.Equal(t, stack == "production", s.Protect, s.Name)
+			}
+			sort.Strings(names)
+			assert.Equal(t, secretNames, names)
+
+			value := func(name string) string {
+				v := one(t, rec, "aws:secretsmanager/secretVersion:SecretVersion", stack+"-"+name)
+				assert.True(t, v.SecretInputs["secretString"], "%s is stored as a Pulumi secret", name)
+				return v.Inputs["secretString"].(string)
+			}
+			var db map[string]any
+			require.NoError(t, json.Unmarshal([]byte(value("database-url")), &db))
+			host := stack + ".abc123.us-east-1.rds.amazonaws.com"
+			assert.Equal(t, host, db["host"])
+			assert.Equal(t, "taskmanager_app", db["username"])
+			u, err := url.Parse(db["url"].(string))
+			require.NoError(t, err)
+			assert.Equal(t, "postgresql", u.Scheme)
+			assert.Equal(t, host+":5432", u.Host)
+			assert.Equal(t, "/taskmanager", u.Path)
+			assert.Equal(t, "require", u.Query().Get("sslmode"))
+
+			var reader map[string]any
+			require.NoError(t, json.Unmarshal([]byte(value("database-reader-url")), &reader))
+			wantReader := host
+			if specDatabase[stack].replicaClass != "" {
+				wantReader = stack + "-replica.abc123.us-east-1.rds.amazonaws.com"
+			}
+			assert.Equal(t, wantReader, reader["host"], "DATABASE_READER_URL: the replica, else the primary")
+
+			cacheHost := "master." + stack + ".abc123.use1.cache.amazonaws.com:6379"
+			for name, db := range map[string]string{"redis-url": "/0", "celery-broker-url": "/0", "celery-result-backend": "/1"} {
+				u, err := url.Parse(value(name))
+				require.NoError(t, err, name)
+				assert.Equal(t, "rediss", u.Scheme, "%s uses TLS", name)
+				assert.Equal(t, cacheHost, u.Host, name)
+				assert.Equal(t, db, u.Path, name)
+				pw, _ := u.User.Password()
+				assert.Equal(t, "mock-password-"+stack+"-auth", pw, "%s carries the AUTH token", name)
+				assert.Equal(t, "required", u.Query().Get("ssl_cert_reqs"), "Celery refuses rediss:// without it")
+			}
+
+			var jwt map[string]string
+			require.NoError(t, json.Unmarshal([]byte(value("jwt-secret")), &jwt))
+			assert.Equal(t, "mock-password-"+stack+"-jwt", jwt["current"])
+			assert.Equal(t, jwt["current"], jwt["previous"])
+		})
+	}
+}
+
+func TestKMSKeyRotatesAndProductionsIsKept(t *testing.T) {
+	window := map[string]float64{"dev": 7, "staging": 7, "production": 30}
+	for _, stack := range allStacks {
+		rec := runStack(t, stack)
+		key := one(t, rec, "aws:kms/key:Key", stack)
+		assert.Equal(t, true, key.Inputs["enableKeyRotation"], stack)
+		assert.Equal(t, window[stack], key.Inputs["deletionWindowInDays"], stack)
+		assert.Equal(t, stack == "production", key.Protect, stack)
+		assert.Equal(t, stack == "production", key.RetainOnDelete, stack)
+		assert.Contains(t, key.Inputs["policy"], `"Service":"logs.us-east-1.amazonaws.com"`)
+		assert.NotContains(t, key.Inputs["policy"], `"AWS":"*"`)
+		for _, g := range rec.All("aws:cloudwatch/logGroup:LogGroup") {
+			assert.Equal(t, keyArn(stack), g.Inputs["kmsKeyId"], "%s: log group %s is encrypted with the key", stack, g.Name)
+		}
+	}
+}
+
+func TestNoStackOutputCarriesASecretValue(t *testing.T) {
+	for _, stack := range allStacks {
+		rec := runStack(t, stack)
+		for name, out := range rec.Outputs() {
+			text := fmt.Sprint(out.Value)
+			assert.NotContains(t, text, "mock-password", "%s: output %s carries a generated secret", stack, name)
+			assert.NotContains(t, text, "mock-", "%s: output %s carries a person-supplied secret", stack, name)
+		}
+		arns := rec.Outputs()["secretArns"].Value.(map[string]string)
+		assert.Len(t, arns, len(secretNames), stack)
+	}
+}

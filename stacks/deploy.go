@@ -30,6 +30,9 @@ func Deploy(ctx *pulumi.Context) error {
 	return build(ctx, cfg)
 }
 
+// ClusterName is the ECS cluster's name, which the spec's runbook uses.
+func ClusterName(stack string) string { return stack + "-taskmanager" }
+
 // bulleted renders each problem of err on a line of its own.
 func bulleted(err error) string {
 	var b strings.Builder
@@ -117,6 +120,25 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		External: cfg.External,
 	})
 	if err != nil {
+		return err
+	}
+
+	if _, err := secrets.NewRotation(ctx, cfg.Stack, &secrets.RotationArgs{
+		Stack: cfg.Stack, Region: cfg.Region, AccountID: caller.AccountId,
+		KeyArn:            key.Arn,
+		SubnetIDs:         net.PrivateSubnetIDs,
+		SecurityGroupID:   net.SecurityGroups.Rotation.ToStringOutput(),
+		LogRetentionDays:  cfg.Logging.RetentionDays,
+		DatabaseSecretArn: store.Arns[secrets.DatabaseURL],
+		ReaderSecretArn:   store.Arns[secrets.DatabaseReaderURL],
+		MasterSecretArn:   db.MasterSecretArn,
+		ReaderHost:        db.ReaderAddress,
+		DatabaseDays:      cfg.Secrets.DatabaseRotationDays,
+		JWTSecretArn:      store.Arns[secrets.JWTSecret],
+		JWTDays:           cfg.Secrets.JWTRotationDays,
+		Cluster:           ClusterName(cfg.Stack),
+		Services:          []string{"api", "worker"},
+	}); err != nil {
 		return err
 	}
 

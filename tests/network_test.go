@@ -120,9 +120,12 @@ func appFlows(smtp int) []string {
 		"cache in 6379 sg:worker",
 		"database in 5432 sg:api",
 		"database in 5432 sg:migrations",
+		"database in 5432 sg:rotation",
 		"database in 5432 sg:worker",
 		"migrations out 443 0.0.0.0/0",
 		"migrations out 5432 sg:database",
+		"rotation out 443 0.0.0.0/0",
+		"rotation out 5432 sg:database",
 		"worker out 443 0.0.0.0/0",
 		fmt.Sprintf("worker out %d 0.0.0.0/0", smtp),
 		"worker out 5432 sg:database",
@@ -152,8 +155,8 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 				assert.Nil(t, sg.Inputs["egress"], "%s: no inline rules", sg.Name)
 				assert.Equal(t, "vpc-"+stack, sg.Inputs["vpcId"])
 			}
-			assert.Len(t, groups, 6)
-			for _, g := range []string{"alb", "api", "worker", "migrations", "database", "cache"} {
+			assert.Len(t, groups, 7)
+			for _, g := range []string{"alb", "api", "worker", "migrations", "database", "cache", "rotation"} {
 				assert.NotEmpty(t, groups[stack+"-"+g], "group %s", g)
 			}
 		})

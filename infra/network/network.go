@@ -45,6 +45,7 @@ type SecurityGroups struct {
 	Migrations   pulumi.IDOutput
 	Database     pulumi.IDOutput
 	Cache        pulumi.IDOutput
+	Rotation     pulumi.IDOutput
 }
 
 // Network is the VPC of one environment.

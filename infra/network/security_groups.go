@@ -55,6 +55,11 @@ func rules(args *Args) []rule {
 		rule{group: "migrations", egress: true, port: 443, cidrs: Anywhere[:1], description: "HTTPS to AWS APIs (image, secrets, logs)"},
 		rule{group: "migrations", egress: true, port: p.Database, peerGroup: "database", description: "To PostgreSQL"},
 		rule{group: "database", port: p.Database, peerGroup: "migrations", description: "PostgreSQL from the migration task"},
+		// The secret rotation function changes the app's database password and calls Secrets
+		// Manager and ECS through the NAT.
+		rule{group: "rotation", egress: true, port: 443, cidrs: Anywhere[:1], description: "HTTPS to Secrets Manager and ECS"},
+		rule{group: "rotation", egress: true, port: p.Database, peerGroup: "database", description: "To PostgreSQL"},
+		rule{group: "database", port: p.Database, peerGroup: "rotation", description: "PostgreSQL from the secret rotation function"},
 	)
 	return rs
 }
@@ -67,6 +72,7 @@ var groupDescriptions = []struct{ key, description string }{
 	{"migrations", "Database migration task"},
 	{"database", "PostgreSQL"},
 	{"cache", "Redis"},
+	{"rotation", "Secret rotation function"},
 }
 
 func newSecurityGroups(ctx *pulumi.Context, name string, args *Args, vpcID pulumi.StringInput, parent pulumi.ResourceOption) (SecurityGroups, error) {
@@ -93,6 +99,7 @@ func newSecurityGroups(ctx *pulumi.Context, name string, args *Args, vpcID pulum
 		Migrations:   ids["migrations"],
 		Database:     ids["database"],
 		Cache:        ids["cache"],
+		Rotation:     ids["rotation"],
 	}, nil
 }
 

@@ -1,0 +1,84 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
+)
+
+func secretArn(stack, name string) string {
+	return fmt.Sprintf("arn:aws:secretsmanager:us-east-1:%s:secret:%s-%s-AbCdEf", mockengine.Account, stack, name)
+}
+
+// TestRotationAsTheSpecSays: database credentials every 30 days, the JWT key every 90, OAuth by
+// hand (no rotation), in every environment.
+func TestRotationAsTheSpecSays(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			rotations := map[string]*mockengine.Resource{}
+			for _, r := range rec.All("aws:secretsmanager/secretRotation:SecretRotation") {
+				rotations[r.Inputs["secretId"].(string)] = r
+			}
+			require.Len(t, rotations, 2, "only the database login and the JWT key rotate; OAuth is manual")
+			db := rotations[secretArn(stack, "database-url")]
+			require.NotNil(t, db)
+			assert.Equal(t, map[string]any{"automaticallyAfterDays": 30.0}, db.Inputs["rotationRules"])
+			assert.Equal(t, true, db.Inputs["rotateImmediately"], "the first rotation creates the app's database user")
+			jwt := rotations[secretArn(stack, "jwt-secret")]
+			require.NotNil(t, jwt)
+			assert.Equal(t, map[string]any{"automaticallyAfterDays": 90.0}, jwt.Inputs["rotationRules"])
+
+			fn := one(t, rec, "aws:lambda/function:Function", stack+"-rotate-database")
+			assert.Equal(t, stack+"-taskmanager-rotate-database", fn.Inputs["name"])
+			assert.Equal(t, "provided.al2023", fn.Inputs["runtime"])
+			env := fn.Inputs["environment"].(map[string]any)["variables"].(map[string]any)
+			assert.Equal(t, "database", env["ROTATION_KIND"])
+			assert.Equal(t, stack+"-taskmanager", env["ECS_CLUSTER"])
+			assert.Equal(t, "api,worker", env["ECS_SERVICES"])
+			assert.Equal(t, secretArn(stack, "database-reader-url"), env["READER_SECRET_ARN"])
+			vpc := fn.Inputs["vpcConfig"].(map[string]any)
+			assert.Equal(t, []any{stack + "-rotation-id"}, vpc["securityGroupIds"])
+			assert.Equal(t, []any{"subnet-" + stack + "-private-0", "subnet-" + stack + "-private-1"}, vpc["subnetIds"])
+
+			perm := one(t, rec, "aws:lambda/permission:Permission", stack+"-rotate-database")
+			assert.Equal(t, "secretsmanager.amazonaws.com", perm.Inputs["principal"])
+			assert.Equal(t, secretArn(stack, "database-url"), perm.Inputs["sourceArn"])
+		})
+	}
+}
+
+func TestRotationFunctionsReachOnlyTheirOwnSecrets(t *testing.T) {
+	rec := runStack(t, "staging")
+	var doc struct {
+		Statement []struct {
+			Action   []string
+			Resource []string
+		}
+	}
+	policy := one(t, rec, "aws:iam/rolePolicy:RolePolicy", "staging-rotate-database")
+	require.NoError(t, json.Unmarshal([]byte(policy.Inputs["policy"].(string)), &doc))
+	assert.Equal(t, []string{secretArn("staging", "database-url"), secretArn("staging", "database-reader-url"),
+		fmt.Sprintf("arn:aws:secretsmanager:us-east-1:%s:secret:rds!db-staging-AbCdEf", mockengine.Account)},
+		doc.Statement[0].Resource)
+	assert.Equal(t, []string{keyArn("staging")}, doc.Statement[2].Resource)
+	assert.Equal(t, []string{
+		"arn:aws:ecs:us-east-1:123456789012:service/staging-taskmanager/api",
+		"arn:aws:ecs:us-east-1:123456789012:service/staging-taskmanager/worker",
+	}, doc.Statement[4].Resource)
+	for _, s := range doc.Statement {
+		for _, a := range s.Action {
+			assert.NotEqual(t, "*", a)
+			if s.Resource[0] == "*" {
+				assert.Contains(t, []string{"secretsmanager:GetRandomPassword", "ec2:CreateNetworkInterface",
+					"ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+					"ec2:UnassignPrivateIpAddresses"}, a, "only actions without resources may name *")
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -89,6 +90,10 @@ type Source struct {
 func Load(src Source) (*Config, error) {
 	c := &Config{Stack: src.Stack}
 	var ps configcheck.Problems
+	if !validStackName(src.Stack) {
+		ps.Addf("stack name", "%q cannot name this environment's resources; want lower-case letters, digits and single hyphens, starting with a letter, at most %d characters (AWS's name limits after Pulumi's 8-character suffix)",
+			src.Stack, MaxStackName)
+	}
 
 	var known []string
 	for _, g := range c.groups() {
@@ -209,6 +214,17 @@ func (c *Config) validateEnvironment() error {
 		ps.Addf("", "%q is not an environment; want %s", c.Environment, configcheck.OneOf(Environments))
 	}
 	return ps.Err()
+}
+
+// MaxStackName is the longest stack name whose derived names fit AWS's limits: the stack name
+// starts the physical and logical names, and the tightest is a target group's 32 characters
+// for "<stack>-green" plus Pulumi's 8-character auto-name suffix.
+const MaxStackName = 18
+
+var stackNamePattern = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9])*$`)
+
+func validStackName(name string) bool {
+	return len(name) <= MaxStackName && stackNamePattern.MatchString(name)
 }
 
 // IsProduction says whether the stack holds real customer data: its stateful resources are then

@@ -48,6 +48,11 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	if w := Budget(cfg).Warning(cfg.Database.InstanceClass); w != "" {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return err
+		}
+	}
 	// Production holds real customer data: its stateful resources cannot be deleted by a
 	// `pulumi destroy` or a replacing change without first lifting protection on purpose.
 	protect := cfg.IsProduction()

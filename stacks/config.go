@@ -50,6 +50,7 @@ type Config struct {
 	Logging     observability.LoggingConfig // taskmanager:logging
 	Edge        edge.Config                 // taskmanager:edge
 	Secrets     secrets.Config              // taskmanager:secrets
+	Compute     compute.Config              // taskmanager:compute
 	// External are the person-supplied secret values (taskmanager:externalSecrets, optional).
 	External secrets.External
 }
@@ -73,6 +74,7 @@ func (c *Config) groups() []group {
 		{"logging", &c.Logging, c.Logging.Validate},
 		{"edge", &c.Edge, c.Edge.Validate},
 		{"secrets", &c.Secrets, c.Secrets.Validate},
+		{"compute", &c.Compute, c.Compute.Validate},
 	}
 }
 
@@ -143,6 +145,9 @@ func Load(src Source) (*Config, error) {
 					"%q is not an availability zone of aws:region %s; want %sa, %sb, ...", az, c.Region, c.Region, c.Region)
 			}
 		}
+	}
+	if decoded["compute"] && decoded["edge"] && c.Compute.APIDeployment == compute.BlueGreen && c.Edge.Internal {
+		ps.Addf(Namespace+":compute.apiDeployment", "blueGreen needs an HTTPS load balancer with a test listener, and taskmanager:edge.internal is true; want rolling")
 	}
 	if decoded["environment"] {
 		if tag, ok := c.Tags["Environment"]; ok && tag != c.Environment {

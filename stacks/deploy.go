@@ -10,7 +10,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/infra/cache"
+	"github.com/taskmanager/taskmanager-infra/infra/compute"
 	"github.com/taskmanager/taskmanager-infra/infra/database"
+	"github.com/taskmanager/taskmanager-infra/infra/edge"
 	"github.com/taskmanager/taskmanager-infra/infra/network"
 	"github.com/taskmanager/taskmanager-infra/infra/secrets"
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
@@ -29,9 +31,6 @@ func Deploy(ctx *pulumi.Context) error {
 	}
 	return build(ctx, cfg)
 }
-
-// ClusterName is the ECS cluster's name, which the spec's runbook uses.
-func ClusterName(stack string) string { return stack + "-taskmanager" }
 
 // bulleted renders each problem of err on a line of its own.
 func bulleted(err error) string {
@@ -73,6 +72,11 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		// Inside the VPC there is no public certificate: the internal load balancer serves HTTP.
 		lbPorts = []int{80}
 	}
+	blueGreen := cfg.Compute.APIDeployment == compute.BlueGreen
+	testPort := 0
+	if blueGreen {
+		testPort = edge.TestListenerPort
+	}
 	net, err := network.NewNetwork(ctx, cfg.Stack, &network.Args{
 		Config: cfg.Network,
 		Ports: network.Ports{
@@ -83,6 +87,7 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		},
 		PublicLoadBalancer:   !cfg.Edge.Internal,
 		LoadBalancerPorts:    lbPorts,
+		TestListenerPort:     testPort,
 		FlowLogRetentionDays: cfg.Logging.RetentionDays,
 		LogKmsKeyArn:         key.Arn,
 	})
@@ -141,12 +146,83 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		DatabaseDays:      cfg.Secrets.DatabaseRotationDays,
 		JWTSecretArn:      store.Arns[secrets.JWTSecret],
 		JWTDays:           cfg.Secrets.JWTRotationDays,
-		Cluster:           ClusterName(cfg.Stack),
-		Services:          []string{"api", "worker"},
+		Cluster:           compute.ClusterName(cfg.Stack),
+		Services:          []string{compute.API, compute.Worker},
 	}); err != nil {
 		return err
 	}
 
+	lbSubnets := net.PublicSubnetIDs
+	if cfg.Edge.Internal {
+		lbSubnets = net.PrivateSubnetIDs
+	}
+	front, err := edge.NewEdge(ctx, cfg.Stack, &edge.Args{
+		Config:              cfg.Edge,
+		Stack:               cfg.Stack,
+		VpcID:               net.VpcID,
+		SubnetIDs:           lbSubnets,
+		SecurityGroupID:     net.SecurityGroups.LoadBalancer.ToStringOutput(),
+		ContainerPort:       cfg.API.ContainerPort,
+		HealthCheckPath:     cfg.API.HealthCheckPath,
+		BlueGreen:           blueGreen,
+		WAFLogRetentionDays: cfg.Logging.RetentionDays,
+		KeyArn:              key.Arn,
+	})
+	if err != nil {
+		return err
+	}
+	lb := compute.LoadBalancer{
+		TargetGroupArn: front.TargetGroupArn,
+		RequestLabel:   front.RequestLabel,
+		Listeners:      front.Listeners,
+	}
+	if blueGreen {
+		lb.BlueGreen = &compute.BlueGreenTargets{
+			BlueName: front.BlueName, GreenName: front.GreenName,
+			ProdListener: front.ProdListener, TestListener: front.TestListener,
+			LoadBalancerSuffix: front.ArnSuffix, BlueSuffix: front.BlueArnSuffix, GreenSuffix: front.GreenArnSuffix,
+		}
+	}
+	app, err := compute.NewCompute(ctx, cfg.Stack, &compute.Args{
+		Stack: cfg.Stack, Region: cfg.Region, AccountID: caller.AccountId,
+		Settings: compute.Settings{
+			Environment: cfg.Environment, LogLevel: cfg.Logging.Level, App: cfg.App, Worker: cfg.Worker, Port: cfg.API.ContainerPort,
+		},
+		API:       cfg.API,
+		Worker:    cfg.Worker,
+		Compute:   cfg.Compute,
+		SubnetIDs: net.PrivateSubnetIDs,
+		SecurityGroups: map[string]pulumi.StringInput{
+			compute.API:        net.SecurityGroups.API.ToStringOutput(),
+			compute.Worker:     net.SecurityGroups.Worker.ToStringOutput(),
+			compute.Migrations: net.SecurityGroups.Migrations.ToStringOutput(),
+		},
+		KeyArn:           key.Arn,
+		SecretArns:       store.Arns,
+		LogRetentionDays: cfg.Logging.RetentionDays,
+		LoadBalancer:     lb,
+		Protect:          protect,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx.Export("url", front.URL)
+	ctx.Export("loadBalancerDnsName", front.DNSName)
+	ctx.Export("clusterName", app.ClusterName)
+	ctx.Export("serviceNames", pulumi.ToStringArray([]string{compute.API, compute.Worker}))
+	ctx.Export("repositoryUrl", app.RepositoryURL)
+	for name, arn := range app.TaskDefinition {
+		ctx.Export(name+"TaskDefinitionArn", arn)
+	}
+	// What the pipeline's `aws ecs run-task` of the migrations needs.
+	ctx.Export("migrationsTaskFamily", pulumi.String(cfg.Stack+"-taskmanager-"+compute.Migrations))
+	ctx.Export("migrationsSubnetIds", net.PrivateSubnetIDs)
+	ctx.Export("migrationsSecurityGroupId", net.SecurityGroups.Migrations)
+	if blueGreen {
+		ctx.Export("codeDeployApplication", app.CodeDeployApplication)
+		ctx.Export("codeDeployDeploymentGroup", app.CodeDeployGroup)
+	}
 	ctx.Export("vpcId", net.VpcID)
 	ctx.Export("publicSubnetIds", net.PublicSubnetIDs)
 	ctx.Export("privateSubnetIds", net.PrivateSubnetIDs)

@@ -5,6 +5,7 @@ package compute
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 
 	"github.com/taskmanager/taskmanager-infra/internal/awslimits"
@@ -25,6 +26,8 @@ type ServiceConfig struct {
 	MaxCapacity int `json:"maxCapacity"`
 	// Autoscaling turns Application Auto Scaling on; off, the service runs DesiredCount tasks.
 	Autoscaling bool `json:"autoscaling"`
+	// Command is the container's command: one image runs the API, the worker and the migrations.
+	Command []string `json:"command"`
 }
 
 // Validate reports the service's problems, keys relative to its stack-file key.
@@ -45,6 +48,9 @@ func (c ServiceConfig) Validate() error {
 	}
 	if c.MaxCapacity < 1 {
 		ps.Addf("maxCapacity", "%d allows no task; want 1 or more", c.MaxCapacity)
+	}
+	if len(c.Command) == 0 {
+		ps.Addf("command", "is empty; want the container's command as a list, e.g. [celery, -A, app.worker, worker]")
 	}
 	if c.MinCapacity > c.MaxCapacity {
 		ps.Addf("minCapacity", "%d is above maxCapacity (%d); want minCapacity <= desiredCount <= maxCapacity", c.MinCapacity, c.MaxCapacity)
@@ -188,6 +194,52 @@ func (c AppConfig) Validate() error {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			ps.Addf(fmt.Sprintf("corsOrigins[%d]", i), "%q is not an origin; want scheme and host, e.g. https://taskmanager.com", o)
 		}
+	}
+	return ps.Err()
+}
+
+// Capacity providers a service can run on.
+const (
+	Fargate     = "FARGATE"
+	FargateSpot = "FARGATE_SPOT" // about 70% cheaper; tasks can be interrupted with two minutes' notice
+)
+
+// Deployment strategies of the API service.
+const (
+	Rolling   = "rolling"   // ECS rolling update with the deployment circuit breaker and rollback
+	BlueGreen = "blueGreen" // CodeDeploy: canary 10% for 15 minutes, then 100%, rollback on alarm
+)
+
+var imageTagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+
+// Config is the stack file's taskmanager:compute: what runs, and how it is deployed.
+type Config struct {
+	// ImageTag is the app image's tag in the environment's repository, set by CI
+	// (pulumi config set --path taskmanager:compute.imageTag main-abc1234). Tags are immutable,
+	// so "latest" is refused.
+	ImageTag string `json:"imageTag"`
+	// CapacityProvider is FARGATE or FARGATE_SPOT.
+	CapacityProvider string `json:"capacityProvider"`
+	// APIDeployment is rolling or blueGreen (blue/green needs an HTTPS load balancer).
+	APIDeployment string `json:"apiDeployment"`
+	// MigrationsCommand runs the database migrations (the pipeline runs it before each deploy).
+	MigrationsCommand []string `json:"migrationsCommand"`
+}
+
+// Validate reports every problem, keys relative to taskmanager:compute.
+func (c Config) Validate() error {
+	var ps configcheck.Problems
+	if !imageTagPattern.MatchString(c.ImageTag) || c.ImageTag == "latest" {
+		ps.Addf("imageTag", "%q is not an image tag this program deploys; want 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-', and not \"latest\" (tags are immutable), e.g. main-abc1234", c.ImageTag)
+	}
+	if !slices.Contains([]string{Fargate, FargateSpot}, c.CapacityProvider) {
+		ps.Addf("capacityProvider", "%q is not a Fargate capacity provider; want one of %s, %s", c.CapacityProvider, Fargate, FargateSpot)
+	}
+	if !slices.Contains([]string{Rolling, BlueGreen}, c.APIDeployment) {
+		ps.Addf("apiDeployment", "%q is not a deployment strategy; want one of %s, %s", c.APIDeployment, Rolling, BlueGreen)
+	}
+	if len(c.MigrationsCommand) == 0 {
+		ps.Addf("migrationsCommand", "is empty; want the migration command as a list, e.g. [alembic, upgrade, head]")
 	}
 	return ps.Err()
 }

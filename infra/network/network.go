@@ -31,6 +31,8 @@ type Args struct {
 	PublicLoadBalancer bool
 	// LoadBalancerPorts are the listener ports of the load balancer.
 	LoadBalancerPorts []int
+	// TestListenerPort, when not 0, is the blue/green test listener: reachable from the VPC only.
+	TestListenerPort int
 	// FlowLogRetentionDays is the flow log group's retention, an allowed CloudWatch value.
 	FlowLogRetentionDays int
 	// LogKmsKeyArn, when set, encrypts the flow log group with that key.

@@ -35,6 +35,10 @@ func rules(args *Args) []rule {
 		rs = append(rs, rule{group: "alb", port: port, cidrs: lbSources,
 			description: fmt.Sprintf("Clients from %s to the listener on %d", lbSourceName, port)})
 	}
+	if args.TestListenerPort != 0 {
+		rs = append(rs, rule{group: "alb", port: args.TestListenerPort, cidrs: []string{args.Config.VpcCidr},
+			description: "Blue/green test listener, from inside the VPC only"})
+	}
 	rs = append(rs,
 		rule{group: "alb", egress: true, port: p.Container, peerGroup: "api", description: "Load balancer to the API tasks"},
 		rule{group: "api", port: p.Container, peerGroup: "alb", description: "API tasks from the load balancer"},

@@ -1,0 +1,380 @@
+package compute
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+)
+
+const computeType = "taskmanager:compute:Compute"
+
+// Service and container names, which the spec's runbook uses (aws ecs update-service --service api).
+const (
+	API        = "api"
+	Worker     = "worker"
+	Migrations = "migrations"
+)
+
+// ClusterName is the ECS cluster's name, which the spec's runbook uses.
+func ClusterName(stack string) string { return stack + "-taskmanager" }
+
+// Args configures the compute.
+type Args struct {
+	Stack, Region, AccountID string
+	Settings                 Settings
+	API                      APIConfig
+	Worker                   WorkerConfig
+	Compute                  Config
+	// SubnetIDs are the private subnets; SecurityGroups the api, worker and migrations groups.
+	SubnetIDs      pulumi.StringArrayInput
+	SecurityGroups map[string]pulumi.StringInput
+	KeyArn         pulumi.StringInput
+	// SecretArns are the environment's secrets by name (database-url, ...).
+	SecretArns       map[string]pulumi.StringOutput
+	LogRetentionDays int
+	// LoadBalancer is where the API takes traffic.
+	LoadBalancer LoadBalancer
+	// Protect keeps the image repository (production).
+	Protect bool
+}
+
+// LoadBalancer is the part of the edge the API service is wired to.
+type LoadBalancer struct {
+	// TargetGroupArn is the target group the API registers in (blue, with blue/green).
+	TargetGroupArn pulumi.StringInput
+	// RequestLabel is the ALB request-count metric's resource label (app/…/targetgroup/…).
+	RequestLabel pulumi.StringInput
+	// Listeners must exist before the service: ECS refuses a target group without a load balancer.
+	Listeners []pulumi.Resource
+	// BlueGreen is set for CodeDeploy deployments.
+	BlueGreen *BlueGreenTargets
+}
+
+// BlueGreenTargets are what CodeDeploy shifts traffic between.
+type BlueGreenTargets struct {
+	BlueName, GreenName        pulumi.StringInput
+	ProdListener, TestListener pulumi.StringInput
+	// The metric dimensions of the load balancer and the two target groups (their ARN
+	// suffixes), which the deployment alarms watch.
+	LoadBalancerSuffix, BlueSuffix, GreenSuffix pulumi.StringInput
+}
+
+// Compute is the ECS cluster with the API and worker services and the migration task.
+type Compute struct {
+	pulumi.ResourceState
+	ClusterName    pulumi.StringOutput
+	RepositoryURL  pulumi.StringOutput
+	TaskDefinition map[string]pulumi.StringOutput // ARNs by api, worker, migrations
+	// CodeDeployApplication and CodeDeployGroup are set with blue/green.
+	CodeDeployApplication, CodeDeployGroup pulumi.StringOutput
+}
+
+// NewCompute creates the cluster, the task definitions and the services.
+func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Compute, error) {
+	for _, v := range []interface{ Validate() error }{args.API, args.Worker, args.Compute, args.Settings.App} {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	c := &Compute{TaskDefinition: map[string]pulumi.StringOutput{}}
+	if err := ctx.RegisterComponentResource(computeType, name, c, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(c)
+	clusterName := ClusterName(args.Stack)
+
+	cluster, err := ecs.NewCluster(ctx, name, &ecs.ClusterArgs{
+		Name: pulumi.String(clusterName),
+		Settings: ecs.ClusterSettingArray{ecs.ClusterSettingArgs{
+			Name: pulumi.String("containerInsights"), Value: pulumi.String("enabled"),
+		}},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ecs.NewClusterCapacityProviders(ctx, name, &ecs.ClusterCapacityProvidersArgs{
+		ClusterName:       cluster.Name,
+		CapacityProviders: pulumi.ToStringArray([]string{Fargate, FargateSpot}),
+	}, parent); err != nil {
+		return nil, err
+	}
+	c.ClusterName = cluster.Name
+
+	repo, err := newRepository(ctx, name, args, parent)
+	if err != nil {
+		return nil, err
+	}
+	c.RepositoryURL = repo.RepositoryUrl
+	image := pulumi.Sprintf("%s:%s", repo.RepositoryUrl, args.Compute.ImageTag)
+
+	workloads := []workload{
+		{name: API, service: &args.API.ServiceConfig, secrets: AppSecrets, port: args.API.ContainerPort,
+			healthCheck: []string{"CMD-SHELL", fmt.Sprintf("python -c \"import urllib.request; urllib.request.urlopen('http://localhost:%d%s', timeout=4)\"", args.API.ContainerPort, args.API.HealthCheckPath)},
+			command:     args.API.Command, stopTimeout: 30},
+		// Celery's warm shutdown finishes the tasks in hand: give it Fargate's maximum.
+		{name: Worker, service: &args.Worker.ServiceConfig, secrets: AppSecrets,
+			healthCheck: []string{"CMD-SHELL", "celery -A app.worker inspect ping -d celery@$HOSTNAME --timeout 10 || exit 1"},
+			command:     args.Worker.Command, stopTimeout: 120},
+		{name: Migrations, secrets: MigrationSecrets, command: args.Compute.MigrationsCommand, stopTimeout: 30,
+			size: &ServiceConfig{CPU: args.Worker.CPU, Memory: args.Worker.Memory}},
+	}
+	for _, w := range workloads {
+		arn, err := newTaskDefinition(ctx, name, args, w, image, parent)
+		if err != nil {
+			return nil, err
+		}
+		c.TaskDefinition[w.name] = arn
+	}
+	if err := newServices(ctx, name, args, c, cluster, parent); err != nil {
+		return nil, err
+	}
+	outs := pulumi.Map{"clusterName": c.ClusterName, "repositoryUrl": c.RepositoryURL}
+	for k, v := range c.TaskDefinition {
+		outs[k+"TaskDefinition"] = v
+	}
+	return c, ctx.RegisterResourceOutputs(c, outs)
+}
+
+// workload is one task definition.
+type workload struct {
+	name        string
+	service     *ServiceConfig // nil for the migration task, which is no service
+	size        *ServiceConfig // CPU and memory when service is nil
+	secrets     map[string]SecretRef
+	port        int
+	healthCheck []string
+	command     []string
+	stopTimeout int
+}
+
+func (w workload) cpuMemory() (int, int) {
+	if w.service != nil {
+		return w.service.CPU, w.service.Memory
+	}
+	return w.size.CPU, w.size.Memory
+}
+
+// newRepository is the environment's image repository. Images are built once and promoted by
+// copying the same digest from dev's repository to staging's and production's, so no
+// repository is shared between stacks.
+func newRepository(ctx *pulumi.Context, name string, args *Args, parent pulumi.ResourceOption) (*ecr.Repository, error) {
+	repo, err := ecr.NewRepository(ctx, name, &ecr.RepositoryArgs{
+		Name:               pulumi.Sprintf("taskmanager-%s", args.Stack),
+		ImageTagMutability: pulumi.String("IMMUTABLE"),
+		ImageScanningConfiguration: ecr.RepositoryImageScanningConfigurationArgs{
+			ScanOnPush: pulumi.Bool(true),
+		},
+		EncryptionConfigurations: ecr.RepositoryEncryptionConfigurationArray{ecr.RepositoryEncryptionConfigurationArgs{
+			EncryptionType: pulumi.String("KMS"), KmsKey: args.KeyArn,
+		}},
+		// Outside production an environment can be destroyed and recreated with its images.
+		ForceDelete: pulumi.Bool(!args.Protect),
+	}, parent, pulumi.Protect(args.Protect), pulumi.RetainOnDelete(args.Protect))
+	if err != nil {
+		return nil, err
+	}
+	policy, _ := json.Marshal(map[string]any{"rules": []any{
+		map[string]any{
+			"rulePriority": 1, "description": "Drop untagged images after 7 days",
+			"selection": map[string]any{"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7},
+			"action":    map[string]any{"type": "expire"},
+		},
+		map[string]any{
+			"rulePriority": 2, "description": "Keep the last 50 images",
+			"selection": map[string]any{"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 50},
+			"action":    map[string]any{"type": "expire"},
+		},
+	}})
+	if _, err := ecr.NewLifecyclePolicy(ctx, name, &ecr.LifecyclePolicyArgs{
+		Repository: repo.Name, Policy: pulumi.String(string(policy)),
+	}, parent); err != nil {
+		return nil, err
+	}
+	return repo, nil
+}
+
+// containerDefinition is the ECS JSON of one container; ECS's own key names.
+type containerDefinition struct {
+	Name                   string           `json:"name"`
+	Image                  string           `json:"image"`
+	Essential              bool             `json:"essential"`
+	Command                []string         `json:"command"`
+	User                   string           `json:"user"`
+	ReadonlyRootFilesystem bool             `json:"readonlyRootFilesystem"`
+	Privileged             bool             `json:"privileged"`
+	StopTimeout            int              `json:"stopTimeout"`
+	PortMappings           []portMapping    `json:"portMappings,omitempty"`
+	Environment            []nameValue      `json:"environment"`
+	Secrets                []secretValue    `json:"secrets"`
+	MountPoints            []mountPoint     `json:"mountPoints"`
+	HealthCheck            *healthCheck     `json:"healthCheck,omitempty"`
+	LogConfiguration       logConfiguration `json:"logConfiguration"`
+}
+
+type portMapping struct {
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+}
+type nameValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+type secretValue struct {
+	Name      string `json:"name"`
+	ValueFrom string `json:"valueFrom"`
+}
+type mountPoint struct {
+	SourceVolume  string `json:"sourceVolume"`
+	ContainerPath string `json:"containerPath"`
+	ReadOnly      bool   `json:"readOnly"`
+}
+type healthCheck struct {
+	Command     []string `json:"command"`
+	Interval    int      `json:"interval"`
+	Timeout     int      `json:"timeout"`
+	Retries     int      `json:"retries"`
+	StartPeriod int      `json:"startPeriod"`
+}
+type logConfiguration struct {
+	LogDriver string            `json:"logDriver"`
+	Options   map[string]string `json:"options"`
+}
+
+// ContainerUser is the image's unprivileged user: the image is built to run as it.
+const ContainerUser = "1000:1000"
+
+func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload, image pulumi.StringOutput, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	base := fmt.Sprintf("%s-%s", name, w.name)
+	family := fmt.Sprintf("%s-taskmanager-%s", args.Stack, w.name)
+	logs, err := cloudwatch.NewLogGroup(ctx, base, &cloudwatch.LogGroupArgs{
+		Name:            pulumi.Sprintf("/ecs/%s", family),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+		KmsKeyId:        args.KeyArn,
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+
+	// The secrets this container reads, in a stable order: its execution role may read exactly these.
+	names := make([]string, 0, len(w.secrets))
+	for env := range w.secrets {
+		names = append(names, env)
+	}
+	sort.Strings(names)
+	var secretNames []string
+	secretArns := []pulumi.StringInput{}
+	for _, env := range names {
+		if s := w.secrets[env].Secret; !slices.Contains(secretNames, s) {
+			secretNames = append(secretNames, s)
+			secretArns = append(secretArns, args.SecretArns[s])
+		}
+	}
+	execRole, err := iam.NewRole(ctx, base+"-execution", &iam.RoleArgs{
+		Description:       pulumi.Sprintf("ECS pulls the %s image, writes its logs and reads its secrets", w.name),
+		AssumeRolePolicy:  iampolicy.AssumeRole("ecs-tasks.amazonaws.com"),
+		ManagedPolicyArns: pulumi.StringArray{pulumi.String("arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")},
+		InlinePolicies: iam.RoleInlinePolicyArray{iam.RoleInlinePolicyArgs{
+			Name: pulumi.String("secrets"),
+			Policy: iampolicy.Render(func(a []string) iampolicy.Document {
+				return iampolicy.New(
+					iampolicy.Allow([]string{"secretsmanager:GetSecretValue"}, a[1:]...),
+					iampolicy.Allow([]string{"kms:Decrypt"}, a[0]),
+				)
+			}, append([]pulumi.StringInput{args.KeyArn}, secretArns...)...),
+		}},
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	// The app calls no AWS API yet: its task role grants nothing, and exists so that each
+	// workload gets its own identity when it does.
+	taskRole, err := iam.NewRole(ctx, base+"-task", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("The %s containers' own identity", w.name),
+		AssumeRolePolicy: iampolicy.AssumeRole("ecs-tasks.amazonaws.com"),
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+
+	env := Environment(args.Settings)
+	if w.name == Migrations {
+		env = map[string]string{"ENVIRONMENT": args.Settings.Environment, "LOG_LEVEL": args.Settings.LogLevel}
+	}
+	definitions := pulumi.All(image, logs.Name, pulumi.ToStringArrayOutput(toOutputs(secretArns))).ApplyT(func(v []any) (string, error) {
+		arns := map[string]string{}
+		for i, s := range secretNames {
+			arns[s] = v[2].([]string)[i]
+		}
+		def := containerDefinition{
+			Name: w.name, Image: v[0].(string), Essential: true, Command: w.command,
+			User: ContainerUser, ReadonlyRootFilesystem: true, StopTimeout: w.stopTimeout,
+			// The root filesystem is read-only; the app writes temporary files here only.
+			MountPoints: []mountPoint{{SourceVolume: "tmp", ContainerPath: "/tmp"}},
+			LogConfiguration: logConfiguration{LogDriver: "awslogs", Options: map[string]string{
+				"awslogs-group": v[1].(string), "awslogs-region": args.Region, "awslogs-stream-prefix": w.name,
+			}},
+		}
+		for _, k := range sortedKeys(env) {
+			def.Environment = append(def.Environment, nameValue{k, env[k]})
+		}
+		for _, k := range names {
+			ref := w.secrets[k]
+			def.Secrets = append(def.Secrets, secretValue{k, ref.ValueFrom(arns[ref.Secret])})
+		}
+		if w.port != 0 {
+			def.PortMappings = []portMapping{{ContainerPort: w.port, Protocol: "tcp"}}
+		}
+		if w.healthCheck != nil {
+			def.HealthCheck = &healthCheck{Command: w.healthCheck, Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 60}
+		}
+		b, err := json.Marshal([]containerDefinition{def})
+		return string(b), err
+	}).(pulumi.StringOutput)
+
+	cpu, memory := w.cpuMemory()
+	td, err := ecs.NewTaskDefinition(ctx, base, &ecs.TaskDefinitionArgs{
+		Family:                  pulumi.String(family),
+		Cpu:                     pulumi.String(strconv.Itoa(cpu)),
+		Memory:                  pulumi.String(strconv.Itoa(memory)),
+		NetworkMode:             pulumi.String("awsvpc"),
+		RequiresCompatibilities: pulumi.StringArray{pulumi.String("FARGATE")},
+		RuntimePlatform: ecs.TaskDefinitionRuntimePlatformArgs{
+			OperatingSystemFamily: pulumi.String("LINUX"), CpuArchitecture: pulumi.String("X86_64"),
+		},
+		ExecutionRoleArn:     execRole.Arn,
+		TaskRoleArn:          taskRole.Arn,
+		ContainerDefinitions: definitions,
+		Volumes:              ecs.TaskDefinitionVolumeArray{ecs.TaskDefinitionVolumeArgs{Name: pulumi.String("tmp")}},
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return td.Arn, nil
+}
+
+func toOutputs(in []pulumi.StringInput) []pulumi.StringOutput {
+	out := make([]pulumi.StringOutput, len(in))
+	for i, v := range in {
+		out[i] = v.ToStringOutput()
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

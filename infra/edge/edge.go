@@ -1,0 +1,280 @@
+package edge
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/acm"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const edgeType = "taskmanager:edge:Edge"
+
+// TLSPolicy is the HTTPS listeners' policy: TLS 1.2 and 1.3 with forward secrecy (FSBP ELB.17).
+const TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+// TestListenerPort is the blue/green test listener's port, reachable from inside the VPC only.
+const TestListenerPort = 8443
+
+// Args configures the edge.
+type Args struct {
+	Config Config
+	Stack  string
+	VpcID  pulumi.StringInput
+	// SubnetIDs are the public subnets, or the private ones for an internal load balancer.
+	SubnetIDs       pulumi.StringArrayInput
+	SecurityGroupID pulumi.StringInput
+	// ContainerPort and HealthCheckPath are the API's.
+	ContainerPort   int
+	HealthCheckPath string
+	// BlueGreen adds the second target group and the test listener CodeDeploy needs.
+	BlueGreen bool
+	// AccessLogsBucket, when set, receives the access logs.
+	AccessLogsBucket pulumi.StringInput
+	// AccessLogDependency is the bucket policy that lets the ELB write there: it must exist first.
+	AccessLogDependency pulumi.Resource
+	// WAFLogRetentionDays and KeyArn are the WAF log group's.
+	WAFLogRetentionDays int
+	KeyArn              pulumi.StringInput
+}
+
+// Edge is the load balancer and what is in front of it.
+type Edge struct {
+	pulumi.ResourceState
+	URL            pulumi.StringOutput
+	DNSName        pulumi.StringOutput
+	ArnSuffix      pulumi.StringOutput
+	TargetGroupArn pulumi.StringOutput // blue
+	// RequestLabel is the resource label of ALBRequestCountPerTarget for the blue target group.
+	RequestLabel               pulumi.StringOutput
+	BlueName, GreenName        pulumi.StringOutput
+	GreenArnSuffix             pulumi.StringOutput
+	BlueArnSuffix              pulumi.StringOutput
+	ProdListener, TestListener pulumi.StringOutput
+	// Listeners must exist before a service registers in a target group.
+	Listeners []pulumi.Resource
+}
+
+// NewEdge creates the load balancer, its listeners, certificate, DNS and WAF.
+func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Edge, error) {
+	cfg := args.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Edge{}
+	if err := ctx.RegisterComponentResource(edgeType, name, e, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(e)
+
+	lbArgs := &lb.LoadBalancerArgs{
+		LoadBalancerType:         pulumi.String("application"),
+		Internal:                 pulumi.Bool(cfg.Internal),
+		Subnets:                  args.SubnetIDs,
+		SecurityGroups:           pulumi.StringArray{args.SecurityGroupID},
+		DropInvalidHeaderFields:  pulumi.Bool(true),
+		DesyncMitigationMode:     pulumi.String("defensive"),
+		EnableDeletionProtection: pulumi.Bool(cfg.DeletionProtection),
+		IdleTimeout:              pulumi.Int(60),
+	}
+	lbOpts := []pulumi.ResourceOption{parent}
+	if args.AccessLogsBucket != nil {
+		lbArgs.AccessLogs = lb.LoadBalancerAccessLogsArgs{
+			Bucket: args.AccessLogsBucket, Enabled: pulumi.Bool(true), Prefix: pulumi.String("alb"),
+		}
+		lbOpts = append(lbOpts, pulumi.DependsOn([]pulumi.Resource{args.AccessLogDependency}))
+	}
+	alb, err := lb.NewLoadBalancer(ctx, name, lbArgs, lbOpts...)
+	if err != nil {
+		return nil, err
+	}
+	e.DNSName = alb.DnsName
+	e.ArnSuffix = alb.ArnSuffix
+
+	targetGroup := func(color string) (*lb.TargetGroup, error) {
+		return lb.NewTargetGroup(ctx, fmt.Sprintf("%s-%s", name, color), &lb.TargetGroupArgs{
+			TargetType:          pulumi.String("ip"),
+			Protocol:            pulumi.String("HTTP"),
+			Port:                pulumi.Int(args.ContainerPort),
+			VpcId:               args.VpcID,
+			DeregistrationDelay: pulumi.Int(30),
+			HealthCheck: lb.TargetGroupHealthCheckArgs{
+				Enabled: pulumi.Bool(true), Path: pulumi.String(args.HealthCheckPath), Matcher: pulumi.String("200"),
+				Interval: pulumi.Int(15), Timeout: pulumi.Int(5), HealthyThreshold: pulumi.Int(2), UnhealthyThreshold: pulumi.Int(3),
+			},
+		}, parent)
+	}
+	blue, err := targetGroup("blue")
+	if err != nil {
+		return nil, err
+	}
+	e.TargetGroupArn = blue.Arn
+	e.BlueName = blue.Name
+	e.BlueArnSuffix = blue.ArnSuffix
+	e.RequestLabel = pulumi.Sprintf("%s/%s", alb.ArnSuffix, blue.ArnSuffix)
+	forward := func(tg *lb.TargetGroup) lb.ListenerDefaultActionArray {
+		return lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{Type: pulumi.String("forward"), TargetGroupArn: tg.Arn}}
+	}
+
+	zoneID, err := zone(ctx, name, args, parent)
+	if err != nil {
+		return nil, err
+	}
+	names := append([]string{cfg.DomainName}, cfg.AlternativeNames...)
+
+	if cfg.Internal {
+		// Named waiver of the HTTPS rule: inside the VPC there is no public certificate, and
+		// only the bastion's port forwarding reaches this listener.
+		http, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
+			LoadBalancerArn: alb.Arn, Port: pulumi.Int(80), Protocol: pulumi.String("HTTP"), DefaultActions: forward(blue),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		e.Listeners = []pulumi.Resource{http}
+		e.ProdListener = http.Arn
+		e.URL = pulumi.Sprintf("http://%s", cfg.DomainName).ToStringOutput()
+	} else {
+		certArn, err := certificate(ctx, name, names, zoneID, parent)
+		if err != nil {
+			return nil, err
+		}
+		redirect, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
+			LoadBalancerArn: alb.Arn, Port: pulumi.Int(80), Protocol: pulumi.String("HTTP"),
+			DefaultActions: lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
+				Type: pulumi.String("redirect"),
+				Redirect: lb.ListenerDefaultActionRedirectArgs{
+					Protocol: pulumi.String("HTTPS"), Port: pulumi.String("443"), StatusCode: pulumi.String("HTTP_301"),
+				},
+			}},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		https, err := lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
+			LoadBalancerArn: alb.Arn, Port: pulumi.Int(443), Protocol: pulumi.String("HTTPS"),
+			SslPolicy: pulumi.String(TLSPolicy), CertificateArn: certArn, DefaultActions: forward(blue),
+		}, parent, pulumi.IgnoreChanges(blueGreenOwned(args.BlueGreen)))
+		if err != nil {
+			return nil, err
+		}
+		e.Listeners = []pulumi.Resource{redirect, https}
+		e.ProdListener = https.Arn
+		e.URL = pulumi.Sprintf("https://%s", cfg.DomainName).ToStringOutput()
+
+		if args.BlueGreen {
+			green, err := targetGroup("green")
+			if err != nil {
+				return nil, err
+			}
+			test, err := lb.NewListener(ctx, name+"-test", &lb.ListenerArgs{
+				LoadBalancerArn: alb.Arn, Port: pulumi.Int(TestListenerPort), Protocol: pulumi.String("HTTPS"),
+				SslPolicy: pulumi.String(TLSPolicy), CertificateArn: certArn, DefaultActions: forward(green),
+			}, parent, pulumi.IgnoreChanges(blueGreenOwned(true)))
+			if err != nil {
+				return nil, err
+			}
+			e.Listeners = append(e.Listeners, test)
+			e.GreenName = green.Name
+			e.GreenArnSuffix = green.ArnSuffix
+			e.TestListener = test.Arn
+		}
+		if cfg.WAF != nil {
+			if err := newWAF(ctx, name, args, alb.Arn, parent); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	for i, host := range names {
+		if _, err := route53.NewRecord(ctx, fmt.Sprintf("%s-alias-%d", name, i), &route53.RecordArgs{
+			ZoneId: zoneID, Name: pulumi.String(host), Type: pulumi.String("A"),
+			Aliases: route53.RecordAliasArray{route53.RecordAliasArgs{
+				Name: alb.DnsName, ZoneId: alb.ZoneId, EvaluateTargetHealth: pulumi.Bool(true),
+			}},
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{"url": e.URL, "dnsName": e.DNSName})
+}
+
+// blueGreenOwned are the listener properties CodeDeploy changes when it shifts traffic.
+func blueGreenOwned(blueGreen bool) []string {
+	if !blueGreen {
+		return nil
+	}
+	return []string{"defaultActions"}
+}
+
+// zone is the hosted zone of the names: the existing public zone, or for an internal edge a
+// private zone of its own, visible in the VPC only.
+func zone(ctx *pulumi.Context, name string, args *Args, parent pulumi.ResourceOption) (pulumi.StringInput, error) {
+	if args.Config.Internal {
+		z, err := route53.NewZone(ctx, name+"-private", &route53.ZoneArgs{
+			Name:         pulumi.String(args.Config.DomainName),
+			Comment:      pulumi.Sprintf("taskmanager %s: reachable inside the VPC only", args.Stack),
+			Vpcs:         route53.ZoneVpcArray{route53.ZoneVpcArgs{VpcId: args.VpcID}},
+			ForceDestroy: pulumi.Bool(true),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		return z.ZoneId, nil
+	}
+	z, err := route53.LookupZone(ctx, &route53.LookupZoneArgs{Name: pulumi.StringRef(args.Config.HostedZone), PrivateZone: pulumi.BoolRef(false)})
+	if err != nil {
+		return nil, fmt.Errorf("taskmanager:edge.hostedZone: looking up the public zone %q: %w", args.Config.HostedZone, err)
+	}
+	return pulumi.String(z.ZoneId), nil
+}
+
+// certificate is a DNS-validated ACM certificate of the names; the listeners use it once issued.
+func certificate(ctx *pulumi.Context, name string, names []string, zoneID pulumi.StringInput, parent pulumi.ResourceOption) (pulumi.StringInput, error) {
+	cert, err := acm.NewCertificate(ctx, name, &acm.CertificateArgs{
+		DomainName:              pulumi.String(names[0]),
+		SubjectAlternativeNames: pulumi.ToStringArray(names[1:]),
+		ValidationMethod:        pulumi.String("DNS"),
+		KeyAlgorithm:            pulumi.String("RSA_2048"),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	var fqdns pulumi.StringArray
+	for i, host := range names {
+		option := cert.DomainValidationOptions.ApplyT(func(opts []acm.CertificateDomainValidationOption) acm.CertificateDomainValidationOption {
+			for _, o := range opts {
+				if o.DomainName != nil && *o.DomainName == host {
+					return o
+				}
+			}
+			return acm.CertificateDomainValidationOption{}
+		}).(acm.CertificateDomainValidationOptionOutput)
+		rec, err := route53.NewRecord(ctx, fmt.Sprintf("%s-validation-%d", name, i), &route53.RecordArgs{
+			ZoneId:         zoneID,
+			Name:           option.ResourceRecordName().Elem(),
+			Type:           option.ResourceRecordType().Elem(),
+			Records:        pulumi.StringArray{option.ResourceRecordValue().Elem()},
+			Ttl:            pulumi.Int(60),
+			AllowOverwrite: pulumi.Bool(true),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		fqdns = append(fqdns, rec.Fqdn)
+	}
+	validation, err := acm.NewCertificateValidation(ctx, name, &acm.CertificateValidationArgs{
+		CertificateArn: cert.Arn, ValidationRecordFqdns: fqdns,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	return validation.CertificateArn, nil
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v) // maps and lists of strings and numbers: cannot fail
+	return string(b)
+}

@@ -218,7 +218,7 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 	// What the pipeline's `aws ecs run-task` of the migrations needs.
 	ctx.Export("migrationsTaskFamily", pulumi.String(cfg.Stack+"-taskmanager-"+compute.Migrations))
 	ctx.Export("migrationsSubnetIds", net.PrivateSubnetIDs)
-	ctx.Export("migrationsSecurityGroupId", net.SecurityGroups.Migrations)
+	ctx.Export("migrationsSecurityGroupId", net.SecurityGroups.Migrations.ToStringOutput())
 	if blueGreen {
 		ctx.Export("codeDeployApplication", app.CodeDeployApplication)
 		ctx.Export("codeDeployDeploymentGroup", app.CodeDeployGroup)

@@ -137,8 +137,8 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 	publicALB := []string{"alb in 443 0.0.0.0/0", "alb in 443 ::/0", "alb in 80 0.0.0.0/0", "alb in 80 ::/0"}
 	want := map[string][]string{
 		// dev's load balancer is internal: HTTP from inside the VPC only.
-		"dev":        append(appFlows(2525), "alb in 80 10.1.0.0/16"),
-		"staging":    append(appFlows(587), publicALB...),
+		"dev":     append(appFlows(2525), "alb in 80 10.1.0.0/16"),
+		"staging": append(appFlows(587), publicALB...),
 		// production deploys blue/green: its test listener answers inside the VPC only.
 		"production": append(append(appFlows(587), publicALB...), "alb in 8443 10.0.0.0/16"),
 	}

@@ -40,6 +40,25 @@ func fakeOutputs(typ, name string, inputs resource.PropertyMap) map[string]any {
 		out["arnSuffix"] = "app/" + name + "/abc123"
 	case "aws:lb/targetGroup:TargetGroup":
 		out["arnSuffix"] = "targetgroup/" + name + "/abc123"
+	case "aws:ecr/repository:Repository":
+		out["repositoryUrl"] = fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", Account, Region, inputs["name"].StringValue())
+	case "aws:acm/certificate:Certificate":
+		var opts []any
+		names := []resource.PropertyValue{inputs["domainName"]}
+		if sans, ok := inputs["subjectAlternativeNames"]; ok && sans.IsArray() {
+			names = append(names, sans.ArrayValue()...)
+		}
+		for _, n := range names {
+			opts = append(opts, map[string]any{
+				"domainName": n.StringValue(), "resourceRecordName": "_x1." + n.StringValue() + ".",
+				"resourceRecordType": "CNAME", "resourceRecordValue": "_x2.acm-validations.aws.",
+			})
+		}
+		out["domainValidationOptions"] = opts
+	case "aws:route53/record:Record":
+		out["fqdn"] = name + ".fqdn"
+	case "aws:route53/zone:Zone":
+		out["zoneId"] = "Z-" + name
 	case "aws:kms/key:Key":
 		out["keyId"] = name + "-key-id"
 	case "aws:secretsmanager/secret:Secret":

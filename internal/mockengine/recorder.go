@@ -169,6 +169,10 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 		}), nil
 	case "aws:index/getRegion:getRegion":
 		return resource.NewPropertyMapFromMap(map[string]any{"name": Region, "id": Region}), nil
+	case "aws:route53/getZone:getZone":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"zoneId": "Z-" + args.Args["name"].StringValue(), "name": args.Args["name"].StringValue(),
+		}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com"}), nil
 	}

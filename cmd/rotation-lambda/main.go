@@ -1,0 +1,52 @@
+// Command rotation-lambda is the Secrets Manager rotation function of the Task Management
+// System. ROTATION_KIND selects the secret it rotates; see internal/rotation and
+// docs/rotation.md. scripts/build-lambdas.sh builds it as build/rotation/bootstrap for the
+// provided.al2023 runtime.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/taskmanager/taskmanager-infra/internal/rotation"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := rotation.LoadConfig(os.Getenv)
+	if err != nil {
+		// Failing the init phase makes every invocation report this message.
+		log.Error("invalid configuration", "error", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	r := &rotation.Rotator{
+		Secrets: secretsmanager.NewFromConfig(awsCfg),
+		ECS:     ecs.NewFromConfig(awsCfg),
+		Connect: connect,
+		Config:  cfg,
+		Log:     log,
+	}
+	lambda.Start(r.Handle)
+}
+
+// connect returns a nil interface on failure: returning the nil *pgx.Conn directly would make
+// a non-nil rotation.DB.
+func connect(ctx context.Context, connString string) (rotation.DB, error) {
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return nil, err
+	}
+	return conn, nil
+}

@@ -1,0 +1,89 @@
+package rotation
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind selects which secret the Lambda rotates.
+type Kind string
+
+// The kinds of secret one binary can rotate.
+const (
+	KindDatabase Kind = "database"
+	KindJWT      Kind = "jwt"
+)
+
+// Environment variables read by LoadConfig. The Pulumi program sets them on the Lambda.
+const (
+	EnvKind            = "ROTATION_KIND"     // "database" or "jwt"; required
+	EnvMasterSecretARN = "MASTER_SECRET_ARN" // RDS-managed master secret; required for database
+	EnvReaderSecretARN = "READER_SECRET_ARN" // optional, database only
+	EnvReaderHost      = "READER_HOST"       // required when READER_SECRET_ARN is set
+	EnvECSCluster      = "ECS_CLUSTER"       // optional, together with ECS_SERVICES
+	EnvECSServices     = "ECS_SERVICES"      // comma-separated service names
+)
+
+// Config is the environment-derived configuration of a Rotator.
+type Config struct {
+	Kind            Kind
+	MasterSecretARN string
+	ReaderSecretARN string
+	ReaderHost      string
+	ECSCluster      string
+	ECSServices     []string
+}
+
+// LoadConfig reads the configuration through getenv (os.Getenv in the Lambda). A configuration
+// that would silently skip part of the rotation is an error naming the variable, because the
+// consequences show up only a rotation later, when the old credentials stop working.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	cfg := Config{
+		Kind:       Kind(env(EnvKind)),
+		ECSCluster: env(EnvECSCluster),
+	}
+	switch cfg.Kind {
+	case KindDatabase:
+		cfg.MasterSecretARN = env(EnvMasterSecretARN)
+		if cfg.MasterSecretARN == "" {
+			return Config{}, missing(EnvMasterSecretARN, "required when "+EnvKind+"=database")
+		}
+		cfg.ReaderSecretARN = env(EnvReaderSecretARN)
+		cfg.ReaderHost = env(EnvReaderHost)
+		if cfg.ReaderSecretARN != "" && cfg.ReaderHost == "" {
+			return Config{}, missing(EnvReaderHost, "required when "+EnvReaderSecretARN+" is set")
+		}
+	case KindJWT:
+	case "":
+		return Config{}, missing(EnvKind, `must be "database" or "jwt"`)
+	default:
+		return Config{}, fmt.Errorf("environment variable %s=%q: must be %q or %q", EnvKind, cfg.Kind, KindDatabase, KindJWT)
+	}
+	services, err := parseServices(env(EnvECSServices), cfg.ECSCluster)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.ECSServices = services
+	return cfg, nil
+}
+
+func parseServices(raw, cluster string) ([]string, error) {
+	var services []string
+	for _, s := range strings.Split(raw, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			services = append(services, s)
+		}
+	}
+	switch {
+	case cluster != "" && len(services) == 0:
+		return nil, missing(EnvECSServices, "required when "+EnvECSCluster+" is set")
+	case cluster == "" && len(services) > 0:
+		return nil, missing(EnvECSCluster, "required when "+EnvECSServices+" is set")
+	}
+	return services, nil
+}
+
+func missing(name, why string) error {
+	return fmt.Errorf("environment variable %s is not set: %s", name, why)
+}

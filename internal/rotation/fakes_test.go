@@ -1,0 +1,555 @@
+package rotation
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// fakeSM is an in-memory Secrets Manager that keeps versions and staging labels the way the
+// service does: moving AWSCURRENT labels the old version AWSPREVIOUS, a label lives on one
+// version at a time, and a version created by RotateSecret has AWSPENDING but no value until
+// PutSecretValue.
+type fakeSM struct {
+	mu          sync.Mutex
+	secrets     map[string]*fakeSecret
+	passwords   []string // returned first by GetRandomPassword, in order
+	randomCalls []*secretsmanager.GetRandomPasswordInput
+	putCalls    []*secretsmanager.PutSecretValueInput
+	fail        map[string]error // operation name -> error
+	nextID      int
+}
+
+type fakeSecret struct {
+	rotationEnabled bool
+	versions        map[string]*fakeVersion
+}
+
+type fakeVersion struct {
+	value  *string
+	stages []string
+}
+
+func newFakeSM() *fakeSM {
+	return &fakeSM{secrets: map[string]*fakeSecret{}, fail: map[string]error{}}
+}
+
+func (f *fakeSM) newID() string {
+	f.nextID++
+	return fmt.Sprintf("version-%02d", f.nextID)
+}
+
+// addSecret creates a secret whose AWSCURRENT is value and returns that version's ID.
+func (f *fakeSM) addSecret(id string, rotationEnabled bool, value string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := f.newID()
+	f.secrets[id] = &fakeSecret{
+		rotationEnabled: rotationEnabled,
+		versions:        map[string]*fakeVersion{v: {value: aws.String(value), stages: []string{StageCurrent}}},
+	}
+	return v
+}
+
+// startRotation does what RotateSecret does before invoking the Lambda: a new version ID,
+// labelled AWSPENDING, without a value.
+func (f *fakeSM) startRotation(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	token := f.newID()
+	sec := f.secrets[id]
+	sec.versions[token] = &fakeVersion{}
+	sec.moveStage(StagePending, token)
+	return token
+}
+
+func (s *fakeSecret) holder(stage string) string {
+	for id, v := range s.versions {
+		if slices.Contains(v.stages, stage) {
+			return id
+		}
+	}
+	return ""
+}
+
+func (s *fakeSecret) moveStage(stage, to string) {
+	old := s.holder(stage)
+	for _, v := range s.versions {
+		v.stages = slices.DeleteFunc(v.stages, func(x string) bool { return x == stage })
+	}
+	s.versions[to].stages = append(s.versions[to].stages, stage)
+	if stage == StageCurrent && old != "" && old != to {
+		s.moveStage(StagePrevious, old)
+	}
+}
+
+func notFound(format string, args ...any) error {
+	return &types.ResourceNotFoundException{Message: aws.String(fmt.Sprintf(format, args...))}
+}
+
+func (f *fakeSM) secret(id *string) (*fakeSecret, error) {
+	sec, ok := f.secrets[aws.ToString(id)]
+	if !ok {
+		return nil, notFound("secret %s not found", aws.ToString(id))
+	}
+	return sec, nil
+}
+
+func (f *fakeSM) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["DescribeSecret"]; err != nil {
+		return nil, err
+	}
+	sec, err := f.secret(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	stages := map[string][]string{}
+	for id, v := range sec.versions {
+		if len(v.stages) > 0 {
+			stages[id] = slices.Clone(v.stages)
+		}
+	}
+	return &secretsmanager.DescribeSecretOutput{
+		ARN:                in.SecretId,
+		RotationEnabled:    aws.Bool(sec.rotationEnabled),
+		VersionIdsToStages: stages,
+	}, nil
+}
+
+func (f *fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sec, err := f.secret(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	id := aws.ToString(in.VersionId)
+	stage := aws.ToString(in.VersionStage)
+	if id == "" {
+		if stage == "" {
+			stage = StageCurrent
+		}
+		id = sec.holder(stage)
+	}
+	v, ok := sec.versions[id]
+	if !ok || v.value == nil || (stage != "" && !slices.Contains(v.stages, stage)) {
+		return nil, notFound("no version %q with stage %q", id, stage)
+	}
+	return &secretsmanager.GetSecretValueOutput{
+		SecretString:  aws.String(*v.value),
+		VersionId:     aws.String(id),
+		VersionStages: slices.Clone(v.stages),
+	}, nil
+}
+
+func (f *fakeSM) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.putCalls = append(f.putCalls, in)
+	if err := f.fail["PutSecretValue"]; err != nil {
+		return nil, err
+	}
+	sec, err := f.secret(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	id := aws.ToString(in.ClientRequestToken)
+	if id == "" {
+		return nil, errors.New("fake: ClientRequestToken is required")
+	}
+	v, ok := sec.versions[id]
+	if ok && v.value != nil {
+		if *v.value != aws.ToString(in.SecretString) {
+			return nil, &types.ResourceExistsException{Message: aws.String("a version with this ID already exists with different data")}
+		}
+		return &secretsmanager.PutSecretValueOutput{VersionId: aws.String(id)}, nil
+	}
+	if !ok {
+		v = &fakeVersion{}
+		sec.versions[id] = v
+	}
+	v.value = aws.String(aws.ToString(in.SecretString))
+	stages := in.VersionStages
+	if len(stages) == 0 {
+		stages = []string{StageCurrent}
+	}
+	for _, s := range stages {
+		sec.moveStage(s, id)
+	}
+	return &secretsmanager.PutSecretValueOutput{VersionId: aws.String(id)}, nil
+}
+
+func (f *fakeSM) UpdateSecretVersionStage(_ context.Context, in *secretsmanager.UpdateSecretVersionStageInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["UpdateSecretVersionStage"]; err != nil {
+		return nil, err
+	}
+	sec, err := f.secret(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	stage, to := aws.ToString(in.VersionStage), aws.ToString(in.MoveToVersionId)
+	if _, ok := sec.versions[to]; !ok {
+		return nil, notFound("version %s not found", to)
+	}
+	// Like the service: a label attached elsewhere may only move if the caller names its holder.
+	if old := sec.holder(stage); old != "" && old != to && old != aws.ToString(in.RemoveFromVersionId) {
+		return nil, &types.InvalidParameterException{Message: aws.String("label is attached to " + old + ", not to RemoveFromVersionId")}
+	}
+	sec.moveStage(stage, to)
+	return &secretsmanager.UpdateSecretVersionStageOutput{}, nil
+}
+
+func (f *fakeSM) GetRandomPassword(_ context.Context, in *secretsmanager.GetRandomPasswordInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetRandomPasswordOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.randomCalls = append(f.randomCalls, in)
+	if len(f.passwords) > 0 {
+		p := f.passwords[0]
+		f.passwords = f.passwords[1:]
+		return &secretsmanager.GetRandomPasswordOutput{RandomPassword: aws.String(p)}, nil
+	}
+	p := fmt.Sprintf("generated%d", len(f.randomCalls))
+	if n := int(aws.ToInt64(in.PasswordLength)); n > len(p) {
+		p += strings.Repeat("x", n-len(p))
+	}
+	return &secretsmanager.GetRandomPasswordOutput{RandomPassword: aws.String(p)}, nil
+}
+
+// Helpers reading the fake's state.
+
+func (f *fakeSM) valueOf(t testingT, id, versionOrStage string) string {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sec := f.secrets[id]
+	v, ok := sec.versions[versionOrStage]
+	if !ok {
+		v, ok = sec.versions[sec.holder(versionOrStage)]
+	}
+	if !ok || v.value == nil {
+		t.Fatalf("secret %s has no value at %s", id, versionOrStage)
+	}
+	return *v.value
+}
+
+func (f *fakeSM) stagesOf(id, version string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := slices.Clone(f.secrets[id].versions[version].stages)
+	slices.Sort(s)
+	return s
+}
+
+func (f *fakeSM) currentID(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.secrets[id].holder(StageCurrent)
+}
+
+func (f *fakeSM) valueCount(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, v := range f.secrets[id].versions {
+		if v.value != nil {
+			n++
+		}
+	}
+	return n
+}
+
+type testingT interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// fakeECS records UpdateService calls.
+type fakeECS struct {
+	calls  []*ecs.UpdateServiceInput
+	fail   map[string]error // service -> error
+	onCall func(*ecs.UpdateServiceInput)
+}
+
+func (f *fakeECS) UpdateService(_ context.Context, in *ecs.UpdateServiceInput, _ ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error) {
+	f.calls = append(f.calls, in)
+	if f.onCall != nil {
+		f.onCall(in)
+	}
+	if err := f.fail[aws.ToString(in.Service)]; err != nil {
+		return nil, err
+	}
+	return &ecs.UpdateServiceOutput{}, nil
+}
+
+func (f *fakeECS) services() []string {
+	var s []string
+	for _, c := range f.calls {
+		s = append(s, aws.ToString(c.Service))
+	}
+	return s
+}
+
+// fakeServer is a PostgreSQL server reduced to what the role setup touches: it accepts a login
+// only with TLS required and the right password, interprets the role statements (so the
+// password really set by setSecret is the one testSecret must log in with), rejects what
+// PostgreSQL rejects (creating an existing role, granting a role to itself), and undoes an
+// uncommitted transaction.
+type fakeServer struct {
+	host        string
+	masterUser  string
+	masterPW    string
+	roles       map[string]bool
+	logins      map[string]string // role -> stored password (verifier), for roles with LOGIN
+	memberOf    map[string]string // user -> group granted to it
+	defaultRole map[string]string // user -> "SET role" default
+	failOn      string            // an Exec whose SQL starts with this fails
+
+	connStrings []string
+	execs       []string // Exec SQL, in order, across sessions
+	queries     []string // QueryRow SQL, in order
+	open        int      // sessions not yet closed
+}
+
+func newFakeServer(host string) *fakeServer {
+	return &fakeServer{
+		host:        host,
+		masterUser:  "postgres_admin",
+		masterPW:    "master-S3cret!",
+		roles:       map[string]bool{},
+		logins:      map[string]string{},
+		memberOf:    map[string]string{},
+		defaultRole: map[string]string{},
+	}
+}
+
+func (s *fakeServer) connect(_ context.Context, connString string) (DB, error) {
+	s.connStrings = append(s.connStrings, connString)
+	u, err := url.Parse(connString)
+	if err != nil {
+		return nil, errors.New("fake: cannot parse connection string")
+	}
+	if u.Scheme != "postgresql" || u.Query().Get("sslmode") != "require" {
+		return nil, errors.New("fake: connection without sslmode=require refused")
+	}
+	if u.Hostname() != s.host || u.Port() != "5432" || u.Path != "/taskmanager" {
+		return nil, fmt.Errorf("fake: no server at %s%s", u.Host, u.Path)
+	}
+	user := u.User.Username()
+	pw, _ := u.User.Password()
+	if !(user == s.masterUser && pw == s.masterPW) && !s.accepts(user, pw) {
+		return nil, &pgconn.PgError{Severity: "FATAL", Code: "28P01", Message: fmt.Sprintf("password authentication failed for user %q", user)}
+	}
+	s.open++
+	return &fakeDB{server: s, user: user}, nil
+}
+
+// accepts checks a password against what the server stores for a login: a SCRAM-SHA-256
+// verifier, recomputed from its own salt and iteration count, or a plain password.
+func (s *fakeServer) accepts(user, password string) bool {
+	stored, ok := s.logins[user]
+	if !ok {
+		return false
+	}
+	m := reVerifier.FindStringSubmatch(stored)
+	if m == nil {
+		return stored == password
+	}
+	iterations, err := strconv.Atoi(m[1])
+	if err != nil {
+		return false
+	}
+	salt, err := base64.StdEncoding.DecodeString(m[2])
+	if err != nil {
+		return false
+	}
+	want, err := scramVerifierWithSalt(password, salt, iterations)
+	return err == nil && want == stored
+}
+
+var reVerifier = regexp.MustCompile(`^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`)
+
+type fakeDB struct {
+	server *fakeServer
+	user   string
+	snap   *fakeServer // state at BEGIN, restored on ROLLBACK or on close inside a transaction
+	closed bool
+}
+
+var (
+	reIdent     = `"((?:[^"]|"")+)"`
+	reCreateGrp = regexp.MustCompile(`^CREATE ROLE ` + reIdent + ` NOLOGIN$`)
+	reLogin     = regexp.MustCompile(`^(CREATE|ALTER) ROLE ` + reIdent + ` WITH LOGIN PASSWORD E'(.*)'$`)
+	reGrantRole = regexp.MustCompile(`^GRANT ` + reIdent + ` TO ` + reIdent + `$`)
+	reSetRole   = regexp.MustCompile(`^ALTER ROLE ` + reIdent + ` SET role TO ` + reIdent + `$`)
+)
+
+func unquoteIdent(s string) string { return strings.ReplaceAll(s, `""`, `"`) }
+
+// unquoteE decodes the body of an E'...' literal, failing on an undoubled quote.
+func unquoteE(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\'' || c == '\\' {
+			if i+1 >= len(s) || s[i+1] != c {
+				return "", errors.New("fake: syntax error in string literal")
+			}
+			i++
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), nil
+}
+
+func pgErr(code, msg string) error {
+	return &pgconn.PgError{Severity: "ERROR", Code: code, Message: msg}
+}
+
+func (d *fakeDB) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	s := d.server
+	s.execs = append(s.execs, sql)
+	if d.closed {
+		return pgconn.CommandTag{}, errors.New("fake: session closed")
+	}
+	if s.failOn != "" && strings.HasPrefix(sql, s.failOn) {
+		return pgconn.CommandTag{}, pgErr("42501", "permission denied")
+	}
+	switch {
+	case sql == "BEGIN":
+		d.snap = s.clone()
+	case sql == "COMMIT":
+		d.snap = nil
+	case sql == "ROLLBACK":
+		d.rollback()
+	case reCreateGrp.MatchString(sql):
+		role := unquoteIdent(reCreateGrp.FindStringSubmatch(sql)[1])
+		if s.roles[role] {
+			return pgconn.CommandTag{}, pgErr("42710", "role already exists")
+		}
+		s.roles[role] = true
+	case reLogin.MatchString(sql):
+		m := reLogin.FindStringSubmatch(sql)
+		role := unquoteIdent(m[2])
+		pw, err := unquoteE(m[3])
+		if err != nil {
+			return pgconn.CommandTag{}, err
+		}
+		if m[1] == "CREATE" && s.roles[role] {
+			return pgconn.CommandTag{}, pgErr("42710", "role already exists")
+		}
+		if m[1] == "ALTER" && !s.roles[role] {
+			return pgconn.CommandTag{}, pgErr("42704", "role does not exist")
+		}
+		s.roles[role] = true
+		s.logins[role] = pw
+	case reGrantRole.MatchString(sql):
+		m := reGrantRole.FindStringSubmatch(sql)
+		group, user := unquoteIdent(m[1]), unquoteIdent(m[2])
+		if group == user {
+			return pgconn.CommandTag{}, pgErr("0LP01", "role is a member of itself")
+		}
+		if !s.roles[group] || !s.roles[user] {
+			return pgconn.CommandTag{}, pgErr("42704", "role does not exist")
+		}
+		s.memberOf[user] = group
+	case reSetRole.MatchString(sql):
+		m := reSetRole.FindStringSubmatch(sql)
+		s.defaultRole[unquoteIdent(m[1])] = unquoteIdent(m[2])
+	case strings.HasPrefix(sql, "GRANT "):
+	default:
+		return pgconn.CommandTag{}, pgErr("42601", "fake: unsupported statement")
+	}
+	return pgconn.CommandTag{}, nil
+}
+
+func (s *fakeServer) clone() *fakeServer {
+	c := *s
+	c.roles = maps.Clone(s.roles)
+	c.logins = maps.Clone(s.logins)
+	c.memberOf = maps.Clone(s.memberOf)
+	c.defaultRole = maps.Clone(s.defaultRole)
+	return &c
+}
+
+func (d *fakeDB) rollback() {
+	if d.snap == nil {
+		return
+	}
+	s := d.server
+	s.roles, s.logins, s.memberOf, s.defaultRole = d.snap.roles, d.snap.logins, d.snap.memberOf, d.snap.defaultRole
+	d.snap = nil
+}
+
+func (d *fakeDB) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	s := d.server
+	s.queries = append(s.queries, sql)
+	switch {
+	case d.closed:
+		return fakeRow{err: errors.New("fake: session closed")}
+	case strings.Contains(sql, "FROM pg_catalog.pg_roles WHERE rolname = $1") && len(args) == 1:
+		name, _ := args[0].(string)
+		return fakeRow{value: s.roles[name]}
+	case sql == "SELECT 1":
+		return fakeRow{value: 1}
+	}
+	return fakeRow{err: pgErr("42601", "fake: unsupported query")}
+}
+
+func (d *fakeDB) Close(context.Context) error {
+	if !d.closed {
+		d.rollback()
+		d.closed = true
+		d.server.open--
+	}
+	return nil
+}
+
+type fakeRow struct {
+	value any
+	err   error
+}
+
+func (r fakeRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	if len(dest) != 1 {
+		return errors.New("fake: one column expected")
+	}
+	switch d := dest[0].(type) {
+	case *bool:
+		v, ok := r.value.(bool)
+		if !ok {
+			return errors.New("fake: cannot scan into bool")
+		}
+		*d = v
+	case *int:
+		v, ok := r.value.(int)
+		if !ok {
+			return errors.New("fake: cannot scan into int")
+		}
+		*d = v
+	default:
+		return errors.New("fake: unsupported scan target")
+	}
+	return nil
+}

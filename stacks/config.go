@@ -18,6 +18,7 @@ import (
 	"github.com/taskmanager/taskmanager-infra/infra/network"
 	"github.com/taskmanager/taskmanager-infra/infra/observability"
 	"github.com/taskmanager/taskmanager-infra/infra/secrets"
+	"github.com/taskmanager/taskmanager-infra/infra/storage"
 	"github.com/taskmanager/taskmanager-infra/internal/awslimits"
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
 )
@@ -51,6 +52,7 @@ type Config struct {
 	Edge        edge.Config                 // taskmanager:edge
 	Secrets     secrets.Config              // taskmanager:secrets
 	Compute     compute.Config              // taskmanager:compute
+	Storage     storage.Config              // taskmanager:storage
 	// External are the person-supplied secret values (taskmanager:externalSecrets, optional).
 	External secrets.External
 }
@@ -75,6 +77,7 @@ func (c *Config) groups() []group {
 		{"edge", &c.Edge, c.Edge.Validate},
 		{"secrets", &c.Secrets, c.Secrets.Validate},
 		{"compute", &c.Compute, c.Compute.Validate},
+		{"storage", &c.Storage, c.Storage.Validate},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/taskmanager/taskmanager-infra/infra/edge"
 	"github.com/taskmanager/taskmanager-infra/infra/network"
 	"github.com/taskmanager/taskmanager-infra/infra/secrets"
+	"github.com/taskmanager/taskmanager-infra/infra/storage"
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
 )
 
@@ -152,11 +153,26 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		return err
 	}
 
+	logDays := cfg.Logging.RetentionDays
+	if cfg.Logging.ArchiveDays != nil {
+		logDays = *cfg.Logging.ArchiveDays
+	}
+	buckets, err := storage.NewStorage(ctx, cfg.Stack, &storage.Args{
+		Config: cfg.Storage, Stack: cfg.Stack, Region: cfg.Region, AccountID: caller.AccountId,
+		KeyArn:              key.Arn,
+		BackupRetentionDays: cfg.Database.BackupRetentionDays,
+		LogRetentionDays:    logDays,
+		Protect:             protect,
+	})
+	if err != nil {
+		return err
+	}
+
 	lbSubnets := net.PublicSubnetIDs
 	if cfg.Edge.Internal {
 		lbSubnets = net.PrivateSubnetIDs
 	}
-	front, err := edge.NewEdge(ctx, cfg.Stack, &edge.Args{
+	edgeArgs := &edge.Args{
 		Config:              cfg.Edge,
 		Stack:               cfg.Stack,
 		VpcID:               net.VpcID,
@@ -167,7 +183,12 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		BlueGreen:           blueGreen,
 		WAFLogRetentionDays: cfg.Logging.RetentionDays,
 		KeyArn:              key.Arn,
-	})
+	}
+	if cfg.Storage.Logs {
+		edgeArgs.AccessLogsBucket = buckets.LogsBucket
+		edgeArgs.AccessLogDependency = buckets.LogsReady
+	}
+	front, err := edge.NewEdge(ctx, cfg.Stack, edgeArgs)
 	if err != nil {
 		return err
 	}
@@ -222,6 +243,9 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 	if blueGreen {
 		ctx.Export("codeDeployApplication", app.CodeDeployApplication)
 		ctx.Export("codeDeployDeploymentGroup", app.CodeDeployGroup)
+	}
+	for purpose, name := range buckets.Buckets {
+		ctx.Export(purpose+"Bucket", name)
 	}
 	ctx.Export("vpcId", net.VpcID)
 	ctx.Export("publicSubnetIds", net.PublicSubnetIDs)

@@ -40,6 +40,9 @@ func fakeOutputs(typ, name string, inputs resource.PropertyMap) map[string]any {
 		out["arnSuffix"] = "app/" + name + "/abc123"
 	case "aws:lb/targetGroup:TargetGroup":
 		out["arnSuffix"] = "targetgroup/" + name + "/abc123"
+	case "aws:s3/bucketV2:BucketV2":
+		out["bucket"] = name
+		out["arn"] = "arn:aws:s3:::" + name
 	case "aws:ecr/repository:Repository":
 		out["repositoryUrl"] = fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", Account, Region, inputs["name"].StringValue())
 	case "aws:acm/certificate:Certificate":

@@ -1,0 +1,86 @@
+package tests
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBuckets(t *testing.T) {
+	want := map[string][]string{"dev": nil, "staging": {"logs"}, "production": {"backups", "static-assets", "logs"}}
+	// Expiry in days: backups follow the database's backup retention, logs the archive.
+	expire := map[string]map[string]float64{
+		"staging":    {"logs": 30},
+		"production": {"backups": 30, "logs": 365},
+	}
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			assert.Len(t, rec.All("aws:s3/bucketV2:BucketV2"), len(want[stack]))
+			for _, purpose := range want[stack] {
+				name := stack + "-" + purpose
+				bucket := one(t, rec, "aws:s3/bucketV2:BucketV2", name)
+				assert.Equal(t, stack == "production", bucket.Protect, name)
+				assert.Equal(t, stack == "production", bucket.RetainOnDelete, name)
+				assert.Equal(t, stack != "production", bucket.Inputs["forceDestroy"], name)
+
+				block := one(t, rec, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", name)
+				for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+					assert.Equal(t, true, block.Inputs[k], "%s %s", name, k)
+				}
+				own := one(t, rec, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", name)
+				assert.Equal(t, map[string]any{"objectOwnership": "BucketOwnerEnforced"}, own.Inputs["rule"])
+
+				sse := one(t, rec, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", name)
+				byDefault := sse.Inputs["rules"].([]any)[0].(map[string]any)["applyServerSideEncryptionByDefault"].(map[string]any)
+				if purpose == "logs" {
+					// Waiver, by name: ALB access logs are refused by a KMS-encrypted bucket.
+					assert.Equal(t, map[string]any{"sseAlgorithm": "AES256"}, byDefault)
+				} else {
+					assert.Equal(t, map[string]any{"sseAlgorithm": "aws:kms", "kmsMasterKeyId": keyArn(stack)}, byDefault)
+				}
+
+				policy := one(t, rec, "aws:s3/bucketPolicy:BucketPolicy", name)
+				var doc struct{ Statement []map[string]any }
+				require.NoError(t, json.Unmarshal([]byte(policy.Inputs["policy"].(string)), &doc))
+				deny := doc.Statement[0]
+				assert.Equal(t, "Deny", deny["Effect"])
+				assert.Equal(t, map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}, deny["Condition"], "TLS only")
+				for _, s := range doc.Statement[1:] {
+					assert.NotEqual(t, "*", s["Principal"], "%s: no public principal", name)
+				}
+
+				_, versioned := rec.Find("aws:s3/bucketVersioningV2:BucketVersioningV2", name)
+				assert.Equal(t, purpose != "logs", versioned, "%s: backups and assets are versioned", name)
+
+				life := one(t, rec, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", name)
+				rule := life.Inputs["rules"].([]any)[0].(map[string]any)
+				assert.Equal(t, "Enabled", rule["status"])
+				assert.Equal(t, map[string]any{"daysAfterInitiation": 7.0}, rule["abortIncompleteMultipartUpload"])
+				if days, ok := expire[stack][purpose]; ok {
+					assert.Equal(t, map[string]any{"days": days}, rule["expiration"], name)
+				} else {
+					assert.Nil(t, rule["expiration"], name)
+				}
+			}
+		})
+	}
+}
+
+func TestAccessLogs(t *testing.T) {
+	for _, stack := range allStacks {
+		rec := runStack(t, stack)
+		alb := one(t, rec, "aws:lb/loadBalancer:LoadBalancer", stack)
+		if stack == "dev" {
+			assert.Nil(t, alb.Inputs["accessLogs"], "dev keeps no access logs")
+			continue
+		}
+		assert.Equal(t, map[string]any{"bucket": stack + "-logs", "enabled": true, "prefix": "alb"}, alb.Inputs["accessLogs"])
+		policy := one(t, rec, "aws:s3/bucketPolicy:BucketPolicy", stack+"-logs")
+		assert.Contains(t, alb.DependsOn, policy.URN, "the bucket policy must exist before the load balancer writes")
+		assert.Contains(t, policy.Inputs["policy"], `"Service":"logdelivery.elasticloadbalancing.amazonaws.com"`)
+		assert.Contains(t, policy.Inputs["policy"], `"AWS":"arn:aws:iam::127311923021:root"`, "us-east-1's ELB account")
+	}
+}

@@ -184,6 +184,9 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		WAFLogRetentionDays: cfg.Logging.RetentionDays,
 		KeyArn:              key.Arn,
 	}
+	if cfg.Edge.BasicAuth {
+		edgeArgs.BasicAuthCredentials = pulumi.ToSecret(pulumi.String(*cfg.External.BasicAuth)).(pulumi.StringOutput)
+	}
 	if cfg.Storage.Logs {
 		edgeArgs.AccessLogsBucket = buckets.LogsBucket
 		edgeArgs.AccessLogDependency = buckets.LogsReady

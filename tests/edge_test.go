@@ -100,15 +100,17 @@ func TestWAF(t *testing.T) {
 			}
 			want := append([]string{"rate-limit-per-ip"}, managed...)
 			if stack == "staging" {
-				want = append([]string{"admin-allowlist"}, want...)
+				want = append([]string{"admin-allowlist", "basic-auth"}, want...)
 			}
+			assert.True(t, acl.SecretInputs["ruleJson"], "the rules may hold the basic-auth credential")
 			assert.Equal(t, want, names)
 			for _, r := range rules {
 				if _, isManaged := r.Statement["ManagedRuleGroupStatement"]; isManaged {
 					assert.Equal(t, map[string]any{"None": map[string]any{}}, r.OverrideAction, r.Name)
 					assert.Nil(t, r.Action, r.Name)
 				} else {
-					assert.Equal(t, map[string]any{"Block": map[string]any{}}, r.Action, r.Name)
+					assert.Contains(t, r.Action, "Block", r.Name)
+					assert.Nil(t, r.OverrideAction, r.Name)
 				}
 			}
 			rate := rules[len(want)-len(managed)-1].Statement["RateBasedStatement"].(map[string]any)
@@ -123,6 +125,17 @@ func TestWAF(t *testing.T) {
 		})
 	}
 	staging := runStack(t, "staging")
+	var rules []wafRule
+	require.NoError(t, json.Unmarshal([]byte(one(t, staging, "aws:wafv2/webAcl:WebAcl", "staging").Inputs["ruleJson"].(string)), &rules))
+	basic := rules[1]
+	assert.Equal(t, map[string]any{"Block": map[string]any{"CustomResponse": map[string]any{
+		"ResponseCode":    401.0,
+		"ResponseHeaders": []any{map[string]any{"Name": "www-authenticate", "Value": `Basic realm="taskmanager staging"`}},
+	}}}, basic.Action, "a 401 makes browsers ask for the credential")
+	text, _ := json.Marshal(basic.Statement)
+	// base64("mock-user:mock-basicAuth"): the credential the operator set, and Bearer tokens pass.
+	assert.Contains(t, string(text), `"SearchString":"Basic bW9jay11c2VyOm1vY2stYmFzaWNBdXRo"`)
+	assert.Contains(t, string(text), `"SearchString":"Bearer "`)
 	set := one(t, staging, "aws:wafv2/ipSet:IpSet", "staging-admin")
 	assert.Equal(t, []any{"203.0.113.0/24"}, set.Inputs["addresses"])
 	_, devWAF := runStack(t, "dev").Find("aws:wafv2/webAcl:WebAcl", "dev")

@@ -35,6 +35,8 @@ type Args struct {
 	AccessLogsBucket pulumi.StringInput
 	// AccessLogDependency is the bucket policy that lets the ELB write there: it must exist first.
 	AccessLogDependency pulumi.Resource
+	// BasicAuthCredentials is "user:password" (a secret) when Config.BasicAuth is set.
+	BasicAuthCredentials pulumi.StringInput
 	// WAFLogRetentionDays and KeyArn are the WAF log group's.
 	WAFLogRetentionDays int
 	KeyArn              pulumi.StringInput

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"encoding/base64"
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -10,7 +11,7 @@ import (
 
 // wafRules are the web ACL's rules in WAF's own JSON (ruleJson): admin allowlist first, then the
 // rate limit, then the managed rule groups, each with its metrics.
-func wafRules(stack string, cfg Config, ipSetArn string) []map[string]any {
+func wafRules(stack string, cfg Config, ipSetArn, basicAuth string) []map[string]any {
 	visibility := func(metric string) map[string]any {
 		return map[string]any{"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": metric}
 	}
@@ -32,6 +33,31 @@ func wafRules(stack string, cfg Config, ipSetArn string) []map[string]any {
 				}}},
 			}}},
 			"VisibilityConfig": visibility(stack + "-admin-allowlist"),
+		})
+		priority++
+	}
+	if cfg.BasicAuth {
+		authorization := func(constraint, value string) map[string]any {
+			return map[string]any{"ByteMatchStatement": map[string]any{
+				"SearchString": value, "PositionalConstraint": constraint,
+				"FieldToMatch":        map[string]any{"SingleHeader": map[string]any{"Name": "authorization"}},
+				"TextTransformations": []any{map[string]any{"Priority": 0, "Type": "NONE"}},
+			}}
+		}
+		// A 401 with WWW-Authenticate makes browsers ask for the credential.
+		rules = append(rules, map[string]any{
+			"Name": "basic-auth", "Priority": priority,
+			"Action": map[string]any{"Block": map[string]any{"CustomResponse": map[string]any{
+				"ResponseCode":    401,
+				"ResponseHeaders": []any{map[string]any{"Name": "www-authenticate", "Value": fmt.Sprintf("Basic realm=\"taskmanager %s\"", stack)}},
+			}}},
+			"Statement": map[string]any{"NotStatement": map[string]any{"Statement": map[string]any{
+				"OrStatement": map[string]any{"Statements": []any{
+					authorization("EXACTLY", "Basic "+base64.StdEncoding.EncodeToString([]byte(basicAuth))),
+					authorization("STARTS_WITH", "Bearer "),
+				}},
+			}}},
+			"VisibilityConfig": visibility(stack + "-basic-auth"),
 		})
 		priority++
 	}
@@ -74,13 +100,18 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 		}
 		ipSetArn = set.Arn
 	}
+	basicAuth := pulumi.String("").ToStringOutput()
+	if cfg.BasicAuth {
+		basicAuth = args.BasicAuthCredentials.ToStringOutput()
+	}
 	acl, err := wafv2.NewWebAcl(ctx, name, &wafv2.WebAclArgs{
 		Scope:         pulumi.String("REGIONAL"),
 		Description:   pulumi.Sprintf("taskmanager %s: managed rules, per-IP rate limit", args.Stack),
 		DefaultAction: wafv2.WebAclDefaultActionArgs{Allow: wafv2.WebAclDefaultActionAllowArgs{}},
-		RuleJson: ipSetArn.ApplyT(func(arn string) string {
-			return mustJSON(wafRules(args.Stack, cfg, arn))
-		}).(pulumi.StringOutput),
+		// Secret: with basic auth the rules hold the credential.
+		RuleJson: pulumi.ToSecret(pulumi.All(ipSetArn, basicAuth).ApplyT(func(v []any) string {
+			return mustJSON(wafRules(args.Stack, cfg, v[0].(string), v[1].(string)))
+		})).(pulumi.StringOutput),
 		VisibilityConfig: wafv2.WebAclVisibilityConfigArgs{
 			CloudwatchMetricsEnabled: pulumi.Bool(true), SampledRequestsEnabled: pulumi.Bool(true),
 			MetricName: pulumi.String(args.Stack + "-web-acl"),

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
@@ -86,6 +88,8 @@ func RunSource(src stacks.Source) (*Recorder, error) {
 		info.Config = src.Values
 		info.ConfigSecretKeys = src.SecretKeys
 	}
+	// Stack outputs are read by applies, which may run after the program returns: wait for them.
+	var outputs sync.WaitGroup
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		if err := stacks.Deploy(stacks.WithSource(ctx, src)); err != nil {
 			return err
@@ -93,13 +97,24 @@ func RunSource(src stacks.Source) (*Recorder, error) {
 		for name, v := range ctx.GetCurrentExportMap() {
 			out := pulumi.ToOutput(v)
 			secret := pulumi.IsSecret(out)
+			outputs.Add(1)
 			pulumi.Unsecret(out).ApplyT(func(x any) any {
+				defer outputs.Done()
 				rec.setOutput(name, x, secret)
 				return x
 			})
 		}
 		return nil
 	}, pulumi.WithMocks(Project, src.Stack, rec), withConfig)
+	if err == nil {
+		done := make(chan struct{})
+		go func() { outputs.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			err = fmt.Errorf("stack outputs did not resolve within 10s")
+		}
+	}
 	return rec, err
 }
 
@@ -132,6 +147,9 @@ func WithExternalSecrets(src stacks.Source) stacks.Source {
 		if values[k] == "" {
 			values[k] = "mock-" + k
 		}
+	}
+	if values["basicAuth"] == "mock-basicAuth" {
+		values["basicAuth"] = "mock-user:mock-basicAuth" // user:password
 	}
 	b, _ := json.Marshal(values)
 	out := stacks.Source{Stack: src.Stack, Values: map[string]string{}}

@@ -41,18 +41,19 @@ type Config struct {
 	// Tags are aws:defaultTags.tags.
 	Tags map[string]string
 
-	Environment string                      // taskmanager:environment: ENVIRONMENT and the Environment tag
-	Network     network.Config              // taskmanager:network
-	Database    database.Config             // taskmanager:database
-	Cache       cache.Config                // taskmanager:cache
-	API         compute.APIConfig           // taskmanager:api
-	Worker      compute.WorkerConfig        // taskmanager:worker
-	App         compute.AppConfig           // taskmanager:app
-	Logging     observability.LoggingConfig // taskmanager:logging
-	Edge        edge.Config                 // taskmanager:edge
-	Secrets     secrets.Config              // taskmanager:secrets
-	Compute     compute.Config              // taskmanager:compute
-	Storage     storage.Config              // taskmanager:storage
+	Environment string                         // taskmanager:environment: ENVIRONMENT and the Environment tag
+	Network     network.Config                 // taskmanager:network
+	Database    database.Config                // taskmanager:database
+	Cache       cache.Config                   // taskmanager:cache
+	API         compute.APIConfig              // taskmanager:api
+	Worker      compute.WorkerConfig           // taskmanager:worker
+	App         compute.AppConfig              // taskmanager:app
+	Logging     observability.LoggingConfig    // taskmanager:logging
+	Edge        edge.Config                    // taskmanager:edge
+	Secrets     secrets.Config                 // taskmanager:secrets
+	Compute     compute.Config                 // taskmanager:compute
+	Storage     storage.Config                 // taskmanager:storage
+	Monitoring  observability.MonitoringConfig // taskmanager:monitoring
 	// External are the person-supplied secret values (taskmanager:externalSecrets, optional).
 	External secrets.External
 }
@@ -78,6 +79,7 @@ func (c *Config) groups() []group {
 		{"secrets", &c.Secrets, c.Secrets.Validate},
 		{"compute", &c.Compute, c.Compute.Validate},
 		{"storage", &c.Storage, c.Storage.Validate},
+		{"monitoring", &c.Monitoring, c.Monitoring.Validate},
 	}
 }
 

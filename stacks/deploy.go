@@ -14,6 +14,7 @@ import (
 	"github.com/taskmanager/taskmanager-infra/infra/database"
 	"github.com/taskmanager/taskmanager-infra/infra/edge"
 	"github.com/taskmanager/taskmanager-infra/infra/network"
+	"github.com/taskmanager/taskmanager-infra/infra/observability"
 	"github.com/taskmanager/taskmanager-infra/infra/secrets"
 	"github.com/taskmanager/taskmanager-infra/infra/storage"
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
@@ -229,6 +230,33 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 	})
 	if err != nil {
 		return err
+	}
+
+	tgSuffixes := []pulumi.StringInput{front.BlueArnSuffix}
+	if blueGreen {
+		tgSuffixes = append(tgSuffixes, front.GreenArnSuffix)
+	}
+	replica := ""
+	if cfg.Database.Replica != nil {
+		replica = database.Identifier(cfg.Stack) + "-replica"
+	}
+	monitoring, err := observability.NewObservability(ctx, cfg.Stack, &observability.Args{
+		Config: cfg.Monitoring, Stack: cfg.Stack, Region: cfg.Region, KeyArn: key.Arn,
+		LoadBalancerSuffix:  front.ArnSuffix,
+		TargetGroupSuffixes: tgSuffixes,
+		Cluster:             compute.ClusterName(cfg.Stack),
+		Services:            []string{compute.API, compute.Worker},
+		DatabaseIdentifier:  database.Identifier(cfg.Stack),
+		ReplicaIdentifier:   replica,
+		CacheGroupID:        redis.GroupID,
+		CacheNodes:          cfg.Cache.NumNodes,
+	})
+	if err != nil {
+		return err
+	}
+	ctx.Export("alarmNames", monitoring.AlarmNames)
+	if cfg.Monitoring.Level == observability.Alerting {
+		ctx.Export("alertTopicArn", monitoring.TopicArn)
 	}
 
 	ctx.Export("url", front.URL)

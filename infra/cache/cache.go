@@ -30,6 +30,8 @@ type Args struct {
 type Cache struct {
 	pulumi.ResourceState
 	PrimaryAddress pulumi.StringOutput
+	// GroupID is the replication group's id; its nodes are <id>-001, -002, ...
+	GroupID pulumi.StringOutput
 	// AuthToken is generated at deploy time; it is a secret output, kept only in Pulumi's
 	// encrypted state and in the Secrets Manager URLs.
 	AuthToken pulumi.StringOutput
@@ -119,6 +121,7 @@ func NewCache(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resou
 		return nil, err
 	}
 	c.PrimaryAddress = rg.PrimaryEndpointAddress
+	c.GroupID = rg.ID().ToStringOutput()
 	c.AuthToken = pulumi.ToSecret(token.Result).(pulumi.StringOutput)
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"primaryAddress": c.PrimaryAddress})
 }

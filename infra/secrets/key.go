@@ -52,6 +52,14 @@ func NewKey(ctx *pulumi.Context, name string, args *KeyArgs, opts ...pulumi.Reso
 				"kms:EncryptionContext:aws:logs:arn": fmt.Sprintf("arn:aws:logs:%s:%s:log-group:*", args.Region, args.AccountID),
 			}},
 		},
+		// Alarms publish to the encrypted alert topic.
+		iampolicy.Statement{
+			Sid: "CloudWatchAlarmsOfThisAccount", Effect: "Allow",
+			Principal: map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			Action:    []string{"kms:Decrypt", "kms:GenerateDataKey*"},
+			Resource:  []string{"*"},
+			Condition: map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": args.AccountID}},
+		},
 	)
 	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
 		Description:          pulumi.Sprintf("taskmanager %s: database, cache, secrets and logs", args.Stack),

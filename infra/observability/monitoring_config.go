@@ -1,0 +1,93 @@
+package observability
+
+import (
+	"fmt"
+	"net/mail"
+	"slices"
+
+	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
+)
+
+// Monitoring levels, the spec's comparison matrix row "Monitoring".
+const (
+	Basic    = "basic"    // alarms, without actions; no dashboards
+	Full     = "full"     // alarms and the dashboards
+	Alerting = "alerting" // full, and alarms page through an SNS topic
+)
+
+var levels = []string{Basic, Full, Alerting}
+
+// MonitoringConfig is the stack file's taskmanager:monitoring.
+type MonitoringConfig struct {
+	// Level is basic, full or alerting.
+	Level string `json:"level"`
+	// AlertEmails subscribe to the alert topic (alerting only); each confirms by mail.
+	AlertEmails []string `json:"alertEmails,omitempty"`
+	// Thresholds of the alarms.
+	Thresholds Thresholds `json:"thresholds"`
+}
+
+// Thresholds are what the alarms compare with.
+type Thresholds struct {
+	// ALB5xxPercent is the share of requests answered 5xx by the targets, in percent.
+	ALB5xxPercent float64 `json:"alb5xxPercent"`
+	// P99LatencySeconds is the targets' 99th-percentile response time.
+	P99LatencySeconds float64 `json:"p99LatencySeconds"`
+	// ServiceCPUPercent and ServiceMemoryPercent are the ECS services' averages.
+	ServiceCPUPercent    float64 `json:"serviceCpuPercent"`
+	ServiceMemoryPercent float64 `json:"serviceMemoryPercent"`
+	// DatabaseCPUPercent, DatabaseFreeStorageGiB and ReplicaLagSeconds watch RDS.
+	DatabaseCPUPercent     float64 `json:"databaseCpuPercent"`
+	DatabaseFreeStorageGiB float64 `json:"databaseFreeStorageGiB"`
+	ReplicaLagSeconds      float64 `json:"replicaLagSeconds"`
+	// CacheMemoryPercent, CacheCPUPercent and CacheEvictions watch Redis; any eviction loses a
+	// queued task, so CacheEvictions is normally 0.
+	CacheMemoryPercent float64 `json:"cacheMemoryPercent"`
+	CacheCPUPercent    float64 `json:"cacheCpuPercent"`
+	CacheEvictions     float64 `json:"cacheEvictions"`
+}
+
+// Validate reports every problem, keys relative to taskmanager:monitoring.
+func (c MonitoringConfig) Validate() error {
+	var ps configcheck.Problems
+	if !slices.Contains(levels, c.Level) {
+		ps.Addf("level", "%q is not a monitoring level; want %s", c.Level, configcheck.OneOf(levels))
+	}
+	if c.Level == Alerting && len(c.AlertEmails) == 0 {
+		ps.Addf("alertEmails", "is empty, and level alerting pages someone; want at least one address")
+	}
+	if c.Level != Alerting && len(c.AlertEmails) > 0 {
+		ps.Addf("alertEmails", "has addresses, but only level alerting sends mail; want level alerting, or no alertEmails")
+	}
+	for i, e := range c.AlertEmails {
+		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+			ps.Addf(fmt.Sprintf("alertEmails[%d]", i), "%q is not an e-mail address; want e.g. oncall@taskmanager.com", e)
+		}
+	}
+	t := c.Thresholds
+	for _, p := range []struct {
+		key string
+		v   float64
+	}{
+		{"alb5xxPercent", t.ALB5xxPercent}, {"serviceCpuPercent", t.ServiceCPUPercent}, {"serviceMemoryPercent", t.ServiceMemoryPercent},
+		{"databaseCpuPercent", t.DatabaseCPUPercent}, {"cacheMemoryPercent", t.CacheMemoryPercent}, {"cacheCpuPercent", t.CacheCPUPercent},
+	} {
+		if p.v <= 0 || p.v > 100 {
+			ps.Addf("thresholds."+p.key, "%g is not a percentage; want more than 0 and at most 100", p.v)
+		}
+	}
+	for _, p := range []struct {
+		key string
+		v   float64
+	}{
+		{"p99LatencySeconds", t.P99LatencySeconds}, {"databaseFreeStorageGiB", t.DatabaseFreeStorageGiB}, {"replicaLagSeconds", t.ReplicaLagSeconds},
+	} {
+		if p.v <= 0 {
+			ps.Addf("thresholds."+p.key, "%g is not allowed; want more than 0", p.v)
+		}
+	}
+	if t.CacheEvictions < 0 {
+		ps.Addf("thresholds.cacheEvictions", "%g is negative; want 0 or more evictions", t.CacheEvictions)
+	}
+	return ps.Err()
+}

@@ -1,0 +1,109 @@
+package tests
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAlarmsPerStack(t *testing.T) {
+	// Every alarm every stack has, by name without the stack prefix, with its threshold.
+	common := map[string]float64{
+		"alb-5xx-rate": 5, "alb-p99-latency": 2, "alb-unhealthy-targets-0": 0,
+		"api-cpu": 85, "api-memory": 85, "worker-cpu": 85, "worker-memory": 85,
+		"database-cpu": 80, "database-free-storage": 5 * (1 << 30),
+		"cache-001-memory": 80, "cache-001-evictions": 0, "cache-001-cpu": 80,
+	}
+	extra := map[string]map[string]float64{
+		"dev": {},
+		"staging": {"database-replica-lag": 60,
+			"cache-002-memory": 80, "cache-002-evictions": 0, "cache-002-cpu": 80},
+		"production": {"database-replica-lag": 60, "alb-unhealthy-targets-1": 0,
+			"cache-002-memory": 80, "cache-002-evictions": 0, "cache-002-cpu": 80,
+			"cache-003-memory": 80, "cache-003-evictions": 0, "cache-003-cpu": 80},
+	}
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			want := map[string]float64{}
+			for k, v := range common {
+				want[k] = v
+			}
+			for k, v := range extra[stack] {
+				want[k] = v
+			}
+			got := map[string]float64{}
+			for _, a := range rec.All("aws:cloudwatch/metricAlarm:MetricAlarm") {
+				if strings.Contains(a.Name, "-api-deploy-") {
+					continue // the blue/green deployment alarms, tested with CodeDeploy
+				}
+				got[strings.TrimPrefix(a.Name, stack+"-")] = a.Inputs["threshold"].(float64)
+				alerting := stack == "production"
+				assert.Equal(t, alerting, a.Inputs["actionsEnabled"], "%s: only production pages", a.Name)
+				if alerting {
+					assert.Equal(t, []any{"arn:aws:sns:us-east-1:123456789012:production-alerts"}, a.Inputs["alarmActions"], a.Name)
+				} else {
+					assert.Nil(t, a.Inputs["alarmActions"], a.Name)
+				}
+				assert.Equal(t, "notBreaching", a.Inputs["treatMissingData"])
+			}
+			assert.Equal(t, want, got)
+
+			p99 := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", stack+"-alb-p99-latency")
+			assert.Equal(t, "p99", p99.Inputs["extendedStatistic"])
+			assert.Equal(t, "TargetResponseTime", p99.Inputs["metricName"])
+			rate := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", stack+"-alb-5xx-rate")
+			queries := rate.Inputs["metricQueries"].([]any)
+			assert.Equal(t, "IF(requests > 0, 100 * errors / requests, 0)", queries[2].(map[string]any)["expression"])
+			evictions := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", stack+"-cache-001-evictions")
+			assert.Equal(t, map[string]any{"CacheClusterId": stack + "-id-001"}, evictions.Inputs["dimensions"])
+		})
+	}
+}
+
+func TestDashboardsAndAlerting(t *testing.T) {
+	for _, stack := range allStacks {
+		rec := runStack(t, stack)
+		var names []string
+		for _, d := range rec.All("aws:cloudwatch/dashboard:Dashboard") {
+			names = append(names, d.Inputs["dashboardName"].(string))
+			var body struct{ Widgets []map[string]any }
+			require.NoError(t, json.Unmarshal([]byte(d.Inputs["dashboardBody"].(string)), &body))
+			assert.NotEmpty(t, body.Widgets)
+		}
+		sort.Strings(names)
+		if stack == "dev" {
+			assert.Empty(t, names, "dev's monitoring is Basic: no dashboards")
+		} else {
+			assert.Equal(t, []string{stack + "-taskmanager-api-performance", stack + "-taskmanager-system-health"}, names,
+				"the spec's System Health and API Performance dashboards")
+		}
+		topics := rec.All("aws:sns/topic:Topic")
+		if stack != "production" {
+			assert.Empty(t, topics, "%s does not page", stack)
+			continue
+		}
+		require.Len(t, topics, 1)
+		assert.Equal(t, keyArn(stack), topics[0].Inputs["kmsMasterKeyId"])
+		sub := one(t, rec, "aws:sns/topicSubscription:TopicSubscription", "production-alerts-0")
+		assert.Equal(t, "email", sub.Inputs["protocol"])
+		assert.Equal(t, "oncall@taskmanager.com", sub.Inputs["endpoint"])
+		key := one(t, rec, "aws:kms/key:Key", stack)
+		assert.Contains(t, key.Inputs["policy"], `"Service":"cloudwatch.amazonaws.com"`, "alarms can publish to the encrypted topic")
+	}
+}
+
+func TestMonitoringConfigRules(t *testing.T) {
+	dev := loadStack(t, "dev")
+	assert.Contains(t, runInvalid(t, mutate(t, dev, "taskmanager:monitoring", func(m map[string]any) { m["level"] = "alerting" })),
+		"taskmanager:monitoring.alertEmails: is empty, and level alerting pages someone; want at least one address")
+	assert.Contains(t, runInvalid(t, mutate(t, dev, "taskmanager:monitoring", func(m map[string]any) { m["level"] = "verbose" })),
+		`taskmanager:monitoring.level: "verbose" is not a monitoring level; want one of basic, full, alerting`)
+	assert.Contains(t, runInvalid(t, mutate(t, dev, "taskmanager:monitoring", func(m map[string]any) {
+		m["thresholds"].(map[string]any)["serviceCpuPercent"] = 120
+	})), "taskmanager:monitoring.thresholds.serviceCpuPercent: 120 is not a percentage; want more than 0 and at most 100")
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/taskmanager/taskmanager-infra/infra/bastion"
 	"github.com/taskmanager/taskmanager-infra/infra/cache"
 	"github.com/taskmanager/taskmanager-infra/infra/compute"
 	"github.com/taskmanager/taskmanager-infra/infra/database"
@@ -54,6 +55,7 @@ type Config struct {
 	Compute     compute.Config                 // taskmanager:compute
 	Storage     storage.Config                 // taskmanager:storage
 	Monitoring  observability.MonitoringConfig // taskmanager:monitoring
+	Bastion     bastion.Config                 // taskmanager:bastion
 	// External are the person-supplied secret values (taskmanager:externalSecrets, optional).
 	External secrets.External
 }
@@ -80,6 +82,7 @@ func (c *Config) groups() []group {
 		{"compute", &c.Compute, c.Compute.Validate},
 		{"storage", &c.Storage, c.Storage.Validate},
 		{"monitoring", &c.Monitoring, c.Monitoring.Validate},
+		{"bastion", &c.Bastion, c.Bastion.Validate},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/taskmanager/taskmanager-infra/infra/bastion"
 	"github.com/taskmanager/taskmanager-infra/infra/cache"
 	"github.com/taskmanager/taskmanager-infra/infra/compute"
 	"github.com/taskmanager/taskmanager-infra/infra/database"
@@ -90,6 +91,7 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		PublicLoadBalancer:   !cfg.Edge.Internal,
 		LoadBalancerPorts:    lbPorts,
 		TestListenerPort:     testPort,
+		Bastion:              cfg.Bastion.Enabled,
 		FlowLogRetentionDays: cfg.Logging.RetentionDays,
 		LogKmsKeyArn:         key.Arn,
 	})
@@ -257,6 +259,21 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 	ctx.Export("alarmNames", monitoring.AlarmNames)
 	if cfg.Monitoring.Level == observability.Alerting {
 		ctx.Export("alertTopicArn", monitoring.TopicArn)
+	}
+
+	if cfg.Bastion.Enabled {
+		host, err := bastion.NewBastion(ctx, cfg.Stack, &bastion.Args{
+			Config: cfg.Bastion, Stack: cfg.Stack,
+			SubnetID:         net.PrivateSubnetIDs.Index(pulumi.Int(0)),
+			SecurityGroupID:  net.SecurityGroups.Bastion.ToStringOutput(),
+			KeyArn:           key.Arn,
+			LogRetentionDays: cfg.Logging.RetentionDays,
+		})
+		if err != nil {
+			return err
+		}
+		ctx.Export("bastionInstanceId", host.InstanceID)
+		ctx.Export("bastionSessionDocument", host.SessionDocument)
 	}
 
 	ctx.Export("url", front.URL)

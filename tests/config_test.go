@@ -195,7 +195,7 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	src = mutate(t, src, "taskmanager:logging", func(m map[string]any) { m["retentionDays"] = 31 })
 	src = set(src, "taskmanager:typo", str("1"))
 	assert.Equal(t, []string{
-		`taskmanager:typo: unknown key; the project's keys are taskmanager:environment, taskmanager:network, taskmanager:database, taskmanager:cache, taskmanager:api, taskmanager:worker, taskmanager:app, taskmanager:logging, taskmanager:edge, taskmanager:secrets, taskmanager:compute, taskmanager:storage, taskmanager:monitoring, taskmanager:externalSecrets`,
+		`taskmanager:typo: unknown key; the project's keys are taskmanager:environment, taskmanager:network, taskmanager:database, taskmanager:cache, taskmanager:api, taskmanager:worker, taskmanager:app, taskmanager:logging, taskmanager:edge, taskmanager:secrets, taskmanager:compute, taskmanager:storage, taskmanager:monitoring, taskmanager:bastion, taskmanager:externalSecrets`,
 		`taskmanager:cache.automaticFailover: true needs a replica to fail over to, and numNodes is 1; want numNodes 2 or more, or automaticFailover false`,
 		`taskmanager:api.cpu: 100 is not a Fargate CPU size; want one of 256, 512, 1024, 2048, 4096, 8192, 16384`,
 		`taskmanager:logging.retentionDays: 31 is not a retention CloudWatch Logs allows; want one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653`,

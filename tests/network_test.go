@@ -135,12 +135,13 @@ func appFlows(smtp int) []string {
 
 func TestSecurityGroupRulesExactly(t *testing.T) {
 	publicALB := []string{"alb in 443 0.0.0.0/0", "alb in 443 ::/0", "alb in 80 0.0.0.0/0", "alb in 80 ::/0"}
+	bastion := []string{"bastion out 443 0.0.0.0/0", "bastion out 5432 sg:database", "database in 5432 sg:bastion"}
 	want := map[string][]string{
-		// dev's load balancer is internal: HTTP from inside the VPC only.
-		"dev":     append(appFlows(2525), "alb in 80 10.1.0.0/16"),
+		// dev's load balancer is internal: HTTP from inside the VPC only, reached through the bastion.
+		"dev":     append(append(appFlows(2525), bastion...), "alb in 80 10.1.0.0/16", "bastion out 80 sg:alb"),
 		"staging": append(appFlows(587), publicALB...),
 		// production deploys blue/green: its test listener answers inside the VPC only.
-		"production": append(append(appFlows(587), publicALB...), "alb in 8443 10.0.0.0/16"),
+		"production": append(append(append(appFlows(587), publicALB...), bastion...), "alb in 8443 10.0.0.0/16"),
 	}
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
@@ -156,8 +157,12 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 				assert.Nil(t, sg.Inputs["egress"], "%s: no inline rules", sg.Name)
 				assert.Equal(t, "vpc-"+stack, sg.Inputs["vpcId"])
 			}
-			assert.Len(t, groups, 7)
-			for _, g := range []string{"alb", "api", "worker", "migrations", "database", "cache", "rotation"} {
+			names := []string{"alb", "api", "worker", "migrations", "database", "cache", "rotation"}
+			if stack != "staging" {
+				names = append(names, "bastion") // staging has no bastion
+			}
+			assert.Len(t, groups, len(names))
+			for _, g := range names {
 				assert.NotEmpty(t, groups[stack+"-"+g], "group %s", g)
 			}
 		})

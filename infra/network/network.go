@@ -31,6 +31,8 @@ type Args struct {
 	PublicLoadBalancer bool
 	// LoadBalancerPorts are the listener ports of the load balancer.
 	LoadBalancerPorts []int
+	// Bastion adds the bastion's group: PostgreSQL and HTTPS (SSM) out, nothing in.
+	Bastion bool
 	// TestListenerPort, when not 0, is the blue/green test listener: reachable from the VPC only.
 	TestListenerPort int
 	// FlowLogRetentionDays is the flow log group's retention, an allowed CloudWatch value.
@@ -48,6 +50,7 @@ type SecurityGroups struct {
 	Database     pulumi.IDOutput
 	Cache        pulumi.IDOutput
 	Rotation     pulumi.IDOutput
+	Bastion      pulumi.IDOutput // set with Args.Bastion
 }
 
 // Network is the VPC of one environment.

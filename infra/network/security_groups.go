@@ -65,6 +65,20 @@ func rules(args *Args) []rule {
 		rule{group: "rotation", egress: true, port: p.Database, peerGroup: "database", description: "To PostgreSQL"},
 		rule{group: "database", port: p.Database, peerGroup: "rotation", description: "PostgreSQL from the secret rotation function"},
 	)
+	if args.Bastion {
+		// People reach the database through Session Manager port forwarding on the bastion.
+		rs = append(rs,
+			rule{group: "bastion", egress: true, port: 443, cidrs: Anywhere[:1], description: "HTTPS to Systems Manager"},
+			rule{group: "bastion", egress: true, port: p.Database, peerGroup: "database", description: "To PostgreSQL"},
+			rule{group: "database", port: p.Database, peerGroup: "bastion", description: "PostgreSQL from the bastion"},
+		)
+		if !args.PublicLoadBalancer {
+			// An internal load balancer is reached through the bastion too.
+			for _, port := range args.LoadBalancerPorts {
+				rs = append(rs, rule{group: "bastion", egress: true, port: port, peerGroup: "alb", description: "To the internal load balancer"})
+			}
+		}
+	}
 	return rs
 }
 
@@ -81,7 +95,11 @@ var groupDescriptions = []struct{ key, description string }{
 
 func newSecurityGroups(ctx *pulumi.Context, name string, args *Args, vpcID pulumi.StringInput, parent pulumi.ResourceOption) (SecurityGroups, error) {
 	ids := map[string]pulumi.IDOutput{}
-	for _, g := range groupDescriptions {
+	groups := groupDescriptions
+	if args.Bastion {
+		groups = append(groups, struct{ key, description string }{"bastion", "Bastion (Session Manager only)"})
+	}
+	for _, g := range groups {
 		sg, err := awsec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, g.key), &awsec2.SecurityGroupArgs{
 			VpcId:       vpcID,
 			Description: pulumi.String(g.description),
@@ -104,6 +122,7 @@ func newSecurityGroups(ctx *pulumi.Context, name string, args *Args, vpcID pulum
 		Database:     ids["database"],
 		Cache:        ids["cache"],
 		Rotation:     ids["rotation"],
+		Bastion:      ids["bastion"],
 	}, nil
 }
 

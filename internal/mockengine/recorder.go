@@ -173,6 +173,8 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"zoneId": "Z-" + args.Args["name"].StringValue(), "name": args.Args["name"].StringValue(),
 		}), nil
+	case "aws:ec2/getAmi:getAmi":
+		return resource.NewPropertyMapFromMap(map[string]any{"id": "ami-0mockal2023arm64", "imageId": "ami-0mockal2023arm64"}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com"}), nil
 	}

@@ -1,0 +1,160 @@
+// Package bastion is the one way in for people: an instance in a private subnet reached only
+// through SSM Session Manager (no SSH, no public IP), with its sessions logged.
+package bastion
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
+	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+)
+
+const bastionType = "taskmanager:bastion:Bastion"
+
+// Config is the stack file's taskmanager:bastion.
+type Config struct {
+	// Enabled creates the bastion (spec: developers reach dev's database through it, database
+	// admins production's, audit logged).
+	Enabled bool `json:"enabled"`
+	// InstanceType is a Graviton (arm64) type; the bastion only forwards ports.
+	InstanceType string `json:"instanceType"`
+}
+
+var gravitonType = regexp.MustCompile(`^[a-z][0-9]+g[a-z]*\.[a-z0-9]+$`)
+
+// Validate reports every problem, keys relative to taskmanager:bastion.
+func (c Config) Validate() error {
+	var ps configcheck.Problems
+	if c.Enabled && !gravitonType.MatchString(c.InstanceType) {
+		ps.Addf("instanceType", "%q is not a Graviton (arm64) instance type; want e.g. t4g.nano", c.InstanceType)
+	}
+	return ps.Err()
+}
+
+// Args configures the bastion.
+type Args struct {
+	Config           Config
+	Stack            string
+	SubnetID         pulumi.StringInput // a private subnet
+	SecurityGroupID  pulumi.StringInput
+	KeyArn           pulumi.StringInput
+	LogRetentionDays int
+}
+
+// Bastion is the instance and the session document that logs what is done on it.
+type Bastion struct {
+	pulumi.ResourceState
+	InstanceID      pulumi.StringOutput
+	SessionDocument pulumi.StringOutput
+}
+
+// NewBastion creates the bastion.
+func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Bastion, error) {
+	if err := args.Config.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Bastion{}
+	if err := ctx.RegisterComponentResource(bastionType, name, b, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(b)
+	base := name + "-bastion"
+
+	logs, err := cloudwatch.NewLogGroup(ctx, base+"-sessions", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.Sprintf("/ssm/%s-taskmanager-sessions", args.Stack),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+		KmsKeyId:        args.KeyArn,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	// Sessions started with this document are streamed to the log group. It is the stack's own
+	// document: the account's default (SSM-SessionManagerRunShell) is shared by every stack.
+	document := fmt.Sprintf("%s-taskmanager-session", args.Stack)
+	content := logs.Name.ApplyT(func(group string) (string, error) {
+		body, err := json.Marshal(map[string]any{
+			"schemaVersion": "1.0",
+			"description":   "taskmanager " + args.Stack + ": shell sessions, logged to CloudWatch",
+			"sessionType":   "Standard_Stream",
+			"inputs": map[string]any{
+				"cloudWatchLogGroupName":      group,
+				"cloudWatchEncryptionEnabled": true,
+				"cloudWatchStreamingEnabled":  true,
+				"runAsEnabled":                false,
+				"idleSessionTimeout":          "20",
+			},
+		})
+		return string(body), err
+	}).(pulumi.StringOutput)
+	if _, err := ssm.NewDocument(ctx, base+"-session", &ssm.DocumentArgs{
+		Name: pulumi.String(document), DocumentType: pulumi.String("Session"),
+		DocumentFormat: pulumi.String("JSON"), Content: content,
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	role, err := iam.NewRole(ctx, base, &iam.RoleArgs{
+		Description:       pulumi.Sprintf("The %s bastion: SSM Session Manager and its session logs", args.Stack),
+		AssumeRolePolicy:  iampolicy.AssumeRole("ec2.amazonaws.com"),
+		ManagedPolicyArns: pulumi.StringArray{pulumi.String("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")},
+		InlinePolicies: iam.RoleInlinePolicyArray{iam.RoleInlinePolicyArgs{
+			Name: pulumi.String("session-logs"),
+			Policy: iampolicy.Render(func(a []string) iampolicy.Document {
+				return iampolicy.New(
+					iampolicy.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}, a[0]+":*"),
+					// The agent checks the group's encryption before streaming to it.
+					iampolicy.Allow([]string{"logs:DescribeLogGroups"}, "*"),
+				)
+			}, logs.Arn),
+		}},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	profile, err := iam.NewInstanceProfile(ctx, base, &iam.InstanceProfileArgs{Role: role.Name}, parent)
+	if err != nil {
+		return nil, err
+	}
+	ami, err := ec2.LookupAmi(ctx, &ec2.LookupAmiArgs{
+		Owners:     []string{"amazon"},
+		MostRecent: pulumi.BoolRef(true),
+		Filters: []ec2.GetAmiFilter{
+			{Name: "name", Values: []string{"al2023-ami-2023.*-arm64"}},
+			{Name: "architecture", Values: []string{"arm64"}},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking up the Amazon Linux 2023 image for the bastion: %w", err)
+	}
+	instance, err := ec2.NewInstance(ctx, base, &ec2.InstanceArgs{
+		Ami:                      pulumi.String(ami.Id),
+		InstanceType:             pulumi.String(args.Config.InstanceType),
+		SubnetId:                 args.SubnetID,
+		VpcSecurityGroupIds:      pulumi.StringArray{args.SecurityGroupID},
+		AssociatePublicIpAddress: pulumi.Bool(false),
+		IamInstanceProfile:       profile.Name,
+		Monitoring:               pulumi.Bool(true),
+		// IMDSv2 only: no credential theft through a forged metadata request.
+		MetadataOptions: ec2.InstanceMetadataOptionsArgs{
+			HttpEndpoint: pulumi.String("enabled"), HttpTokens: pulumi.String("required"), HttpPutResponseHopLimit: pulumi.Int(1),
+		},
+		RootBlockDevice: ec2.InstanceRootBlockDeviceArgs{
+			Encrypted: pulumi.Bool(true), KmsKeyId: args.KeyArn, VolumeType: pulumi.String("gp3"), VolumeSize: pulumi.Int(8),
+		},
+		Tags: pulumi.StringMap{"Name": pulumi.Sprintf("%s-taskmanager-bastion", args.Stack)},
+	}, parent, pulumi.IgnoreChanges([]string{"ami"})) // a newer image must not replace the bastion mid-session
+	if err != nil {
+		return nil, err
+	}
+	b.InstanceID = instance.ID().ToStringOutput()
+	b.SessionDocument = pulumi.String(document).ToStringOutput()
+	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{"instanceId": b.InstanceID})
+}

@@ -261,6 +261,18 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		ctx.Export("alertTopicArn", monitoring.TopicArn)
 	}
 
+	if cfg.Logging.ArchiveDays != nil {
+		var groups []string
+		for _, w := range []string{compute.API, compute.Worker, compute.Migrations} {
+			groups = append(groups, compute.LogGroupName(cfg.Stack, w))
+		}
+		if _, err := observability.NewLogArchive(ctx, cfg.Stack, &observability.ArchiveArgs{
+			Stack: cfg.Stack, Region: cfg.Region, AccountID: caller.AccountId,
+			LogGroups: groups, BucketArn: buckets.LogsBucketArn, KeyArn: key.Arn,
+		}, pulumi.DependsOn([]pulumi.Resource{app})); err != nil {
+			return err
+		}
+	}
 	if cfg.Bastion.Enabled {
 		host, err := bastion.NewBastion(ctx, cfg.Stack, &bastion.Args{
 			Config: cfg.Bastion, Stack: cfg.Stack,

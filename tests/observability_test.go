@@ -107,3 +107,24 @@ func TestMonitoringConfigRules(t *testing.T) {
 		m["thresholds"].(map[string]any)["serviceCpuPercent"] = 120
 	})), "taskmanager:monitoring.thresholds.serviceCpuPercent: 120 is not a percentage; want more than 0 and at most 100")
 }
+
+func TestProductionArchivesLogsFor365Days(t *testing.T) {
+	rec := runStack(t, "production")
+	stream := one(t, rec, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "production-log-archive")
+	s3 := stream.Inputs["extendedS3Configuration"].(map[string]any)
+	assert.Equal(t, "arn:aws:s3:::production-logs", s3["bucketArn"])
+	var groups []string
+	for _, f := range rec.All("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter") {
+		groups = append(groups, f.Inputs["logGroup"].(string))
+		assert.Equal(t, "arn:aws:firehose:us-east-1:123456789012:deliverystream/production-taskmanager-log-archive", f.Inputs["destinationArn"])
+	}
+	assert.Equal(t, []string{"/ecs/production-taskmanager-api", "/ecs/production-taskmanager-worker", "/ecs/production-taskmanager-migrations"}, groups)
+	// CloudWatch keeps 30 days (hot); the bucket keeps the archive 365 days (cold).
+	life := one(t, rec, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "production-logs")
+	assert.Equal(t, map[string]any{"days": 365.0}, life.Inputs["rules"].([]any)[0].(map[string]any)["expiration"])
+	for _, stack := range []string{"dev", "staging"} {
+		assert.Empty(t, runStack(t, stack).All("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"), "%s has no archive", stack)
+	}
+	assert.Contains(t, runInvalid(t, mutate(t, loadStack(t, "dev"), "taskmanager:logging", func(m map[string]any) { m["archiveDays"] = 365 })),
+		"taskmanager:logging.archiveDays: archives to the logs bucket, and taskmanager:storage.logs is false; want storage.logs true, or no archiveDays")
+}

@@ -28,6 +28,11 @@ const (
 // ClusterName is the ECS cluster's name, which the spec's runbook uses.
 func ClusterName(stack string) string { return stack + "-taskmanager" }
 
+// LogGroupName is the log group of a workload (api, worker, migrations).
+func LogGroupName(stack, workload string) string {
+	return fmt.Sprintf("/ecs/%s-taskmanager-%s", stack, workload)
+}
+
 // Args configures the compute.
 type Args struct {
 	Stack, Region, AccountID string
@@ -257,7 +262,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 	base := fmt.Sprintf("%s-%s", name, w.name)
 	family := fmt.Sprintf("%s-taskmanager-%s", args.Stack, w.name)
 	logs, err := cloudwatch.NewLogGroup(ctx, base, &cloudwatch.LogGroupArgs{
-		Name:            pulumi.Sprintf("/ecs/%s", family),
+		Name:            pulumi.String(LogGroupName(args.Stack, w.name)),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
 		KmsKeyId:        args.KeyArn,
 	}, parent)

@@ -38,8 +38,9 @@ type Storage struct {
 	pulumi.ResourceState
 	// LogsBucket is the logs bucket's name ("" without one); LogsReady is its policy, which the
 	// load balancer must wait for.
-	LogsBucket pulumi.StringOutput
-	LogsReady  pulumi.Resource
+	LogsBucket    pulumi.StringOutput
+	LogsBucketArn pulumi.StringOutput
+	LogsReady     pulumi.Resource
 	// Buckets are the names by purpose (backups, static-assets, logs).
 	Buckets map[string]pulumi.StringOutput
 }
@@ -73,13 +74,13 @@ func NewStorage(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		}})
 	}
 	for _, b := range buckets {
-		bucketName, policy, err := newBucket(ctx, name, args, b, parent)
+		bkt, policy, err := newBucket(ctx, name, args, b, parent)
 		if err != nil {
 			return nil, err
 		}
-		st.Buckets[b.purpose] = bucketName
+		st.Buckets[b.purpose] = bkt.Bucket
 		if b.purpose == "logs" {
-			st.LogsBucket, st.LogsReady = bucketName, policy
+			st.LogsBucket, st.LogsBucketArn, st.LogsReady = bkt.Bucket, bkt.Arn, policy
 		}
 	}
 	outs := pulumi.Map{}
@@ -89,7 +90,7 @@ func NewStorage(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	return st, ctx.RegisterResourceOutputs(st, outs)
 }
 
-func newBucket(ctx *pulumi.Context, name string, args *Args, b bucket, parent pulumi.ResourceOption) (pulumi.StringOutput, pulumi.Resource, error) {
+func newBucket(ctx *pulumi.Context, name string, args *Args, b bucket, parent pulumi.ResourceOption) (*s3.BucketV2, pulumi.Resource, error) {
 	base := fmt.Sprintf("%s-%s", name, b.purpose)
 	stateful := []pulumi.ResourceOption{parent, pulumi.Protect(args.Protect), pulumi.RetainOnDelete(args.Protect)}
 	bkt, err := s3.NewBucketV2(ctx, base, &s3.BucketV2Args{
@@ -97,19 +98,19 @@ func newBucket(ctx *pulumi.Context, name string, args *Args, b bucket, parent pu
 		ForceDestroy: pulumi.Bool(!args.Protect),
 	}, stateful...)
 	if err != nil {
-		return pulumi.StringOutput{}, nil, err
+		return nil, nil, err
 	}
 	if _, err := s3.NewBucketPublicAccessBlock(ctx, base, &s3.BucketPublicAccessBlockArgs{
 		Bucket: bkt.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
 		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
 	}, parent); err != nil {
-		return pulumi.StringOutput{}, nil, err
+		return nil, nil, err
 	}
 	if _, err := s3.NewBucketOwnershipControls(ctx, base, &s3.BucketOwnershipControlsArgs{
 		Bucket: bkt.ID(),
 		Rule:   s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
 	}, parent); err != nil {
-		return pulumi.StringOutput{}, nil, err
+		return nil, nil, err
 	}
 	sse := s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{SseAlgorithm: pulumi.String("AES256")}
 	if b.kms {
@@ -123,14 +124,14 @@ func newBucket(ctx *pulumi.Context, name string, args *Args, b bucket, parent pu
 			ApplyServerSideEncryptionByDefault: sse, BucketKeyEnabled: pulumi.Bool(b.kms),
 		}},
 	}, parent); err != nil {
-		return pulumi.StringOutput{}, nil, err
+		return nil, nil, err
 	}
 	if b.versioned {
 		if _, err := s3.NewBucketVersioningV2(ctx, base, &s3.BucketVersioningV2Args{
 			Bucket:                  bkt.ID(),
 			VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
 		}, parent); err != nil {
-			return pulumi.StringOutput{}, nil, err
+			return nil, nil, err
 		}
 	}
 	rule := s3.BucketLifecycleConfigurationV2RuleArgs{
@@ -147,7 +148,7 @@ func newBucket(ctx *pulumi.Context, name string, args *Args, b bucket, parent pu
 	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, base, &s3.BucketLifecycleConfigurationV2Args{
 		Bucket: bkt.ID(), Rules: s3.BucketLifecycleConfigurationV2RuleArray{rule},
 	}, parent); err != nil {
-		return pulumi.StringOutput{}, nil, err
+		return nil, nil, err
 	}
 	policy, err := s3.NewBucketPolicy(ctx, base, &s3.BucketPolicyArgs{
 		Bucket: bkt.ID(),
@@ -164,9 +165,9 @@ func newBucket(ctx *pulumi.Context, name string, args *Args, b bucket, parent pu
 		}, bkt.Arn),
 	}, parent)
 	if err != nil {
-		return pulumi.StringOutput{}, nil, err
+		return nil, nil, err
 	}
-	return bkt.Bucket, policy, nil
+	return bkt, policy, nil
 }
 
 // elbLogDelivery lets Elastic Load Balancing write this account's access logs under alb/.

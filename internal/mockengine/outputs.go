@@ -40,6 +40,8 @@ func fakeOutputs(typ, name string, inputs resource.PropertyMap) map[string]any {
 		out["arnSuffix"] = "app/" + name + "/abc123"
 	case "aws:lb/targetGroup:TargetGroup":
 		out["arnSuffix"] = "targetgroup/" + name + "/abc123"
+	case "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+		out["arn"] = fmt.Sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", Region, Account, inputs["name"].StringValue())
 	case "aws:s3/bucketV2:BucketV2":
 		out["bucket"] = name
 		out["arn"] = "arn:aws:s3:::" + name

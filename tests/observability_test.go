@@ -118,7 +118,7 @@ func TestProductionArchivesLogsFor365Days(t *testing.T) {
 		groups = append(groups, f.Inputs["logGroup"].(string))
 		assert.Equal(t, "arn:aws:firehose:us-east-1:123456789012:deliverystream/production-taskmanager-log-archive", f.Inputs["destinationArn"])
 	}
-	assert.Equal(t, []string{"/ecs/production-taskmanager-api", "/ecs/production-taskmanager-worker", "/ecs/production-taskmanager-migrations"}, groups)
+	assert.ElementsMatch(t, []string{"/ecs/production-taskmanager-api", "/ecs/production-taskmanager-worker", "/ecs/production-taskmanager-migrations"}, groups)
 	// CloudWatch keeps 30 days (hot); the bucket keeps the archive 365 days (cold).
 	life := one(t, rec, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "production-logs")
 	assert.Equal(t, map[string]any{"days": 365.0}, life.Inputs["rules"].([]any)[0].(map[string]any)["expiration"])

@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
 	"slices"
@@ -288,4 +289,29 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// OverlappingNetworks reports each pair of stacks whose VPC blocks overlap (by stack name): the
+// environments must stay disjoint to be peered or reached over one VPN.
+func OverlappingNetworks(blocks map[string]string) []string {
+	names := sortedKeys(blocks)
+	var out []string
+	for i, a := range names {
+		pa, err := netip.ParsePrefix(blocks[a])
+		if err != nil {
+			continue // Load reports a malformed block
+		}
+		for _, b := range names[i+1:] {
+			pb, err := netip.ParsePrefix(blocks[b])
+			if err == nil && pa.Overlaps(pb) {
+				first, second := a, b
+				if b < a {
+					first, second = b, a
+				}
+				out = append(out, fmt.Sprintf("%s:network.vpcCidr: %q of stack %s overlaps %q of stack %s; want disjoint blocks",
+					Namespace, blocks[second], second, blocks[first], first))
+			}
+		}
+	}
+	return out
 }

@@ -218,7 +218,7 @@ func (c *Config) loadExternal(src Source, ps *configcheck.Problems) {
 			return
 		}
 	}
-	if decoded := c.Edge.BasicAuth; decoded && (c.External.BasicAuth == nil || !strings.Contains(*c.External.BasicAuth, ":")) {
+	if c.Edge.BasicAuth && (c.External.BasicAuth == nil || !strings.Contains(*c.External.BasicAuth, ":")) {
 		ps.Addf(key+".basicAuth", "missing or not user:password; taskmanager:edge.basicAuth is true, so set it with `pulumi config set --secret --path %s.basicAuth <user>:<password>`", key)
 	}
 	if c.Secrets.RequireExternal {

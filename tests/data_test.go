@@ -130,7 +130,7 @@ func TestCacheMatchesSpec(t *testing.T) {
 	// Production keeps a week of snapshots.
 	rg := one(t, runStack(t, "production"), "aws:elasticache/replicationGroup:ReplicationGroup", "production")
 	assert.Equal(t, 7.0, rg.Inputs["snapshotRetentionLimit"])
-	assert.Equal(t, "production-final", rg.Inputs["finalSnapshotIdentifier"])
+	assert.Equal(t, "production-redis-final-a1b2c3d4", rg.Inputs["finalSnapshotIdentifier"])
 }
 
 func keyArn(stack string) string {

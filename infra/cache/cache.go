@@ -113,8 +113,12 @@ func NewCache(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resou
 		LogDeliveryConfigurations: logs,
 	}
 	if cfg.SnapshotRetentionDays > 0 {
-		// The group's name is generated, so its final snapshot's name is unique too.
-		group.FinalSnapshotIdentifier = pulumi.Sprintf("%s-final", name)
+		// A fixed name would collide with the final snapshot of an earlier incarnation.
+		suffix, err := random.NewRandomId(ctx, name+"-final-snapshot", &random.RandomIdArgs{ByteLength: pulumi.Int(4)}, parent)
+		if err != nil {
+			return nil, err
+		}
+		group.FinalSnapshotIdentifier = pulumi.Sprintf("%s-redis-final-%s", name, suffix.Hex)
 	}
 	rg, err := elasticache.NewReplicationGroup(ctx, name, group, parent, pulumi.Protect(args.Protect))
 	if err != nil {

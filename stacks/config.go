@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"regexp"
@@ -111,7 +112,7 @@ func Load(src Source) (*Config, error) {
 		known = append(known, g.key)
 	}
 	known = append(known, externalKey)
-	for _, key := range sortedKeys(src.Values) {
+	for _, key := range slices.Sorted(maps.Keys(src.Values)) {
 		ns, name, _ := strings.Cut(key, ":")
 		if ns != Namespace || slices.Contains(known, name) {
 			continue
@@ -282,19 +283,10 @@ func sourceOf(ctx *pulumi.Context) (Source, error) {
 	return src, nil
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // OverlappingNetworks reports each pair of stacks whose VPC blocks overlap (by stack name): the
 // environments must stay disjoint to be peered or reached over one VPN.
 func OverlappingNetworks(blocks map[string]string) []string {
-	names := sortedKeys(blocks)
+	names := slices.Sorted(maps.Keys(blocks))
 	var out []string
 	for i, a := range names {
 		pa, err := netip.ParsePrefix(blocks[a])

@@ -3,6 +3,7 @@ package compute
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -329,7 +330,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 				"awslogs-group": v[1].(string), "awslogs-region": args.Region, "awslogs-stream-prefix": w.name,
 			}},
 		}
-		for _, k := range sortedKeys(env) {
+		for _, k := range slices.Sorted(maps.Keys(env)) {
 			def.Environment = append(def.Environment, nameValue{k, env[k]})
 		}
 		for _, k := range names {
@@ -373,13 +374,4 @@ func toOutputs(in []pulumi.StringInput) []pulumi.StringOutput {
 		out[i] = v.ToStringOutput()
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

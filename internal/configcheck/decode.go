@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -65,7 +67,7 @@ func decodeValue(path string, v any, dst reflect.Value, ps *Problems) {
 			return
 		}
 		out := reflect.MakeMapWithSize(t, len(obj))
-		for _, k := range sortedKeys(obj) {
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
 			elem := reflect.New(t.Elem()).Elem()
 			decodeValue(join(path, k), obj[k], elem, ps)
 			out.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), elem)
@@ -123,7 +125,7 @@ func decodeStruct(path string, obj map[string]any, dst reflect.Value, ps *Proble
 		decodeValue(join(path, f.name), v, dst.FieldByIndex(f.index), ps)
 	}
 	sort.Strings(names)
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if known[k] {
 			continue
 		}
@@ -194,15 +196,6 @@ func fieldNames(t reflect.Type) []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func sortedKeys(obj map[string]any) []string {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // describe renders a config value as the stack file would show it.

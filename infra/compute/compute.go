@@ -108,10 +108,11 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ecs.NewClusterCapacityProviders(ctx, name, &ecs.ClusterCapacityProvidersArgs{
+	providers, err := ecs.NewClusterCapacityProviders(ctx, name, &ecs.ClusterCapacityProvidersArgs{
 		ClusterName:       cluster.Name,
 		CapacityProviders: pulumi.ToStringArray([]string{Fargate, FargateSpot}),
-	}, parent); err != nil {
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
 	c.ClusterName = cluster.Name
@@ -141,7 +142,7 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		}
 		c.TaskDefinition[w.name] = arn
 	}
-	if err := newServices(ctx, name, args, c, cluster, parent); err != nil {
+	if err := newServices(ctx, name, args, c, cluster, providers, parent); err != nil {
 		return nil, err
 	}
 	outs := pulumi.Map{"clusterName": c.ClusterName, "repositoryUrl": c.RepositoryURL}

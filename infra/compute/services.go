@@ -23,7 +23,8 @@ const (
 	rollbackWindowMins = 60 // the spec's rollback deadline: old tasks are kept an hour
 )
 
-func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, cluster *ecs.Cluster, parent pulumi.ResourceOption) error {
+// newServices creates the services once the cluster offers their capacity provider.
+func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, cluster *ecs.Cluster, providers *ecs.ClusterCapacityProviders, parent pulumi.ResourceOption) error {
 	lb := args.LoadBalancer
 	blueGreen := lb.BlueGreen != nil
 	for _, svc := range []struct {
@@ -56,7 +57,7 @@ func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, clust
 			// The autoscaler owns the count once the service exists.
 			ignore = append(ignore, "desiredCount")
 		}
-		deps := []pulumi.Resource{}
+		deps := []pulumi.Resource{providers}
 		if isAPI {
 			sa.LoadBalancers = ecs.ServiceLoadBalancerArray{ecs.ServiceLoadBalancerArgs{
 				TargetGroupArn: lb.TargetGroupArn, ContainerName: pulumi.String(API), ContainerPort: pulumi.Int(args.API.ContainerPort),

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Creates an environment: the spec's create script, in Pulumi terms. Selects (or creates) the
+# stack, asks for the secrets only a person has that are not set yet, builds the rotation
+# function, runs `pulumi up`, then deploys the app with scripts/deploy.sh (migrations first).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+	cat <<'EOF'
+Usage: scripts/create-environment.sh <stack> [image-tag]
+
+<stack> is dev, staging or production. [image-tag] is the image to deploy once the
+infrastructure exists; default: the stack's taskmanager:compute.imageTag. The image must be in
+the stack's repository (taskmanager-<stack>) by then: deploy.sh says how to put it there.
+
+Steps:
+  1. pulumi stack select --create <stack>
+  2. asks for each person-supplied secret that is not set yet (typing is not echoed) and sets it
+     with `pulumi config set --secret --path taskmanager:externalSecrets.<key>` (the value goes
+     to Pulumi on stdin, never on a command line):
+       production: smtpUsername smtpPassword googleClientId googleClientSecret githubClientId
+                   githubClientSecret sentryDsn datadogApiKey, all required
+       staging:    basicAuth (user:password), required; the eight above, optional
+       dev:        the eight above, optional
+     An optional one is skipped with an empty answer (its integration stays off).
+  3. scripts/build-lambdas.sh (the rotation function the program deploys)
+  4. pulumi up --yes (the first up also creates the app's database users)
+  5. scripts/deploy.sh <stack> <image-tag>: migrations, then the services
+
+Environment: PULUMI_ORG (Pulumi organisation of the stacks), BUILD_LAMBDAS (the build script).
+EOF
+}
+
+# The secrets a person supplies (README, Secrets). Production requires them
+# (taskmanager:secrets.requireExternal: true); elsewhere a missing one turns its integration off.
+EXTERNAL_SECRETS=(smtpUsername smtpPassword googleClientId googleClientSecret githubClientId githubClientSecret sentryDsn datadogApiKey)
+
+# is_set STACK KEY: whether the secret has a value. `pulumi config get` would print it: discarded.
+is_set() {
+	config_get "$1" "taskmanager:externalSecrets.$2" >/dev/null 2>&1
+}
+
+# ask_secret STACK KEY REQUIRED: reads the value without echo and hands it to Pulumi on stdin.
+ask_secret() {
+	local stack=$1 key=$2 required=$3 value="" tries=0 hint
+	if is_set "$stack" "$key"; then
+		log "  $key: already set, kept"
+		return 0
+	fi
+	hint="optional, Enter to skip"
+	[[ $required == required ]] && hint="required"
+	[[ $key == basicAuth ]] && hint+=", user:password"
+	while :; do
+		printf '  %s (%s): ' "$key" "$hint" >&2
+		value=""
+		if ! IFS= read -rs value; then
+			# End of input: no more answers will come.
+			printf '\n' >&2
+			[[ $required == required && -z $value ]] && die "no value for $key, which $stack requires"
+		else
+			printf '\n' >&2
+		fi
+		if [[ -z $value ]]; then
+			[[ $required == required ]] || {
+				log "    skipped"
+				return 0
+			}
+			log "    $key is required for $stack"
+		elif [[ $key == basicAuth && $value != ?*:?* ]]; then
+			log "    want user:password"
+		else
+			break
+		fi
+		((++tries < 3)) || die "no valid value for $key"
+	done
+	printf '%s' "$value" | pulumi config set --secret --path "taskmanager:externalSecrets.$key" --stack "$(stack_ref "$stack")" >/dev/null
+	value=""
+	log "    set (encrypted in Pulumi.$stack.yaml)"
+}
+
+main() {
+	local stack tag
+	case ${1:-} in
+	-h | --help)
+		usage
+		return 0
+		;;
+	esac
+	[[ $# -ge 1 && $# -le 2 ]] || {
+		usage >&2
+		die "want <stack> [image-tag]"
+	}
+	stack=$1
+	check_stack "$stack"
+	require_tools pulumi aws jq
+	cd "$REPO_ROOT"
+
+	step "Stack $stack"
+	pulumi stack select --create "$(stack_ref "$stack")"
+
+	step "Secrets only a person has"
+	case $stack in
+	production)
+		for key in "${EXTERNAL_SECRETS[@]}"; do ask_secret "$stack" "$key" required; done
+		;;
+	staging)
+		# The staging WAF's basic-auth credential (taskmanager:edge.basicAuth: true).
+		ask_secret "$stack" basicAuth required
+		for key in "${EXTERNAL_SECRETS[@]}"; do ask_secret "$stack" "$key" optional; done
+		;;
+	*)
+		for key in "${EXTERNAL_SECRETS[@]}"; do ask_secret "$stack" "$key" optional; done
+		;;
+	esac
+
+	step "Building the rotation function"
+	"${BUILD_LAMBDAS:-$REPO_ROOT/scripts/build-lambdas.sh}"
+
+	step "pulumi up"
+	# The services are created with the stack file's image tag; until that image exists in the
+	# new repository their tasks do not start, and the app starts only after its migrations, in
+	# the deploy below.
+	pulumi up --yes --stack "$(stack_ref "$stack")" --message "create $stack"
+
+	tag=${2:-}
+	if [[ -z $tag ]]; then
+		tag=$(config_get "$stack" taskmanager:compute.imageTag)
+	fi
+	step "Deploying $tag"
+	"$REPO_ROOT/scripts/deploy.sh" "$stack" "$tag" || die "the infrastructure of $stack exists, but the deploy of $tag failed (above); fix that, then run: scripts/deploy.sh $stack <image-tag>"
+
+	step "Environment $stack created"
+	log "Outputs: pulumi stack output --stack $(stack_ref "$stack")"
+}
+
+main "$@"

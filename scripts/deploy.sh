@@ -1,0 +1,569 @@
+#!/usr/bin/env bash
+# Deploys an image tag to one stack: database migrations with the new image first, then the
+# services. What the pipeline runs for every environment and what create-environment.sh calls.
+# docs/runbook.md explains the order; `scripts/deploy.sh --help` lists the modes.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+	cat <<'EOF'
+Usage:
+  scripts/deploy.sh [options] <stack> <image-tag>   deploy <image-tag> (or "current") to <stack>
+  scripts/deploy.sh --smoke-test <stack>            check the deployed stack answers
+  scripts/deploy.sh --rollback <stack>              put the services back on the task definitions
+                                                    they ran before the last deploy from this checkout
+  scripts/deploy.sh --running-image <stack>         print the image the stack's worker runs now
+
+<stack> is dev, staging or production. <image-tag> must exist in the stack's repository
+(taskmanager-<stack>); "current" redeploys the tag the stack runs now (an infrastructure change).
+
+A deploy:
+  1. checks the image is in the repository and its scan has no finding of a gated severity;
+  2. registers a copy of the migrations task definition with the new image, runs it
+     (aws ecs run-task) and waits: a non-zero exit code stops the deploy, nothing else changes;
+  3. pulumi config set taskmanager:compute.imageTag <tag>, then pulumi up: new task definitions;
+     rolling services (all of dev and staging, production's worker) move to them;
+  4. waits until the services are stable on the new task definitions (a deployment the ECS
+     circuit breaker rolled back is a failure);
+  5. production's API (CodeDeploy controller): creates a CodeDeploy blue/green deployment of the
+     new task definition and waits until all traffic is on it (canary 10% for 15 minutes).
+
+Options:
+  --promote-from IMAGE    first copy IMAGE (e.g. <dev registry>/taskmanager-dev:main-abc1234, the
+                          same digest) into the stack's repository as <image-tag>; needs skopeo,
+                          logged in to IMAGE's registry
+  --skip-migrations       do not run the migrations (redeploying an older tag: its migrations
+                          cannot run against a newer schema). Say why in the deploy message.
+  --wait-for-termination  production: wait until CodeDeploy has removed the old tasks (the end
+                          of the one-hour rollback window) instead of until traffic has shifted
+  -h, --help              this help
+
+Environment:
+  PULUMI_ORG              Pulumi organisation of the stacks (default: your default org)
+  DEPLOY_STATE_DIR        where the previous task definitions are recorded for --rollback
+                          (default build/deploy)
+  SCAN_FAIL_ON            image-scan severities that stop a deploy (default CRITICAL; e.g. CRITICAL,HIGH)
+  SKOPEO_SRC_AUTHFILE     skopeo's login file for --promote-from's registry (default: skopeo's own)
+  POLL_SECONDS            seconds between polls (default 15)
+  WAIT_ROUNDS             rounds of the AWS CLI waiters, 10 minutes each (default 3)
+  CODEDEPLOY_TIMEOUT_MINUTES  how long to follow a CodeDeploy deployment (default 120)
+EOF
+}
+
+STATE_DIR=${DEPLOY_STATE_DIR:-$REPO_ROOT/build/deploy}
+MIGRATIONS_CONTAINER=migrations
+# Rounds of the AWS CLI waiters (10 minutes each for tasks-stopped and services-stable).
+WAIT_ROUNDS=${WAIT_ROUNDS:-3}
+
+# --- the record of a deploy, for --rollback ---------------------------------------------------
+
+state_file() { printf '%s/%s.env' "$STATE_DIR" "$1"; }
+
+state_put() {
+	mkdir -p "$STATE_DIR"
+	printf '%s=%s\n' "$2" "$3" >>"$(state_file "$1")"
+}
+
+state_get() {
+	local file
+	file=$(state_file "$1")
+	[[ -f $file ]] || return 0
+	sed -n "s/^$2=//p" "$file" | tail -n 1
+}
+
+# record_previous STACK CLUSTER: what the services run before this deploy, so that --rollback
+# can put them back even after Pulumi has replaced (and deregistered) those task definitions.
+record_previous() {
+	local stack=$1 cluster=$2 name td rest
+	mkdir -p "$STATE_DIR"
+	: >"$(state_file "$stack")"
+	while IFS=$'\t' read -r name td rest; do
+		if [[ $td == arn:* ]]; then state_put "$stack" "previous_$name" "$td"; fi
+	done < <(services_table "$cluster" api worker)
+}
+
+# --- the image ----------------------------------------------------------------------------------
+
+# promote_image SOURCE REPOSITORY_URL TAG: copies the same digest into this stack's repository.
+# Images are built once; a later environment gets exactly the bytes the earlier one tested.
+promote_image() {
+	local source=$1 repo_url=$2 tag=$3 target existing source_digest src_auth=() dest_auth=()
+	target="$repo_url:$tag"
+	require_tools skopeo
+	# The source registry's login may be kept apart (the pipeline logs in to it with another
+	# role): with one account both repositories are in the same registry, and one login would
+	# replace the other.
+	if [[ -n ${SKOPEO_SRC_AUTHFILE:-} ]]; then
+		src_auth=(--src-authfile "$SKOPEO_SRC_AUTHFILE")
+		dest_auth=(--authfile "$SKOPEO_SRC_AUTHFILE")
+	fi
+	source_digest=$(skopeo inspect "${dest_auth[@]}" --format '{{.Digest}}' "docker://$source") ||
+		die "cannot read $source (is skopeo logged in to its registry?)"
+	existing=$(aws ecr describe-images --repository-name "${repo_url#*/}" --image-ids "imageTag=$tag" \
+		--query 'imageDetails[0].imageDigest' --output text 2>/dev/null) || existing=""
+	if [[ -n $existing && $existing != None ]]; then
+		# Tags are immutable: the tag may only already name the very same image.
+		[[ $existing == "$source_digest" ]] ||
+			die "$target already exists with digest $existing, not $source_digest ($source); tags are immutable: deploy a new tag"
+		log "$target already holds $source_digest"
+		return 0
+	fi
+	step "Promoting $source ($source_digest) to $target"
+	aws ecr get-login-password | skopeo login --username AWS --password-stdin "${repo_url%%/*}" >/dev/null
+	skopeo copy --all --preserve-digests "${src_auth[@]}" "docker://$source" "docker://$target" >&2
+}
+
+# check_image REPOSITORY_URL TAG: the image must exist, and its scan (scan on push) must show no
+# finding of a severity in SCAN_FAIL_ON: the image-scan half of the pipeline's security gate.
+check_image() {
+	local repo=${1#*/} tag=$2 status counts severity count blocked="" severities=()
+	step "Checking image $repo:$tag"
+	status=$(aws ecr describe-images --repository-name "$repo" --image-ids "imageTag=$tag" \
+		--query 'imageDetails[0].imageScanStatus.status' --output text) ||
+		die "image $repo:$tag is not in the repository: push it (CI pushes main-<sha>) or promote it with --promote-from, then deploy again"
+	case $status in
+	COMPLETE | ACTIVE) ;;
+	FAILED | UNSUPPORTED_IMAGE | SCAN_ELIGIBILITY_EXPIRED | FINDINGS_UNAVAILABLE)
+		die "the scan of $repo:$tag ended $status: no findings to gate on; rescan it (aws ecr start-image-scan) first"
+		;;
+	*)
+		log "  waiting for the image scan ($status)"
+		retry_wait "$WAIT_ROUNDS" aws ecr wait image-scan-complete --repository-name "$repo" --image-id "imageTag=$tag" ||
+			die "the scan of $repo:$tag did not complete"
+		;;
+	esac
+	counts=$(aws ecr describe-image-scan-findings --repository-name "$repo" --image-id "imageTag=$tag" \
+		--query 'imageScanFindings.findingSeverityCounts' --output json)
+	[[ -n $counts && $counts != null ]] || counts='{}'
+	IFS=, read -ra severities <<<"${SCAN_FAIL_ON:-CRITICAL}"
+	for severity in "${severities[@]}"; do
+		count=$(jq -r --arg s "$severity" '.[$s] // 0' <<<"$counts")
+		((count == 0)) || blocked+=" $severity=$count"
+	done
+	[[ -z $blocked ]] ||
+		die "the scan of $repo:$tag found$blocked (aws ecr describe-image-scan-findings --repository-name $repo --image-id imageTag=$tag); fix the image, or change SCAN_FAIL_ON with a reason"
+	log "  scan findings: $(jq -c . <<<"$counts")"
+}
+
+# --- migrations -----------------------------------------------------------------------------------
+
+# run_migrations CLUSTER FAMILY IMAGE SUBNETS SECURITY_GROUP TAG
+# Pulumi registers the migrations task definition together with the services' ones and rolls the
+# services in the same `pulumi up`, so the migrations cannot wait for it: the new image runs
+# from a copy of the current migrations task definition (same roles, secrets, logs, network),
+# registered here and deregistered after the run. ECS run-task overrides cannot change an image.
+run_migrations() {
+	local cluster=$1 family=$2 image=$3 subnets=$4 sg=$5 tag=$6 td rc=0
+	step "Migrations: $family with $image"
+	td=$(register_copy "$family" "$MIGRATIONS_CONTAINER" "$image") ||
+		die "could not register a migrations task definition for $image; nothing was deployed"
+	log "  registered $td for this run"
+	migrate "$cluster" "$td" "$subnets" "$sg" "$tag" || rc=$?
+	# The copy is this run's only: Pulumi registers its own revision with the same image next.
+	aws ecs deregister-task-definition --task-definition "$td" --query 'taskDefinition.status' --output text >/dev/null ||
+		warn "could not deregister $td; deregister it by hand"
+	((rc == 0)) || die "the migrations failed: the services were not updated and still run the previous image"
+}
+
+migrate() {
+	local cluster=$1 td=$2 subnets=$3 sg=$4 tag=$5 task line code reason family by
+	# startedBy (to find the task later): at most 36 letters, digits, '-', '_' or '/'.
+	by="deploy-${tag//[^A-Za-z0-9_-]/_}"
+	task=$(aws ecs run-task --cluster "$cluster" --task-definition "$td" --launch-type FARGATE --count 1 \
+		--network-configuration "awsvpcConfiguration={subnets=[$subnets],securityGroups=[$sg],assignPublicIp=DISABLED}" \
+		--started-by "${by:0:36}" --propagate-tags TASK_DEFINITION \
+		--query 'tasks[0].taskArn' --output text) || return 1
+	if [[ $task != arn:* ]]; then
+		log "ECS did not start the migration task (aws ecs run-task returned no task: capacity or network?)"
+		return 1
+	fi
+	log "  started ${task##*/}; waiting for it to stop"
+	if ! retry_wait "$WAIT_ROUNDS" aws ecs wait tasks-stopped --cluster "$cluster" --tasks "$task"; then
+		log "the migration task $task is still running; it was left running, and the services were not touched"
+		return 1
+	fi
+	# The backticks are JMESPath's literal quotes, not a shell expansion.
+	# shellcheck disable=SC2016
+	line=$(aws ecs describe-tasks --cluster "$cluster" --tasks "$task" \
+		--query 'tasks[0].[containers[?name==`migrations`].exitCode | [0], stoppedReason]' --output text) || return 1
+	IFS=$'\t' read -r code reason <<<"$line"
+	family=${td##*/}
+	family=${family%:*}
+	if [[ $code != 0 ]]; then
+		log "the migration task exited with code ${code:-none} ($reason)"
+		log "its log: aws logs tail /ecs/$family --log-stream-name-prefix $MIGRATIONS_CONTAINER/$MIGRATIONS_CONTAINER/${task##*/}"
+		return 1
+	fi
+	log "  migrations done (exit code 0)"
+}
+
+# --- services -------------------------------------------------------------------------------------
+
+wait_stable() {
+	local cluster=$1
+	shift
+	step "Waiting for the services to be stable: $*"
+	retry_wait "$WAIT_ROUNDS" aws ecs wait services-stable --cluster "$cluster" --services "$@" ||
+		die "$* did not become stable; see aws ecs describe-services --cluster $cluster --services $*"
+}
+
+# verify_services CLUSTER NAME=TASK_DEFINITION...: each service runs the expected task definition
+# ("*": any), its newest deployment has not failed, and all its tasks run. A deployment the circuit
+# breaker rolled back is stable too, on the old task definition: this is what catches it.
+verify_services() {
+	local cluster=$1 kv name td state running desired table bad=0
+	shift
+	local -A want=()
+	local names=()
+	for kv in "$@"; do
+		want[${kv%%=*}]=${kv#*=}
+		names+=("${kv%%=*}")
+	done
+	table=$(services_table "$cluster" "${names[@]}") || return 1
+	for name in "${names[@]}"; do
+		IFS=$'\t' read -r _ td state running desired < <(awk -F'\t' -v n="$name" '$1 == n' <<<"$table") || true
+		if [[ -z ${td:-} ]]; then
+			log "  $name: no such service in $cluster"
+			bad=1
+		elif [[ ${want[$name]} != '*' && $td != "${want[$name]}" ]]; then
+			log "  $name runs ${td##*/}, not ${want[$name]##*/}: its deployment failed and ECS rolled it back (circuit breaker); see its events: aws ecs describe-services --cluster $cluster --services $name"
+			bad=1
+		elif [[ $state == FAILED ]]; then
+			log "  $name: its newest deployment FAILED"
+			bad=1
+		elif ((running < desired || desired == 0)); then
+			log "  $name: $running of $desired tasks running"
+			bad=1
+		else
+			log "  $name: $running/$desired tasks on ${td##*/}"
+		fi
+		td=""
+	done
+	return "$bad"
+}
+
+# --- CodeDeploy (production's API) ------------------------------------------------------------
+
+# codedeploy_api STACK CLUSTER APPLICATION GROUP TASK_DEFINITION: a blue/green deployment of the
+# API (10% for 15 minutes, then 100%; CodeDeploy rolls back on failure or on the alarms).
+codedeploy_api() {
+	local stack=$1 cluster=$2 app=$3 group=$4 td=$5 image current port appspec revision id
+	image=$(task_definition_image "$td" api) || die "cannot read $td"
+	current=$(running_image "$cluster" api) || current=""
+	if [[ $current == "$image" ]]; then
+		log "the API already runs $image: no CodeDeploy deployment needed"
+		return 0
+	fi
+	port=$(config_get "$stack" taskmanager:api.containerPort) || die "cannot read taskmanager:api.containerPort"
+	step "CodeDeploy: $app/$group to ${td##*/}"
+	appspec=$(printf '{"version":0.0,"Resources":[{"TargetService":{"Type":"AWS::ECS::Service","Properties":{"TaskDefinition":"%s","LoadBalancerInfo":{"ContainerName":"api","ContainerPort":%d}}}}]}' "$td" "$port")
+	revision=$(jq -cn --arg c "$appspec" '{revisionType: "AppSpecContent", appSpecContent: {content: $c}}')
+	id=$(aws deploy create-deployment --application-name "$app" --deployment-group-name "$group" \
+		--revision "$revision" --description "deploy ${image##*:}" \
+		--query deploymentId --output text) || die "CodeDeploy refused the deployment (another one in progress?)"
+	state_put "$stack" codedeploy_deployment "$id"
+	log "  deployment $id: https://console.aws.amazon.com/codesuite/codedeploy/deployments/$id"
+	wait_codedeploy "$id"
+}
+
+# wait_codedeploy ID: until all traffic is on the new tasks (the deployment then waits out the
+# rollback window, an hour, before it removes the old tasks and reports Succeeded), or until it
+# succeeds with --wait-for-termination. Failed or Stopped means CodeDeploy rolled back.
+wait_codedeploy() {
+	local id=$1 line status shifted err deadline
+	deadline=$((SECONDS + ${CODEDEPLOY_TIMEOUT_MINUTES:-120} * 60))
+	while :; do
+		line=$(aws deploy get-deployment --deployment-id "$id" \
+			--query 'deploymentInfo.[status,instanceTerminationWaitTimeStarted,errorInformation.message]' --output text) ||
+			die "cannot read CodeDeploy deployment $id"
+		IFS=$'\t' read -r status shifted err <<<"$line"
+		case $status in
+		Succeeded)
+			log "  deployment $id succeeded"
+			return 0
+			;;
+		Failed | Stopped)
+			die "CodeDeploy deployment $id ended $status (${err:-no message}); CodeDeploy keeps or puts the API back on the original tasks"
+			;;
+		esac
+		if [[ $shifted == True && $WAIT_FOR_TERMINATION != 1 ]]; then
+			log "  all traffic is on the new tasks; the original tasks stay for the one-hour rollback window, and CodeDeploy still rolls back on an alarm until then"
+			return 0
+		fi
+		((SECONDS < deadline)) || die "CodeDeploy deployment $id is still $status; follow it in the console"
+		log "  $status"
+		sleep "$POLL_SECONDS"
+	done
+}
+
+# --- modes ----------------------------------------------------------------------------------------
+
+deploy() {
+	local stack=$1 tag=$2 outputs cluster repo_url family subnets sg app group api_td worker_td image
+	check_stack "$stack"
+	[[ $tag == current ]] || check_tag "$tag"
+	require_tools pulumi aws jq
+	cd "$REPO_ROOT"
+
+	step "Reading the outputs of stack $stack"
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi login? does the stack exist?)"
+	cluster=$(output "$outputs" clusterName)
+	repo_url=$(output "$outputs" repositoryUrl)
+	family=$(output "$outputs" migrationsTaskFamily)
+	subnets=$(output "$outputs" migrationsSubnetIds)
+	sg=$(output "$outputs" migrationsSecurityGroupId)
+	app=$(output "$outputs" codeDeployApplication)
+	group=$(output "$outputs" codeDeployDeploymentGroup)
+	[[ -n $cluster && -n $repo_url && -n $family && -n $subnets && -n $sg ]] ||
+		die "stack $stack lacks the outputs a deploy needs (clusterName, repositoryUrl, migrations*): create it first with scripts/create-environment.sh $stack"
+
+	if [[ $tag == current ]]; then
+		image=$(running_image "$cluster" worker) || die "cannot tell which image $stack runs; give a tag"
+		tag=${image##*:}
+		log "the stack runs $tag: redeploying it"
+	fi
+	check_tag "$tag"
+	image="$repo_url:$tag"
+
+	record_previous "$stack" "$cluster"
+	if [[ -n $PROMOTE_FROM ]]; then
+		promote_image "$PROMOTE_FROM" "$repo_url" "$tag"
+	fi
+	check_image "$repo_url" "$tag"
+
+	if ((SKIP_MIGRATIONS)); then
+		warn "the migrations are skipped (--skip-migrations)"
+	else
+		run_migrations "$cluster" "$family" "$image" "$subnets" "$sg" "$tag"
+	fi
+
+	step "pulumi up: image $tag"
+	pulumi config set --path taskmanager:compute.imageTag "$tag" --stack "$(stack_ref "$stack")"
+	pulumi up --yes --stack "$(stack_ref "$stack")" --message "deploy $tag"
+	state_put "$stack" image_tag "$tag"
+
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack"
+	api_td=$(output "$outputs" apiTaskDefinitionArn)
+	worker_td=$(output "$outputs" workerTaskDefinitionArn)
+	if [[ -n $app ]]; then
+		# The worker deploys rolling everywhere; the API's task definition is CodeDeploy's to deploy.
+		wait_stable "$cluster" worker
+		verify_services "$cluster" "worker=$worker_td" || die "the worker is not running $tag"
+		codedeploy_api "$stack" "$cluster" "$app" "$group" "$api_td"
+	else
+		wait_stable "$cluster" api worker
+		verify_services "$cluster" "api=$api_td" "worker=$worker_td" || die "the services are not running $tag"
+	fi
+	step "Deployed $tag to $stack"
+}
+
+# smoke_test STACK: the services are healthy on their task definitions, and the API answers its
+# health check through the load balancer. Dev's load balancer is internal (reached only through
+# the bastion), so for dev the ECS checks are the smoke test: a task is only healthy once its
+# container health check and the load balancer's target health check have both got an answer
+# from the health path inside the VPC.
+smoke_test() {
+	local stack=$1 outputs cluster url lb app api health cred="" code i
+	check_stack "$stack"
+	require_tools pulumi aws jq curl
+	cd "$REPO_ROOT"
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack"
+	cluster=$(output "$outputs" clusterName)
+	url=$(output "$outputs" url)
+	lb=$(output "$outputs" loadBalancerDnsName)
+	app=$(output "$outputs" codeDeployApplication)
+	api="api=$(output "$outputs" apiTaskDefinitionArn)"
+	# A blue/green API runs whatever CodeDeploy last completed (or rolled back to).
+	[[ -z $app ]] || api="api=*"
+
+	step "Smoke test of $stack: services"
+	verify_services "$cluster" "$api" "worker=$(output "$outputs" workerTaskDefinitionArn)" ||
+		die "smoke test failed: the services are not healthy on the deployed task definitions"
+
+	if [[ $lb == internal-* ]]; then
+		log "  the load balancer is internal; the healthy tasks above answered the health check inside the VPC"
+		return 0
+	fi
+	health=$(config_get "$stack" taskmanager:api.healthCheckPath)
+	if [[ $(config_get "$stack" taskmanager:edge.basicAuth 2>/dev/null || true) == true ]]; then
+		# Staging's WAF asks every request for basic auth. The credential is read into a variable
+		# and handed to curl on stdin: it is never printed and never on a command line.
+		cred=$(config_get "$stack" taskmanager:externalSecrets.basicAuth 2>/dev/null) ||
+			die "taskmanager:externalSecrets.basicAuth is not set for $stack"
+	fi
+	step "Smoke test of $stack: GET $url$health"
+	for ((i = 1; i <= ${SMOKE_ATTEMPTS:-10}; i++)); do
+		code=$(http_status "$url$health" "$cred") || code=000
+		if [[ $code == 2?? ]]; then
+			log "  $url$health answered $code"
+			return 0
+		fi
+		log "  attempt $i: $code"
+		sleep "${SMOKE_INTERVAL:-6}"
+	done
+	die "smoke test failed: $url$health did not answer 2xx"
+}
+
+# http_status URL [USER:PASSWORD]: the HTTP status code of a GET. The credential reaches curl as
+# a config file on stdin (curl -K -).
+http_status() {
+	local escaped
+	if [[ -n $2 ]]; then
+		escaped=${2//\\/\\\\}
+		escaped=${escaped//\"/\\\"}
+		printf 'user = "%s"\n' "$escaped" |
+			curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -K - "$1"
+	else
+		curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$1"
+	fi
+}
+
+# rollback STACK: the services back on what they ran before the last deploy recorded in
+# DEPLOY_STATE_DIR. Rolling services get their previous task definition again (re-registered if
+# Pulumi deregistered it); a blue/green API is put back by CodeDeploy. No migration runs: the
+# schema stays migrated, which the previous release must tolerate (expand, then contract).
+rollback() {
+	local stack=$1 outputs cluster app group svc previous current target status id targets=() names=()
+	check_stack "$stack"
+	require_tools pulumi aws jq
+	cd "$REPO_ROOT"
+	[[ -f $(state_file "$stack") ]] ||
+		die "no deploy of $stack is recorded in $STATE_DIR: roll back by hand (docs/runbook.md, Roll back)"
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack"
+	cluster=$(output "$outputs" clusterName)
+	app=$(output "$outputs" codeDeployApplication)
+	group=$(output "$outputs" codeDeployDeploymentGroup)
+
+	step "Rolling back $stack"
+	for svc in api worker; do
+		[[ $svc == api && -n $app ]] && continue
+		previous=$(state_get "$stack" "previous_$svc")
+		[[ -n $previous ]] || continue
+		current=$(service_task_definition "$cluster" "$svc") || current=""
+		if [[ $current == "$previous" ]]; then
+			log "  $svc already runs ${previous##*/}"
+			continue
+		fi
+		target=$(ecs_usable "$previous") || die "cannot re-register $previous"
+		aws ecs update-service --cluster "$cluster" --service "$svc" --task-definition "$target" \
+			--query 'service.serviceName' --output text >/dev/null
+		log "  $svc: ${current##*/} -> ${target##*/}"
+		targets+=("$svc=$target")
+		names+=("$svc")
+	done
+	if ((${#names[@]})); then
+		wait_stable "$cluster" "${names[@]}"
+		verify_services "$cluster" "${targets[@]}" || die "the rollback did not complete"
+	fi
+
+	if [[ -n $app ]]; then
+		id=$(state_get "$stack" codedeploy_deployment)
+		status=""
+		[[ -z $id ]] || status=$(aws deploy get-deployment --deployment-id "$id" --query 'deploymentInfo.status' --output text)
+		case $status in
+		Created | Queued | InProgress | Baking | Ready)
+			# Within the rollback window the original tasks still run: CodeDeploy moves the traffic
+			# back to them at once.
+			step "Stopping CodeDeploy deployment $id with rollback"
+			aws deploy stop-deployment --deployment-id "$id" --auto-rollback-enabled --output text >/dev/null
+			wait_stopped "$id"
+			;;
+		Failed | Stopped)
+			log "  CodeDeploy already rolled the API back ($id $status)"
+			;;
+		*)
+			previous=$(state_get "$stack" previous_api)
+			if [[ -n $previous ]]; then
+				target=$(ecs_usable "$previous") || die "cannot re-register $previous"
+				codedeploy_api "$stack" "$cluster" "$app" "$group" "$target"
+			fi
+			;;
+		esac
+	fi
+	log "Rolled back. Pulumi's state still names the newer task definitions until the next deploy;"
+	log "to align it now: scripts/deploy.sh --skip-migrations $stack <previous tag>"
+}
+
+# ecs_usable TASK_DEFINITION: the task definition itself when still ACTIVE, else a new revision
+# with the same content (a service cannot be pointed at an INACTIVE revision).
+ecs_usable() {
+	local status
+	status=$(aws ecs describe-task-definition --task-definition "$1" --query 'taskDefinition.status' --output text) || return 1
+	if [[ $status == ACTIVE ]]; then
+		printf '%s' "$1"
+	else
+		register_copy "$1"
+	fi
+}
+
+wait_stopped() {
+	local id=$1 status i
+	for ((i = 0; i < 120; i++)); do
+		status=$(aws deploy get-deployment --deployment-id "$id" --query 'deploymentInfo.status' --output text)
+		case $status in
+		Stopped | Failed | Succeeded)
+			log "  deployment $id: $status"
+			return 0
+			;;
+		esac
+		sleep "$POLL_SECONDS"
+	done
+	die "deployment $id did not stop"
+}
+
+main() {
+	local mode=deploy args=()
+	PROMOTE_FROM=""
+	SKIP_MIGRATIONS=0
+	WAIT_FOR_TERMINATION=0
+	while (($#)); do
+		case $1 in
+		-h | --help)
+			usage
+			return 0
+			;;
+		--smoke-test) mode=smoke ;;
+		--rollback) mode=rollback ;;
+		--running-image) mode=running_image ;;
+		--skip-migrations) SKIP_MIGRATIONS=1 ;;
+		--wait-for-termination) WAIT_FOR_TERMINATION=1 ;;
+		--promote-from)
+			[[ $# -ge 2 ]] || die "--promote-from needs an image"
+			PROMOTE_FROM=$2
+			shift
+			;;
+		-*) die "unknown option $1 (see --help)" ;;
+		*) args+=("$1") ;;
+		esac
+		shift
+	done
+	case $mode in
+	deploy)
+		[[ ${#args[@]} -eq 2 ]] || {
+			usage >&2
+			die "want <stack> <image-tag>"
+		}
+		deploy "${args[@]}"
+		;;
+	*)
+		[[ ${#args[@]} -eq 1 ]] || {
+			usage >&2
+			die "want <stack>"
+		}
+		case $mode in
+		smoke) smoke_test "${args[0]}" ;;
+		rollback) rollback "${args[0]}" ;;
+		running_image)
+			check_stack "${args[0]}"
+			require_tools aws jq
+			# The cluster's name is fixed (<stack>-taskmanager): no Pulumi login needed.
+			running_image "${args[0]}-taskmanager" worker || die "cannot read the image ${args[0]}'s worker runs"
+			;;
+		esac
+		;;
+	esac
+}
+
+main "$@"

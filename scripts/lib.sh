@@ -1,0 +1,148 @@
+# shellcheck shell=bash
+# Helpers shared by deploy.sh, create-environment.sh and destroy-environment.sh. Sourced, never
+# run. Every message goes to stderr, so that a script's stdout carries only what a caller may
+# capture (e.g. `deploy.sh --running-image dev`). No helper ever prints a secret value.
+
+# Associative arrays and empty arrays under `set -u` need bash 4.4 (macOS ships 3.2: brew install bash).
+if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4))); then
+	printf 'error: these scripts need bash 4.4 or later; this is %s\n' "$BASH_VERSION" >&2
+	exit 1
+fi
+
+# The stacks of this program, one per environment (README: dev is the `development` environment).
+KNOWN_STACKS=(dev staging production)
+
+# shellcheck disable=SC2034 # used by the scripts that source this file
+# The checkout's root: Pulumi runs the program from the directory that holds Pulumi.yaml.
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Seconds between polls of a long operation. The tests set 0.
+POLL_SECONDS=${POLL_SECONDS:-15}
+
+log() { printf '%s\n' "$*" >&2; }
+step() { printf '\n==> %s\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+require_tools() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed or not on PATH"
+	done
+}
+
+# check_stack STACK: refuses a name that is not one of the program's stacks, before anything runs.
+check_stack() {
+	local known
+	for known in "${KNOWN_STACKS[@]}"; do
+		[[ $1 == "$known" ]] && return 0
+	done
+	die "unknown stack \"$1\"; want one of: ${KNOWN_STACKS[*]}"
+}
+
+# check_tag TAG: the rule the program applies to taskmanager:compute.imageTag (infra/compute),
+# checked here too so that a bad tag fails before the migration task runs.
+check_tag() {
+	[[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$ && $1 != latest ]] ||
+		die "\"$1\" is not an image tag this program deploys: 1 to 128 letters, digits, '.', '_' or '-', not \"latest\" (tags are immutable), e.g. main-abc1234 or v1.2.3"
+}
+
+# stack_ref STACK: the name Pulumi knows the stack by; org/stack when PULUMI_ORG is set.
+stack_ref() { printf '%s' "${PULUMI_ORG:+$PULUMI_ORG/}$1"; }
+
+# Every Pulumi call names its stack (--stack), so that a script never acts on whichever stack
+# happens to be selected in the operator's workspace.
+
+# stack_outputs STACK: the stack's outputs as JSON. Secret outputs stay masked (no --show-secrets).
+stack_outputs() { pulumi stack output --json --stack "$(stack_ref "$1")"; }
+
+# config_get STACK KEY: one value of the stack's config (a path such as taskmanager:api.containerPort).
+config_get() { pulumi config get --path "$2" --stack "$(stack_ref "$1")"; }
+
+# output JSON KEY: one output as text (lists joined by commas), empty when the stack has none.
+output() {
+	jq -r --arg k "$2" '.[$k] // empty | if type == "array" then join(",") else tostring end' <<<"$1"
+}
+
+# retry_wait ROUNDS COMMAND...: an AWS CLI waiter gives up after a fixed time (tasks-stopped and
+# services-stable after 10 minutes, db-snapshot-available after 30); a long migration or a large
+# snapshot takes longer, so the waiter is run again, up to ROUNDS times.
+retry_wait() {
+	local rounds=$1 i
+	shift
+	for ((i = 1; i <= rounds; i++)); do
+		"$@" && return 0
+		((i < rounds)) && log "  still waiting ($i/$rounds)"
+	done
+	return 1
+}
+
+# services_table CLUSTER SERVICE...: one tab-separated line per service: name, task definition,
+# rollout state of the newest deployment, running count, desired count.
+services_table() {
+	local cluster=$1
+	shift
+	aws ecs describe-services --cluster "$cluster" --services "$@" \
+		--query 'services[].[serviceName,taskDefinition,deployments[0].rolloutState,runningCount,desiredCount]' \
+		--output text
+}
+
+# service_task_definition CLUSTER SERVICE: the task definition the service runs now.
+service_task_definition() {
+	local line
+	line=$(services_table "$1" "$2") || return 1
+	line=$(cut -f2 <<<"$line")
+	[[ $line == arn:* ]] || return 1
+	printf '%s' "$line"
+}
+
+# task_definition_image TASK_DEFINITION CONTAINER: the image of one container.
+task_definition_image() {
+	aws ecs describe-task-definition --task-definition "$1" --output json |
+		jq -er --arg c "$2" '.taskDefinition.containerDefinitions[] | select(.name == $c) | .image'
+}
+
+# running_image CLUSTER SERVICE: the image the service runs now (its container has its name).
+running_image() {
+	local td
+	td=$(service_task_definition "$1" "$2") || return 1
+	task_definition_image "$td" "$2"
+}
+
+# register_copy TASK_DEFINITION [CONTAINER IMAGE]: registers a new revision of a task definition,
+# the same in every field (tags included) except CONTAINER's image when one is given, and prints
+# its ARN. Used to run the migrations with the new image before Pulumi moves the services to it,
+# and to roll a service back to a revision that Pulumi has since deregistered (ECS refuses to
+# point a service at an INACTIVE revision).
+register_copy() {
+	local source=$1 container=${2:-} image=${3:-} described input
+	described=$(aws ecs describe-task-definition --task-definition "$source" --include TAGS --output json) || return 1
+	# Only the fields RegisterTaskDefinition accepts: the rest are ECS's own bookkeeping.
+	input=$(jq -c --arg c "$container" --arg i "$image" '
+		(.tags // []) as $tags
+		| .taskDefinition
+		| del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities,
+			.registeredAt, .registeredBy, .deregisteredAt)
+		| if $c == "" then .
+		  elif any(.containerDefinitions[]; .name == $c) then
+			.containerDefinitions |= map(if .name == $c then .image = $i else . end)
+		  else error("the task definition has no container named \($c)")
+		  end
+		| if ($tags | length) > 0 then .tags = $tags else . end' <<<"$described") || return 1
+	aws ecs register-task-definition --cli-input-json "$input" \
+		--query 'taskDefinition.taskDefinitionArn' --output text
+}
+
+# confirm PROMPT EXPECTED: asks on stderr and reads one line from stdin; true only when the
+# answer is exactly EXPECTED. End of input counts as "no".
+confirm() {
+	local answer=""
+	printf '%s ' "$1" >&2
+	IFS= read -r answer || true
+	# A terminal echoes the answer and its newline; piped input does not: end the prompt's line.
+	[[ -t 0 ]] || printf '\n' >&2
+	[[ $answer == "$2" ]]
+}

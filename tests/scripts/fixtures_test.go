@@ -1,0 +1,138 @@
+package scripts_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	account = "123456789012"
+	oldTag  = "main-0000000"
+	newTag  = "main-abc1234"
+	// The task definition revisions before and after `pulumi up`, and the migrations copy.
+	oldRev, newRev, copyRev = 4, 5, 77
+	migrationTask           = "arn:aws:ecs:us-east-1:123456789012:task/%s-taskmanager/0a1b2c3d4e"
+	deploymentID            = "d-ABCDEF123"
+)
+
+var stacks = []string{"dev", "staging", "production"}
+
+func cluster(stack string) string { return stack + "-taskmanager" }
+
+func repoURL(stack string) string {
+	return fmt.Sprintf("%s.dkr.ecr.us-east-1.amazonaws.com/taskmanager-%s", account, stack)
+}
+
+func tdArn(stack, workload string, rev int) string {
+	return fmt.Sprintf("arn:aws:ecs:us-east-1:%s:task-definition/%s-taskmanager-%s:%d", account, stack, workload, rev)
+}
+
+// outputs is `pulumi stack output --json` of a stack whose task definitions are at rev.
+func outputs(t *testing.T, stack string, rev int) string {
+	t.Helper()
+	o := map[string]any{
+		"url":                         "https://" + stack + ".taskmanager.com",
+		"loadBalancerDnsName":         stack + "-alb-1234.us-east-1.elb.amazonaws.com",
+		"clusterName":                 cluster(stack),
+		"serviceNames":                []string{"api", "worker"},
+		"repositoryUrl":               repoURL(stack),
+		"apiTaskDefinitionArn":        tdArn(stack, "api", rev),
+		"workerTaskDefinitionArn":     tdArn(stack, "worker", rev),
+		"migrationsTaskDefinitionArn": tdArn(stack, "migrations", rev),
+		"migrationsTaskFamily":        stack + "-taskmanager-migrations",
+		"migrationsSubnetIds":         []string{"subnet-0aaa", "subnet-0bbb"},
+		"migrationsSecurityGroupId":   "sg-0migrations",
+		"databaseIdentifier":          stack + "-taskmanager-db",
+		"secretArns":                  map[string]string{"database-url": "arn:aws:secretsmanager:us-east-1:123456789012:secret:taskmanager/" + stack + "/database-url-AbCdEf"},
+	}
+	switch stack {
+	case "dev":
+		o["url"] = "http://dev.taskmanager.internal"
+		o["loadBalancerDnsName"] = "internal-dev-alb-1234.us-east-1.elb.amazonaws.com"
+	case "production":
+		o["url"] = "https://taskmanager.com"
+		o["codeDeployApplication"] = "production-taskmanager-api"
+		o["codeDeployDeploymentGroup"] = "api"
+	}
+	b, err := json.Marshal(o)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// taskDefinition is `aws ecs describe-task-definition --include TAGS --output json`.
+func taskDefinition(t *testing.T, stack, workload string, rev int, tag, status string) string {
+	t.Helper()
+	td := map[string]any{
+		"taskDefinition": map[string]any{
+			"taskDefinitionArn": tdArn(stack, workload, rev),
+			"family":            stack + "-taskmanager-" + workload,
+			"revision":          rev,
+			"status":            status,
+			"containerDefinitions": []map[string]any{{
+				"name": workload, "image": repoURL(stack) + ":" + tag, "essential": true,
+				"command": []string{"alembic", "upgrade", "head"}, "user": "1000:1000",
+				"secrets": []map[string]string{{"name": "DATABASE_URL", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:taskmanager/" + stack + "/database-url-AbCdEf:url::"}},
+			}},
+			"cpu": "512", "memory": "1024", "networkMode": "awsvpc",
+			"executionRoleArn":        "arn:aws:iam::123456789012:role/" + workload + "-execution",
+			"taskRoleArn":             "arn:aws:iam::123456789012:role/" + workload + "-task",
+			"requiresCompatibilities": []string{"FARGATE"},
+			"compatibilities":         []string{"EC2", "FARGATE"},
+			"requiresAttributes":      []map[string]string{{"name": "ecs.capability.secrets.asm.environment-variables"}},
+			"registeredAt":            "2025-10-30T14:00:00Z",
+			"registeredBy":            "arn:aws:sts::123456789012:assumed-role/deploy/ci",
+		},
+		"tags": []map[string]string{{"key": "Environment", "value": stack}, {"key": "ManagedBy", "value": "pulumi"}},
+	}
+	b, err := json.Marshal(td)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// serviceRows is `aws ecs describe-services --query services[].[serviceName,taskDefinition,...]`.
+func serviceRows(stack string, rev int, services ...string) string {
+	out := ""
+	for _, s := range services {
+		state := "COMPLETED"
+		if stack == "production" && s == "api" {
+			state = "None" // a CODE_DEPLOY service has task sets, not deployments
+		}
+		out += fmt.Sprintf("%s\t%s\t%s\t2\t2\n", s, tdArn(stack, s, rev), state)
+	}
+	return out
+}
+
+// deployRules answers every call of a successful `deploy.sh <stack> main-abc1234` that moves the
+// stack from main-0000000 (revision 4) to main-abc1234 (revision 5). Tests add rules before these
+// to change one answer.
+func deployRules(t *testing.T, s *sandbox, stack string) {
+	t.Helper()
+	c := cluster(stack)
+	s.once("pulumi stack output --json --stack "+stack, 0, outputs(t, stack, oldRev))
+	s.on("pulumi stack output --json --stack "+stack, 0, outputs(t, stack, newRev))
+	// Before the deploy: what --rollback would go back to.
+	s.once("aws ecs describe-services --cluster "+c+" --services api worker *", 0, serviceRows(stack, oldRev, "api", "worker"))
+	s.on("aws ecs describe-services --cluster "+c+" --services api worker *", 0, serviceRows(stack, newRev, "api", "worker"))
+	s.on("aws ecs describe-services --cluster "+c+" --services worker *", 0, serviceRows(stack, newRev, "worker"))
+	s.on("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows(stack, oldRev, "api"))
+	s.on("aws ecr describe-images --repository-name taskmanager-"+stack+" --image-ids imageTag=* *", 0, "COMPLETE")
+	s.on("aws ecr describe-image-scan-findings *", 0, `{"HIGH": 1, "MEDIUM": 3}`)
+	s.on("aws ecs describe-task-definition --task-definition "+stack+"-taskmanager-migrations --include TAGS *", 0,
+		taskDefinition(t, stack, "migrations", oldRev, oldTag, "ACTIVE"))
+	s.on("aws ecs register-task-definition *", 0, tdArn(stack, "migrations", copyRev))
+	s.on("aws ecs run-task *", 0, fmt.Sprintf(migrationTask, stack))
+	s.on("aws ecs describe-tasks *", 0, "0\tEssential container in task exited")
+	s.on("aws ecs deregister-task-definition *", 0, "INACTIVE")
+	// Production's API: CodeDeploy.
+	s.on("aws ecs describe-task-definition --task-definition "+tdArn(stack, "api", oldRev)+" --output json", 0,
+		taskDefinition(t, stack, "api", oldRev, oldTag, "INACTIVE"))
+	s.on("aws ecs describe-task-definition --task-definition "+tdArn(stack, "api", newRev)+" --output json", 0,
+		taskDefinition(t, stack, "api", newRev, newTag, "ACTIVE"))
+	s.on("pulumi config get --path taskmanager:api.containerPort *", 0, "8000")
+	s.on("aws deploy create-deployment *", 0, deploymentID)
+	s.once("aws deploy get-deployment *", 0, "InProgress\tFalse\tNone")
+	s.on("aws deploy get-deployment *", 0, "InProgress\tTrue\tNone")
+}

@@ -1,0 +1,190 @@
+// Package scripts_test runs the lifecycle scripts (scripts/deploy.sh, create-environment.sh,
+// destroy-environment.sh) against stand-ins for the pulumi, aws, skopeo and curl CLIs: small bash
+// scripts put first on PATH that record every call and answer from rules each test writes. No
+// cloud, no Pulumi CLI, no network. The scripts need bash 4+ and jq, as on an operator's machine.
+package scripts_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// stub is every stand-in CLI. It appends "<tool> <args>" to calls.log, keeps what a secret
+// `pulumi config set` or a `curl -K -` reads on stdin (in stdin.log, curl-config.log: the tests
+// check where secrets go), then answers with the first rule whose glob matches the call line.
+// A rule file holds the glob, the exit code, "once" or "always", then the output.
+const stub = `#!/usr/bin/env bash
+tool=${0##*/}
+dir=${STUB_DIR:?}
+line="$tool $*"
+printf '%s\n' "$line" >>"$dir/calls.log"
+if [[ $tool == pulumi && " $* " == *" config set "* && " $* " == *" --secret "* ]]; then
+	printf '%s\t%s\n' "$*" "$(cat)" >>"$dir/stdin.log"
+fi
+if [[ $tool == curl && " $* " == *" -K - "* ]]; then
+	printf '%s\n' "$(cat)" >>"$dir/curl-config.log"
+fi
+shopt -s nullglob
+for rule in "$dir"/rules/*.rule; do
+	{ IFS= read -r pattern; IFS= read -r code; IFS= read -r mode; } <"$rule"
+	[[ $line == $pattern ]] || continue
+	if [[ $mode == once ]]; then
+		[[ -e $rule.used ]] && continue
+		: >"$rule.used"
+	fi
+	tail -n +4 "$rule"
+	exit "$code"
+done
+exit 0
+`
+
+// buildStub stands in for scripts/build-lambdas.sh (a real Go cross-compile) in create's tests.
+const buildStub = `#!/usr/bin/env bash
+printf 'build-lambdas\n' >>"$STUB_DIR/calls.log"
+`
+
+// sandbox is one test's PATH of stubs, its rules and its logs.
+type sandbox struct {
+	t     *testing.T
+	dir   string
+	rules int
+	env   map[string]string
+}
+
+func newSandbox(t *testing.T) *sandbox {
+	t.Helper()
+	for _, tool := range []string{"bash", "jq"} {
+		_, err := exec.LookPath(tool)
+		require.NoError(t, err, "%s is required by scripts/*.sh and by these tests", tool)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	require.NoError(t, os.MkdirAll(bin, 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "rules"), 0o755))
+	for _, tool := range []string{"pulumi", "aws", "skopeo", "curl"} {
+		require.NoError(t, os.WriteFile(filepath.Join(bin, tool), []byte(stub), 0o755))
+	}
+	build := filepath.Join(dir, "build-lambdas.sh")
+	require.NoError(t, os.WriteFile(build, []byte(buildStub), 0o755))
+	return &sandbox{t: t, dir: dir, env: map[string]string{
+		// The stubs first; the real tools (bash, jq, sed, date...) after.
+		"PATH":             bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"HOME":             dir,
+		"STUB_DIR":         dir,
+		"DEPLOY_STATE_DIR": filepath.Join(dir, "state"),
+		"BUILD_LAMBDAS":    build,
+		"POLL_SECONDS":     "0",
+		"SMOKE_INTERVAL":   "0",
+	}}
+}
+
+func (s *sandbox) rule(pattern string, code int, mode, output string) {
+	s.t.Helper()
+	s.rules++
+	body := fmt.Sprintf("%s\n%d\n%s\n%s", pattern, code, mode, output)
+	require.NoError(s.t, os.WriteFile(filepath.Join(s.dir, "rules", fmt.Sprintf("%04d.rule", s.rules)), []byte(body), 0o644))
+}
+
+// on answers every call matching pattern (a bash glob over "<tool> <args>").
+func (s *sandbox) on(pattern string, code int, output string) { s.rule(pattern, code, "always", output) }
+
+// once answers the first matching call only; later calls fall through to the next rule.
+func (s *sandbox) once(pattern string, code int, output string) { s.rule(pattern, code, "once", output) }
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// output is everything the script printed, where a leaked secret would show.
+func (r result) output() string { return r.stdout + r.stderr }
+
+// run runs scripts/<script> with stdin and returns what it printed and its exit code.
+func (s *sandbox) run(stdin, script string, args ...string) result {
+	s.t.Helper()
+	path, err := filepath.Abs(filepath.Join("..", "..", "scripts", script))
+	require.NoError(s.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	code := 0
+	if err != nil {
+		exit, ok := err.(*exec.ExitError)
+		require.True(s.t, ok, "running %s: %v", script, err)
+		code = exit.ExitCode()
+	}
+	require.NoError(s.t, ctx.Err(), "%s timed out; stderr:\n%s", script, stderr.String())
+	return result{stdout.String(), stderr.String(), code}
+}
+
+func (s *sandbox) read(name string) string {
+	b, err := os.ReadFile(filepath.Join(s.dir, name))
+	if os.IsNotExist(err) {
+		return ""
+	}
+	require.NoError(s.t, err)
+	return string(b)
+}
+
+// calls are the stubs' invocations, in order, as "<tool> <args>".
+func (s *sandbox) calls() []string {
+	log := strings.TrimSpace(s.read("calls.log"))
+	if log == "" {
+		return nil
+	}
+	return strings.Split(log, "\n")
+}
+
+// find is the index of the first call, at or after from, that contains every part; -1 if none.
+func find(calls []string, from int, parts ...string) int {
+	for i := max(from, 0); i < len(calls); i++ {
+		ok := true
+		for _, p := range parts {
+			if !strings.Contains(calls[i], p) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return i
+		}
+	}
+	return -1
+}
+
+// requireSequence asserts that calls contains the steps in this order (other calls may come
+// between them) and returns the index of each.
+func requireSequence(t *testing.T, calls []string, steps ...[]string) []int {
+	t.Helper()
+	at := make([]int, len(steps))
+	from := 0
+	for i, parts := range steps {
+		at[i] = find(calls, from, parts...)
+		require.NotEqual(t, -1, at[i], "no call with %q after call %d; calls:\n%s", parts, from, strings.Join(calls, "\n"))
+		from = at[i] + 1
+	}
+	return at
+}
+
+// requireNoCall asserts that no call contains every part.
+func requireNoCall(t *testing.T, calls []string, parts ...string) {
+	t.Helper()
+	i := find(calls, 0, parts...)
+	require.Equal(t, -1, i, "unexpected call %q; calls:\n%s", parts, strings.Join(calls, "\n"))
+}

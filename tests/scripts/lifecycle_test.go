@@ -1,0 +1,260 @@
+package scripts_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var externalSecrets = []string{"smtpUsername", "smtpPassword", "googleClientId", "googleClientSecret", "githubClientId", "githubClientSecret", "sentryDsn", "datadogApiKey"}
+
+// secretValue is a recognisable value per key, to trace where each one goes.
+func secretValue(key string) string { return "S3cr3t-" + key + "-" + strings.Repeat("x", 4) }
+
+// createRules: a new stack whose person-supplied secrets are not set, then a successful deploy.
+func createRules(t *testing.T, s *sandbox, stack string) {
+	t.Helper()
+	s.on("pulumi config get --path taskmanager:externalSecrets.* --stack "+stack, 255, "")
+	s.on("pulumi config get --path taskmanager:compute.imageTag --stack "+stack, 0, newTag)
+	deployRules(t, s, stack)
+}
+
+// Production asks for all eight secrets, sets each with --secret (the value on stdin, never on a
+// command line), never prints one, then builds, runs `pulumi up` and deploys (migrations first).
+func TestCreateProductionAsksForEverySecret(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	createRules(t, s, "production")
+	var stdin strings.Builder
+	for _, k := range externalSecrets {
+		stdin.WriteString(secretValue(k) + "\n")
+	}
+	r := s.run(stdin.String(), "create-environment.sh", "production")
+	require.Equal(t, 0, r.code, r.stderr)
+	calls := s.calls()
+
+	var steps [][]string
+	steps = append(steps, []string{"pulumi stack select --create production"})
+	for _, k := range externalSecrets {
+		steps = append(steps, []string{"pulumi config set --secret --path taskmanager:externalSecrets." + k + " --stack production"})
+	}
+	steps = append(steps,
+		[]string{"build-lambdas"},
+		[]string{"pulumi up --yes --stack production"},
+		[]string{"pulumi config get --path taskmanager:compute.imageTag --stack production"},
+		[]string{"aws ecs run-task"},
+		[]string{"pulumi config set --path taskmanager:compute.imageTag " + newTag},
+		[]string{"pulumi up --yes --stack production"},
+		[]string{"aws deploy create-deployment"},
+	)
+	requireSequence(t, calls, steps...)
+
+	// Each value reached Pulumi on stdin, with its own key.
+	stdinLog := s.read("stdin.log")
+	for _, k := range externalSecrets {
+		assert.Contains(t, stdinLog, "config set --secret --path taskmanager:externalSecrets."+k+" --stack production\t"+secretValue(k)+"\n")
+	}
+	// ... and nowhere else: not in any command line, not in anything the script printed.
+	for _, k := range externalSecrets {
+		for _, c := range calls {
+			assert.NotContains(t, c, secretValue(k))
+		}
+		assert.NotContains(t, r.output(), secretValue(k))
+	}
+	// The prompts name the keys.
+	assert.Contains(t, r.stderr, "smtpPassword (required)")
+}
+
+// A required secret cannot be skipped: an empty answer asks again, and running out of input
+// stops before anything is deployed.
+func TestCreateProductionRequiresTheSecrets(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	createRules(t, s, "production")
+	r := s.run("\n"+secretValue("smtpUsername")+"\n"+secretValue("smtpPassword")+"\n", "create-environment.sh", "production")
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "smtpUsername is required for production")
+	assert.Contains(t, r.stderr, "no value for googleClientId, which production requires")
+	calls := s.calls()
+	assert.Len(t, filter(calls, "pulumi config set --secret"), 2)
+	requireNoCall(t, calls, "pulumi up")
+	requireNoCall(t, calls, "build-lambdas")
+}
+
+// Staging requires its basic-auth credential (user:password) and lets the others be skipped;
+// a secret that is already set is not asked for again.
+func TestCreateStaging(t *testing.T) {
+	t.Parallel()
+	t.Run("asks for basicAuth, skips empty optional ones", func(t *testing.T) {
+		s := newSandbox(t)
+		createRules(t, s, "staging")
+		stdin := "no-colon\nqa:B4sic-Auth-Pw\n" + secretValue("smtpUsername") + "\n" + strings.Repeat("\n", 7)
+		r := s.run(stdin, "create-environment.sh", "staging", newTag)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "want user:password")
+		calls := s.calls()
+		sets := filter(calls, "pulumi config set --secret")
+		require.Len(t, sets, 2)
+		assert.Contains(t, sets[0], "taskmanager:externalSecrets.basicAuth --stack staging")
+		assert.Contains(t, sets[1], "taskmanager:externalSecrets.smtpUsername --stack staging")
+		assert.Contains(t, s.read("stdin.log"), "externalSecrets.basicAuth --stack staging\tqa:B4sic-Auth-Pw\n")
+		assert.NotContains(t, r.output(), "B4sic-Auth-Pw")
+		// The tag given on the command line, not the stack file's.
+		requireNoCall(t, calls, "pulumi config get --path taskmanager:compute.imageTag")
+		requireSequence(t, calls, []string{"pulumi up --yes --stack staging"}, []string{"aws ecs run-task"}, []string{"pulumi up --yes --stack staging"})
+	})
+	t.Run("keeps what is set", func(t *testing.T) {
+		s := newSandbox(t)
+		s.on("pulumi config get --path taskmanager:externalSecrets.basicAuth --stack staging", 0, "qa:already-set")
+		createRules(t, s, "staging")
+		r := s.run(strings.Repeat("\n", 8), "create-environment.sh", "staging", newTag)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Empty(t, filter(s.calls(), "pulumi config set --secret"))
+		assert.Contains(t, r.stderr, "basicAuth: already set, kept")
+		assert.NotContains(t, r.output(), "already-set")
+	})
+}
+
+// Dev requires nothing: empty answers (or no input at all) skip every secret.
+func TestCreateDevNeedsNoSecrets(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	createRules(t, s, "dev")
+	r := s.run("", "create-environment.sh", "dev")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, filter(s.calls(), "pulumi config set --secret"))
+	requireSequence(t, s.calls(), []string{"pulumi stack select --create dev"}, []string{"build-lambdas"}, []string{"pulumi up --yes --stack dev"}, []string{"aws ecs run-task"})
+}
+
+func TestCreateRefusesUnknownStack(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	r := s.run("", "create-environment.sh", "qa")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `unknown stack "qa"`)
+	assert.Empty(t, s.calls())
+}
+
+// Production is refused before anything runs.
+func TestDestroyRefusesProduction(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	r := s.run("yes\nproduction\n", "destroy-environment.sh", "production")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "refusing to destroy production")
+	assert.Empty(t, s.calls(), "neither pulumi nor aws may be called")
+}
+
+func TestDestroyAbortsWithoutYes(t *testing.T) {
+	t.Parallel()
+	for _, answer := range []string{"", "no\n", "y\n", "YES\n", "yes please\n", " yes\n"} {
+		t.Run(strings.TrimSpace(answer), func(t *testing.T) {
+			s := newSandbox(t)
+			r := s.run(answer, "destroy-environment.sh", "dev")
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, "aborted: nothing was changed")
+			assert.Empty(t, s.calls())
+		})
+	}
+}
+
+func TestDestroyRefusesUnknownStack(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	r := s.run("yes\n", "destroy-environment.sh", "qa")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `unknown stack "qa"`)
+	assert.Empty(t, s.calls())
+}
+
+var snapshotName = regexp.MustCompile(`--db-snapshot-identifier ((dev|staging)-final-\d{8}-\d{6})\b`)
+
+// Dev: scale api, scale worker, wait for their tasks to stop, snapshot, wait for the snapshot,
+// destroy, in that order; no deletion protection to lift.
+func TestDestroyDev(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.on("pulumi stack output --json --stack dev", 0, outputs(t, "dev", newRev))
+	s.on("aws rds describe-db-instances *", 0, "False")
+	r := s.run("yes\n", "destroy-environment.sh", "dev")
+	require.Equal(t, 0, r.code, r.stderr)
+	calls := s.calls()
+	at := requireSequence(t, calls,
+		[]string{"aws ecs update-service --cluster dev-taskmanager --service api --desired-count 0"},
+		[]string{"aws ecs update-service --cluster dev-taskmanager --service worker --desired-count 0"},
+		[]string{"aws ecs wait services-stable --cluster dev-taskmanager --services api worker"},
+		[]string{"aws rds create-db-snapshot --db-instance-identifier dev-taskmanager-db --db-snapshot-identifier dev-final-"},
+		[]string{"aws rds wait db-snapshot-available --db-snapshot-identifier dev-final-"},
+		[]string{"pulumi destroy --yes --stack dev"},
+	)
+	created := snapshotName.FindStringSubmatch(calls[at[3]])
+	require.NotNil(t, created, calls[at[3]])
+	assert.Contains(t, calls[at[4]], "--db-snapshot-identifier "+created[1], "waits for the snapshot it took")
+	assert.Contains(t, r.stderr, created[1])
+	assert.Contains(t, r.stderr, "scripts/create-environment.sh dev")
+	requireNoCall(t, calls, "modify-db-instance")
+	requireNoCall(t, calls, "register-scalable-target")
+	// The mutating calls are exactly these, once each.
+	var mutating []string
+	for _, c := range calls {
+		if regexp.MustCompile(`update-service|create-db-snapshot|modify-db|pulumi destroy|register-scalable`).MatchString(c) {
+			mutating = append(mutating, c)
+		}
+	}
+	assert.Len(t, mutating, 4, strings.Join(mutating, "\n"))
+}
+
+// Staging: auto scaling pinned to 0 first, and deletion protection of the database and its
+// replica lifted explicitly, after the snapshot and a second prompt, before `pulumi destroy`.
+func TestDestroyStaging(t *testing.T) {
+	t.Parallel()
+	rules := func(s *sandbox) {
+		s.on("pulumi stack output --json --stack staging", 0, outputs(t, "staging", newRev))
+		s.on("aws rds describe-db-instances *", 0, "True")
+		s.on("aws application-autoscaling describe-scalable-targets *", 0, "service/staging-taskmanager/api\tservice/staging-taskmanager/worker")
+	}
+	t.Run("lifts deletion protection", func(t *testing.T) {
+		s := newSandbox(t)
+		rules(s)
+		r := s.run("yes\nstaging\n", "destroy-environment.sh", "staging")
+		require.Equal(t, 0, r.code, r.stderr)
+		requireSequence(t, s.calls(),
+			[]string{"aws application-autoscaling register-scalable-target", "--resource-id service/staging-taskmanager/api", "--min-capacity 0 --max-capacity 0"},
+			[]string{"aws application-autoscaling register-scalable-target", "--resource-id service/staging-taskmanager/worker", "--min-capacity 0 --max-capacity 0"},
+			[]string{"aws ecs update-service --cluster staging-taskmanager --service api --desired-count 0"},
+			[]string{"aws ecs update-service --cluster staging-taskmanager --service worker --desired-count 0"},
+			[]string{"aws rds create-db-snapshot --db-instance-identifier staging-taskmanager-db --db-snapshot-identifier staging-final-"},
+			[]string{"aws rds wait db-snapshot-available --db-snapshot-identifier staging-final-"},
+			[]string{"aws rds modify-db-instance --db-instance-identifier staging-taskmanager-db --no-deletion-protection --apply-immediately"},
+			[]string{"aws rds modify-db-instance --db-instance-identifier staging-taskmanager-db-replica --no-deletion-protection --apply-immediately"},
+			[]string{"pulumi destroy --yes --stack staging"},
+		)
+		assert.Contains(t, r.stderr, "7-day recovery window")
+	})
+	for _, second := range []string{"", "yes\n", "no\n"} {
+		t.Run("second prompt "+strings.TrimSpace(second), func(t *testing.T) {
+			s := newSandbox(t)
+			rules(s)
+			r := s.run("yes\n"+second, "destroy-environment.sh", "staging")
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, "Deletion protection is on for staging-taskmanager-db staging-taskmanager-db-replica")
+			assert.Contains(t, r.stderr, "aborted: nothing was changed")
+			for _, c := range s.calls() {
+				assert.NotRegexp(t, `update-service|create-db-snapshot|modify-db|destroy|register-scalable`, c)
+			}
+		})
+	}
+	t.Run("snapshot fails: nothing deleted", func(t *testing.T) {
+		s := newSandbox(t)
+		s.on("aws rds create-db-snapshot *", 254, "")
+		rules(s)
+		r := s.run("yes\nstaging\n", "destroy-environment.sh", "staging")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "nothing was deleted")
+		requireNoCall(t, s.calls(), "modify-db-instance")
+		requireNoCall(t, s.calls(), "pulumi destroy")
+	})
+}

@@ -293,6 +293,7 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 	ctx.Export("clusterName", app.ClusterName)
 	ctx.Export("serviceNames", pulumi.ToStringArray([]string{compute.API, compute.Worker}))
 	ctx.Export("repositoryUrl", app.RepositoryURL)
+	ctx.Export("imageTag", pulumi.String(cfg.Compute.ImageTag))
 	for name, arn := range app.TaskDefinition {
 		ctx.Export(name+"TaskDefinitionArn", arn)
 	}

@@ -114,6 +114,7 @@ func TestTaskDefinitionsMatchSpec(t *testing.T) {
 				assert.Equal(t, "awsvpc", td.Inputs["networkMode"])
 				assert.Equal(t, []any{"FARGATE"}, td.Inputs["requiresCompatibilities"])
 				assert.NotEqual(t, td.Inputs["executionRoleArn"], td.Inputs["taskRoleArn"], "execution and task roles differ")
+				assert.Equal(t, true, td.Inputs["skipDestroy"], "earlier revisions stay registered for rollbacks")
 
 				assert.Equal(t, fmt.Sprintf("%s.dkr.ecr.us-east-1.amazonaws.com/taskmanager-%s:bootstrap", mockengine.Account, stack), c.Image)
 				assert.Equal(t, "1000:1000", c.User)

@@ -362,6 +362,8 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 		TaskRoleArn:          taskRole.Arn,
 		ContainerDefinitions: definitions,
 		Volumes:              ecs.TaskDefinitionVolumeArray{ecs.TaskDefinitionVolumeArgs{Name: pulumi.String("tmp")}},
+		// Keep earlier revisions registered: a rollback points the service back at one of them.
+		SkipDestroy: pulumi.Bool(true),
 	}, parent)
 	if err != nil {
 		return pulumi.StringOutput{}, err

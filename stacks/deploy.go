@@ -44,6 +44,28 @@ func bulleted(err error) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// environment is one stack's components, built in dependency order: each step wires the
+// outputs of the earlier ones into the next, and no component imports another.
+type environment struct {
+	ctx     *pulumi.Context
+	cfg     *Config
+	account string
+	// protect: production holds real customer data, so its stateful resources cannot be deleted
+	// by a `pulumi destroy` or a replacing change without first lifting protection on purpose.
+	protect bool
+
+	key        *secrets.Key
+	net        *network.Network
+	db         *database.Database
+	redis      *cache.Cache
+	store      *secrets.Store
+	buckets    *storage.Storage
+	front      *edge.Edge
+	app        *compute.Compute
+	monitoring *observability.Observability
+	bastion    *bastion.Bastion
+}
+
 // build registers the environment's resources from a valid config.
 func build(ctx *pulumi.Context, cfg *Config) error {
 	caller, err := aws.GetCallerIdentity(ctx, nil)
@@ -55,32 +77,41 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 			return err
 		}
 	}
-	// Production holds real customer data: its stateful resources cannot be deleted by a
-	// `pulumi destroy` or a replacing change without first lifting protection on purpose.
-	protect := cfg.IsProduction()
+	e := &environment{ctx: ctx, cfg: cfg, account: caller.AccountId, protect: cfg.IsProduction()}
+	for _, step := range []func() error{e.foundation, e.data, e.rotation, e.storage, e.edge, e.compute, e.operations} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	e.export()
+	return nil
+}
 
-	key, err := secrets.NewKey(ctx, cfg.Stack, &secrets.KeyArgs{
+func (e *environment) blueGreen() bool { return e.cfg.Compute.APIDeployment == compute.BlueGreen }
+
+// foundation is the environment's key and its network.
+func (e *environment) foundation() (err error) {
+	cfg := e.cfg
+	e.key, err = secrets.NewKey(e.ctx, cfg.Stack, &secrets.KeyArgs{
 		Stack:              cfg.Stack,
 		Region:             cfg.Region,
-		AccountID:          caller.AccountId,
+		AccountID:          e.account,
 		DeletionWindowDays: cfg.Secrets.KeyDeletionWindowDays,
-		Protect:            protect,
+		Protect:            e.protect,
 	})
 	if err != nil {
 		return err
 	}
-
 	lbPorts := []int{80, 443}
 	if cfg.Edge.Internal {
 		// Inside the VPC there is no public certificate: the internal load balancer serves HTTP.
 		lbPorts = []int{80}
 	}
-	blueGreen := cfg.Compute.APIDeployment == compute.BlueGreen
 	testPort := 0
-	if blueGreen {
+	if e.blueGreen() {
 		testPort = edge.TestListenerPort
 	}
-	net, err := network.NewNetwork(ctx, cfg.Stack, &network.Args{
+	e.net, err = network.NewNetwork(e.ctx, cfg.Stack, &network.Args{
 		Config: cfg.Network,
 		Ports: network.Ports{
 			Container: cfg.API.ContainerPort,
@@ -93,234 +124,251 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		TestListenerPort:     testPort,
 		Bastion:              cfg.Bastion.Enabled,
 		FlowLogRetentionDays: cfg.Logging.RetentionDays,
-		LogKmsKeyArn:         key.Arn,
+		LogKmsKeyArn:         e.key.Arn,
 	})
-	if err != nil {
-		return err
-	}
+	return err
+}
 
-	db, err := database.NewDatabase(ctx, cfg.Stack, &database.Args{
+// data is PostgreSQL, Redis and the secrets that hold their URLs.
+func (e *environment) data() (err error) {
+	cfg := e.cfg
+	e.db, err = database.NewDatabase(e.ctx, cfg.Stack, &database.Args{
 		Config:           cfg.Database,
 		Stack:            cfg.Stack,
-		SubnetIDs:        net.IsolatedSubnetIDs,
-		SecurityGroupID:  net.SecurityGroups.Database.ToStringOutput(),
-		KeyArn:           key.Arn,
+		SubnetIDs:        e.net.IsolatedSubnetIDs,
+		SecurityGroupID:  e.net.SecurityGroups.Database.ToStringOutput(),
+		KeyArn:           e.key.Arn,
 		LogRetentionDays: cfg.Logging.RetentionDays,
-		Protect:          protect,
+		Protect:          e.protect,
 	})
 	if err != nil {
 		return err
 	}
-	redis, err := cache.NewCache(ctx, cfg.Stack, &cache.Args{
+	e.redis, err = cache.NewCache(e.ctx, cfg.Stack, &cache.Args{
 		Config:           cfg.Cache,
-		SubnetIDs:        net.IsolatedSubnetIDs,
-		SecurityGroupID:  net.SecurityGroups.Cache.ToStringOutput(),
-		KeyArn:           key.Arn,
+		SubnetIDs:        e.net.IsolatedSubnetIDs,
+		SecurityGroupID:  e.net.SecurityGroups.Cache.ToStringOutput(),
+		KeyArn:           e.key.Arn,
 		LogRetentionDays: cfg.Logging.RetentionDays,
-		Protect:          protect,
+		Protect:          e.protect,
 	})
 	if err != nil {
 		return err
 	}
-	store, err := secrets.NewStore(ctx, cfg.Stack, &secrets.StoreArgs{
+	e.store, err = secrets.NewStore(e.ctx, cfg.Stack, &secrets.StoreArgs{
 		Stack:              cfg.Stack,
-		KeyArn:             key.Arn,
+		KeyArn:             e.key.Arn,
 		RecoveryWindowDays: cfg.Secrets.RecoveryWindowDays,
-		Protect:            protect,
+		Protect:            e.protect,
 		Database: secrets.DatabaseEndpoint{
-			Host: db.Address, ReaderHost: db.ReaderAddress, Port: database.Port, Name: database.Name,
+			Host: e.db.Address, ReaderHost: e.db.ReaderAddress, Port: database.Port, Name: database.Name,
 		},
-		Cache:    secrets.CacheEndpoint{Host: redis.PrimaryAddress, Port: cache.Port, AuthToken: redis.AuthToken},
+		Cache:    secrets.CacheEndpoint{Host: e.redis.PrimaryAddress, Port: cache.Port, AuthToken: e.redis.AuthToken},
 		External: cfg.External,
 	})
-	if err != nil {
-		return err
-	}
+	return err
+}
 
-	if _, err := secrets.NewRotation(ctx, cfg.Stack, &secrets.RotationArgs{
-		Stack: cfg.Stack, Region: cfg.Region, AccountID: caller.AccountId,
-		KeyArn:            key.Arn,
-		SubnetIDs:         net.PrivateSubnetIDs,
-		SecurityGroupID:   net.SecurityGroups.Rotation.ToStringOutput(),
+// rotation rotates the database login and the JWT key, and redeploys the services after.
+func (e *environment) rotation() error {
+	cfg := e.cfg
+	_, err := secrets.NewRotation(e.ctx, cfg.Stack, &secrets.RotationArgs{
+		Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
+		KeyArn:            e.key.Arn,
+		SubnetIDs:         e.net.PrivateSubnetIDs,
+		SecurityGroupID:   e.net.SecurityGroups.Rotation.ToStringOutput(),
 		LogRetentionDays:  cfg.Logging.RetentionDays,
-		DatabaseSecretArn: store.Arns[secrets.DatabaseURL],
-		ReaderSecretArn:   store.Arns[secrets.DatabaseReaderURL],
-		MasterSecretArn:   db.MasterSecretArn,
-		ReaderHost:        db.ReaderAddress,
+		DatabaseSecretArn: e.store.Arns[secrets.DatabaseURL],
+		ReaderSecretArn:   e.store.Arns[secrets.DatabaseReaderURL],
+		MasterSecretArn:   e.db.MasterSecretArn,
+		ReaderHost:        e.db.ReaderAddress,
 		DatabaseDays:      cfg.Secrets.DatabaseRotationDays,
-		JWTSecretArn:      store.Arns[secrets.JWTSecret],
+		JWTSecretArn:      e.store.Arns[secrets.JWTSecret],
 		JWTDays:           cfg.Secrets.JWTRotationDays,
 		Cluster:           compute.ClusterName(cfg.Stack),
 		Services:          []string{compute.API, compute.Worker},
-	}); err != nil {
-		return err
-	}
+	})
+	return err
+}
 
+// storage is the buckets; the logs bucket keeps the log archive as long as the archive says.
+func (e *environment) storage() (err error) {
+	cfg := e.cfg
 	logDays := cfg.Logging.RetentionDays
 	if cfg.Logging.ArchiveDays != nil {
 		logDays = *cfg.Logging.ArchiveDays
 	}
-	buckets, err := storage.NewStorage(ctx, cfg.Stack, &storage.Args{
-		Config: cfg.Storage, Stack: cfg.Stack, Region: cfg.Region, AccountID: caller.AccountId,
-		KeyArn:              key.Arn,
+	e.buckets, err = storage.NewStorage(e.ctx, cfg.Stack, &storage.Args{
+		Config: cfg.Storage, Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
+		KeyArn:              e.key.Arn,
 		BackupRetentionDays: cfg.Database.BackupRetentionDays,
 		LogRetentionDays:    logDays,
-		Protect:             protect,
+		Protect:             e.protect,
 	})
-	if err != nil {
-		return err
-	}
+	return err
+}
 
-	lbSubnets := net.PublicSubnetIDs
+// edge is the load balancer, its certificate, DNS and WAF.
+func (e *environment) edge() (err error) {
+	cfg := e.cfg
+	subnets := e.net.PublicSubnetIDs
 	if cfg.Edge.Internal {
-		lbSubnets = net.PrivateSubnetIDs
+		subnets = e.net.PrivateSubnetIDs
 	}
-	edgeArgs := &edge.Args{
+	args := &edge.Args{
 		Config:              cfg.Edge,
 		Stack:               cfg.Stack,
-		VpcID:               net.VpcID,
-		SubnetIDs:           lbSubnets,
-		SecurityGroupID:     net.SecurityGroups.LoadBalancer.ToStringOutput(),
+		VpcID:               e.net.VpcID,
+		SubnetIDs:           subnets,
+		SecurityGroupID:     e.net.SecurityGroups.LoadBalancer.ToStringOutput(),
 		ContainerPort:       cfg.API.ContainerPort,
 		HealthCheckPath:     cfg.API.HealthCheckPath,
-		BlueGreen:           blueGreen,
+		BlueGreen:           e.blueGreen(),
 		WAFLogRetentionDays: cfg.Logging.RetentionDays,
-		KeyArn:              key.Arn,
+		KeyArn:              e.key.Arn,
 	}
 	if cfg.Edge.BasicAuth {
-		edgeArgs.BasicAuthCredentials = pulumi.ToSecret(pulumi.String(*cfg.External.BasicAuth)).(pulumi.StringOutput)
+		args.BasicAuthCredentials = pulumi.ToSecret(pulumi.String(*cfg.External.BasicAuth)).(pulumi.StringOutput)
 	}
 	if cfg.Storage.Logs {
-		edgeArgs.AccessLogsBucket = buckets.LogsBucket
-		edgeArgs.AccessLogDependency = buckets.LogsReady
+		args.AccessLogsBucket = e.buckets.LogsBucket
+		args.AccessLogDependency = e.buckets.LogsReady
 	}
-	front, err := edge.NewEdge(ctx, cfg.Stack, edgeArgs)
-	if err != nil {
-		return err
-	}
+	e.front, err = edge.NewEdge(e.ctx, cfg.Stack, args)
+	return err
+}
+
+// compute is the cluster, the services and the migration task behind the load balancer.
+func (e *environment) compute() (err error) {
+	cfg, front := e.cfg, e.front
 	lb := compute.LoadBalancer{
 		TargetGroupArn: front.TargetGroupArn,
 		RequestLabel:   front.RequestLabel,
 		Listeners:      front.Listeners,
 	}
-	if blueGreen {
+	if e.blueGreen() {
 		lb.BlueGreen = &compute.BlueGreenTargets{
 			BlueName: front.BlueName, GreenName: front.GreenName,
 			ProdListener: front.ProdListener, TestListener: front.TestListener,
 			LoadBalancerSuffix: front.ArnSuffix, BlueSuffix: front.BlueArnSuffix, GreenSuffix: front.GreenArnSuffix,
 		}
 	}
-	app, err := compute.NewCompute(ctx, cfg.Stack, &compute.Args{
-		Stack: cfg.Stack, Region: cfg.Region, AccountID: caller.AccountId,
+	e.app, err = compute.NewCompute(e.ctx, cfg.Stack, &compute.Args{
+		Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
 		Settings: compute.Settings{
 			Environment: cfg.Environment, LogLevel: cfg.Logging.Level, App: cfg.App, Worker: cfg.Worker, Port: cfg.API.ContainerPort,
 		},
 		API:       cfg.API,
 		Worker:    cfg.Worker,
 		Compute:   cfg.Compute,
-		SubnetIDs: net.PrivateSubnetIDs,
+		SubnetIDs: e.net.PrivateSubnetIDs,
 		SecurityGroups: map[string]pulumi.StringInput{
-			compute.API:        net.SecurityGroups.API.ToStringOutput(),
-			compute.Worker:     net.SecurityGroups.Worker.ToStringOutput(),
-			compute.Migrations: net.SecurityGroups.Migrations.ToStringOutput(),
+			compute.API:        e.net.SecurityGroups.API.ToStringOutput(),
+			compute.Worker:     e.net.SecurityGroups.Worker.ToStringOutput(),
+			compute.Migrations: e.net.SecurityGroups.Migrations.ToStringOutput(),
 		},
-		KeyArn:           key.Arn,
-		SecretArns:       store.Arns,
+		KeyArn:           e.key.Arn,
+		SecretArns:       e.store.Arns,
 		LogRetentionDays: cfg.Logging.RetentionDays,
 		LoadBalancer:     lb,
-		Protect:          protect,
+		Protect:          e.protect,
 	})
-	if err != nil {
-		return err
-	}
+	return err
+}
 
-	tgSuffixes := []pulumi.StringInput{front.BlueArnSuffix}
-	if blueGreen {
-		tgSuffixes = append(tgSuffixes, front.GreenArnSuffix)
+// operations is the monitoring, the log archive and the bastion.
+func (e *environment) operations() (err error) {
+	cfg := e.cfg
+	tgSuffixes := []pulumi.StringInput{e.front.BlueArnSuffix}
+	if e.blueGreen() {
+		tgSuffixes = append(tgSuffixes, e.front.GreenArnSuffix)
 	}
 	replica := ""
 	if cfg.Database.Replica != nil {
 		replica = database.Identifier(cfg.Stack) + "-replica"
 	}
-	monitoring, err := observability.NewObservability(ctx, cfg.Stack, &observability.Args{
-		Config: cfg.Monitoring, Stack: cfg.Stack, Region: cfg.Region, KeyArn: key.Arn,
-		LoadBalancerSuffix:  front.ArnSuffix,
+	e.monitoring, err = observability.NewObservability(e.ctx, cfg.Stack, &observability.Args{
+		Config: cfg.Monitoring, Stack: cfg.Stack, Region: cfg.Region, KeyArn: e.key.Arn,
+		LoadBalancerSuffix:  e.front.ArnSuffix,
 		TargetGroupSuffixes: tgSuffixes,
 		Cluster:             compute.ClusterName(cfg.Stack),
 		Services:            []string{compute.API, compute.Worker},
 		DatabaseIdentifier:  database.Identifier(cfg.Stack),
 		ReplicaIdentifier:   replica,
-		CacheGroupID:        redis.GroupID,
+		CacheGroupID:        e.redis.GroupID,
 		CacheNodes:          cfg.Cache.NumNodes,
 	})
 	if err != nil {
 		return err
 	}
-	ctx.Export("alarmNames", monitoring.AlarmNames)
-	if cfg.Monitoring.Level == observability.Alerting {
-		ctx.Export("alertTopicArn", monitoring.TopicArn)
-	}
-
 	if cfg.Logging.ArchiveDays != nil {
 		var groups []string
 		for _, w := range []string{compute.API, compute.Worker, compute.Migrations} {
 			groups = append(groups, compute.LogGroupName(cfg.Stack, w))
 		}
-		if _, err := observability.NewLogArchive(ctx, cfg.Stack, &observability.ArchiveArgs{
-			Stack: cfg.Stack, Region: cfg.Region, AccountID: caller.AccountId,
-			LogGroups: groups, BucketArn: buckets.LogsBucketArn, KeyArn: key.Arn,
-		}, pulumi.DependsOn([]pulumi.Resource{app})); err != nil {
+		// The subscriptions need the app's log groups to exist.
+		if _, err := observability.NewLogArchive(e.ctx, cfg.Stack, &observability.ArchiveArgs{
+			Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
+			LogGroups: groups, BucketArn: e.buckets.LogsBucketArn, KeyArn: e.key.Arn,
+		}, pulumi.DependsOn([]pulumi.Resource{e.app})); err != nil {
 			return err
 		}
 	}
 	if cfg.Bastion.Enabled {
-		host, err := bastion.NewBastion(ctx, cfg.Stack, &bastion.Args{
+		e.bastion, err = bastion.NewBastion(e.ctx, cfg.Stack, &bastion.Args{
 			Config: cfg.Bastion, Stack: cfg.Stack,
-			SubnetID:         net.PrivateSubnetIDs.Index(pulumi.Int(0)),
-			SecurityGroupID:  net.SecurityGroups.Bastion.ToStringOutput(),
-			KeyArn:           key.Arn,
+			SubnetID:         e.net.PrivateSubnetIDs.Index(pulumi.Int(0)),
+			SecurityGroupID:  e.net.SecurityGroups.Bastion.ToStringOutput(),
+			KeyArn:           e.key.Arn,
 			LogRetentionDays: cfg.Logging.RetentionDays,
 		})
-		if err != nil {
-			return err
-		}
-		ctx.Export("bastionInstanceId", host.InstanceID)
-		ctx.Export("bastionSessionDocument", host.SessionDocument)
 	}
+	return err
+}
 
-	ctx.Export("url", front.URL)
-	ctx.Export("loadBalancerDnsName", front.DNSName)
-	ctx.Export("clusterName", app.ClusterName)
+// export is what operators and the pipeline read: names, endpoints and ARNs, never a secret.
+func (e *environment) export() {
+	ctx, cfg := e.ctx, e.cfg
+	ctx.Export("url", e.front.URL)
+	ctx.Export("loadBalancerDnsName", e.front.DNSName)
+	ctx.Export("clusterName", e.app.ClusterName)
 	ctx.Export("serviceNames", pulumi.ToStringArray([]string{compute.API, compute.Worker}))
-	ctx.Export("repositoryUrl", app.RepositoryURL)
+	ctx.Export("repositoryUrl", e.app.RepositoryURL)
 	ctx.Export("imageTag", pulumi.String(cfg.Compute.ImageTag))
-	for name, arn := range app.TaskDefinition {
+	for name, arn := range e.app.TaskDefinition {
 		ctx.Export(name+"TaskDefinitionArn", arn)
 	}
 	// What the pipeline's `aws ecs run-task` of the migrations needs.
 	ctx.Export("migrationsTaskFamily", pulumi.String(cfg.Stack+"-taskmanager-"+compute.Migrations))
-	ctx.Export("migrationsSubnetIds", net.PrivateSubnetIDs)
-	ctx.Export("migrationsSecurityGroupId", net.SecurityGroups.Migrations.ToStringOutput())
-	if blueGreen {
-		ctx.Export("codeDeployApplication", app.CodeDeployApplication)
-		ctx.Export("codeDeployDeploymentGroup", app.CodeDeployGroup)
+	ctx.Export("migrationsSubnetIds", e.net.PrivateSubnetIDs)
+	ctx.Export("migrationsSecurityGroupId", e.net.SecurityGroups.Migrations.ToStringOutput())
+	if e.blueGreen() {
+		ctx.Export("codeDeployApplication", e.app.CodeDeployApplication)
+		ctx.Export("codeDeployDeploymentGroup", e.app.CodeDeployGroup)
 	}
-	for purpose, name := range buckets.Buckets {
+	ctx.Export("alarmNames", e.monitoring.AlarmNames)
+	if cfg.Monitoring.Level == observability.Alerting {
+		ctx.Export("alertTopicArn", e.monitoring.TopicArn)
+	}
+	if e.bastion != nil {
+		ctx.Export("bastionInstanceId", e.bastion.InstanceID)
+		ctx.Export("bastionSessionDocument", e.bastion.SessionDocument)
+	}
+	for purpose, name := range e.buckets.Buckets {
 		ctx.Export(purpose+"Bucket", name)
 	}
-	ctx.Export("vpcId", net.VpcID)
-	ctx.Export("publicSubnetIds", net.PublicSubnetIDs)
-	ctx.Export("privateSubnetIds", net.PrivateSubnetIDs)
-	ctx.Export("isolatedSubnetIds", net.IsolatedSubnetIDs)
-	ctx.Export("kmsKeyArn", key.Arn)
-	ctx.Export("databaseAddress", db.Address)
-	ctx.Export("databaseReaderAddress", db.ReaderAddress)
-	ctx.Export("databaseIdentifier", db.Identifier)
-	ctx.Export("cacheAddress", redis.PrimaryAddress)
+	ctx.Export("vpcId", e.net.VpcID)
+	ctx.Export("publicSubnetIds", e.net.PublicSubnetIDs)
+	ctx.Export("privateSubnetIds", e.net.PrivateSubnetIDs)
+	ctx.Export("isolatedSubnetIds", e.net.IsolatedSubnetIDs)
+	ctx.Export("kmsKeyArn", e.key.Arn)
+	ctx.Export("databaseAddress", e.db.Address)
+	ctx.Export("databaseReaderAddress", e.db.ReaderAddress)
+	ctx.Export("databaseIdentifier", e.db.Identifier)
+	ctx.Export("cacheAddress", e.redis.PrimaryAddress)
 	secretArns := pulumi.StringMap{}
-	for name, arn := range store.Arns {
+	for name, arn := range e.store.Arns {
 		secretArns[name] = arn
 	}
 	ctx.Export("secretArns", secretArns)
-	return nil
 }

@@ -1,0 +1,22 @@
+// Command plan evaluates the Pulumi program offline, on the mock engine the tests use, and
+// reports what a stack would build and cost. It needs no AWS credentials, no Pulumi CLI and no
+// network.
+//
+//	go run ./cmd/plan plan <stack>              the resource tree with sizes, and a summary
+//	go run ./cmd/plan cost <stack>              the itemised monthly estimate against the spec
+//	go run ./cmd/plan diff <stackA> <stackB>    what differs between two environments
+//	go run ./cmd/plan matrix [--write]          the spec's environment comparison matrix
+//
+// --markdown writes markdown tables (for a pull request comment or docs); --dir names the
+// project directory (default: the nearest one at or above the working directory holding
+// Pulumi.yaml). Errors go to stderr with exit status 1, as `pulumi preview` prints them; a
+// usage mistake exits 2. The command is internal/plan's Main, tested there.
+package main
+
+import (
+	"os"
+
+	"github.com/taskmanager/taskmanager-infra/internal/plan"
+)
+
+func main() { os.Exit(plan.Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,413 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
+)
+
+// Components: the spec's cost-table rows where it has one, and the lines it leaves out.
+const (
+	compRDS        = "RDS"
+	compReplica    = "RDS Replica"
+	compCache      = "ElastiCache"
+	compAPI        = "ECS API"
+	compWorker     = "ECS Worker"
+	compALB        = "ALB"
+	compWAF        = "WAF"
+	compNAT        = "NAT"
+	compIPv4       = "Public IPv4"
+	compSecrets    = "Secrets Manager"
+	compKMS        = "KMS"
+	compCloudWatch = "CloudWatch"
+	compRoute53    = "Route 53"
+	compLambda     = "Lambda"
+	compEC2        = "EC2"
+	compS3         = "S3"
+)
+
+// Line is one priced item of the estimate.
+type Line struct {
+	Component string // the spec's component it belongs to (RDS, ECS API, ...) or what it is
+	Item      string // what is priced
+	Resources string // the resources it comes from
+	// Quantity is in Unit (instance-h, GB-month, ...) per month at the desired counts;
+	// QuantityMax at the services' maximum counts (the same for everything but Fargate).
+	Quantity, QuantityMax float64
+	Unit                  string
+	UnitPrice             float64 // dollars per Unit
+	Monthly, MonthlyMax   float64 // Quantity × UnitPrice, QuantityMax × UnitPrice
+	// Nominal marks a traffic assumption rather than a size the stack file sets.
+	Nominal bool
+}
+
+// Estimate is a stack's itemised monthly cost.
+type Estimate struct {
+	Stack       string
+	Environment string
+	Lines       []Line
+	// Total at the desired task counts, TotalMax at the services' maximum counts.
+	Total, TotalMax float64
+	// Usage lists the resources whose cost depends on traffic or data and is not estimated.
+	Usage []Unpriced
+	// Missing lists what has no price here: a class not in the table, or a resource type the
+	// estimate does not know. A non-empty list means the total is too low.
+	Missing []string
+}
+
+// Unpriced is a resource type whose cost is usage-based.
+type Unpriced struct {
+	Type  string
+	Count int
+	Why   string
+}
+
+// EstimateCost prices a stack's resources.
+func EstimateCost(s *Stack) (*Estimate, error) {
+	e, err := estimate(s.Resources)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", s.Name, err)
+	}
+	e.Stack, e.Environment = s.Name, s.Config.Environment
+	return e, nil
+}
+
+// estimate prices a list of resources; the tests feed it hand-made ones.
+func estimate(res []*mockengine.Resource) (*Estimate, error) {
+	e := &Estimate{}
+	add := func(l Line) {
+		if l.QuantityMax == 0 {
+			l.QuantityMax = l.Quantity
+		}
+		l.Monthly = l.Quantity * l.UnitPrice
+		l.MonthlyMax = l.QuantityMax * l.UnitPrice
+		e.Lines = append(e.Lines, l)
+	}
+	missing := func(format string, args ...any) { e.Missing = append(e.Missing, fmt.Sprintf(format, args...)) }
+
+	priceDatabases(res, add, missing)
+	priceCaches(res, add, missing)
+	if err := priceServices(res, add); err != nil {
+		return nil, err
+	}
+	priceEdge(res, add)
+	priceNetwork(res, add, missing)
+	priceManaged(res, add)
+
+	for _, l := range e.Lines {
+		e.Total += l.Monthly
+		e.TotalMax += l.MonthlyMax
+	}
+	e.Usage, e.Missing = classify(res, e.Missing)
+	return e, nil
+}
+
+type adder func(Line)
+type misser func(format string, args ...any)
+
+// hours is a month of hours for n of something.
+func hours(n float64) float64 { return n * HoursPerMonth }
+
+func priceDatabases(res []*mockengine.Resource, add adder, missing misser) {
+	instances := ofType(res, typeDBInstance)
+	byIdentifier := map[string]*mockengine.Resource{}
+	for _, r := range instances {
+		byIdentifier[str(r, "identifier")] = r
+	}
+	for _, r := range instances {
+		class := str(r, "instanceClass")
+		multiAZ := boolean(r, "multiAz")
+		source := str(r, "replicateSourceDb")
+		comp, role := compRDS, "primary"
+		if source != "" {
+			comp, role = compReplica, "read replica"
+		}
+		price, ok := rdsPostgresHourly[class]
+		if !ok {
+			missing("%s: RDS class %s has no price in the table", label(r), class)
+		} else {
+			n, az := 1.0, "Single-AZ"
+			if multiAZ {
+				// A Multi-AZ instance is a primary and a standby: twice the hours.
+				n, az = 2, "Multi-AZ (primary + standby)"
+			}
+			add(Line{Component: comp, Item: fmt.Sprintf("%s %s, %s", class, role, az), Resources: label(r),
+				Quantity: hours(n), Unit: "instance-h", UnitPrice: price})
+		}
+		// A replica has no allocatedStorage of its own: it gets the source's.
+		gb, ok := number(r, "allocatedStorage")
+		if src, found := byIdentifier[source]; !ok && found {
+			gb, ok = number(src, "allocatedStorage")
+		}
+		if !ok {
+			missing("%s: no allocated storage to price", label(r))
+			continue
+		}
+		if t := str(r, "storageType"); t != "" && t != "gp3" {
+			missing("%s: storage type %s has no price in the table (gp3 only)", label(r), t)
+			continue
+		}
+		storage, what := rdsGP3PerGBMonth, "gp3 storage"
+		if multiAZ {
+			storage, what = rdsGP3MultiAZPerGBMonth, "gp3 storage, Multi-AZ (two copies)"
+		}
+		if ceiling, ok := number(r, "maxAllocatedStorage"); ok && ceiling > gb {
+			what += fmt.Sprintf(", allocated (autoscaling up to %.0f GB)", ceiling)
+		}
+		add(Line{Component: comp, Item: what, Resources: label(r), Quantity: gb, Unit: "GB-month", UnitPrice: storage})
+		if boolean(r, "manageMasterUserPassword") {
+			add(Line{Component: compSecrets, Item: "RDS-managed master password secret", Resources: label(r),
+				Quantity: 1, Unit: "secret-month", UnitPrice: secretMonth})
+		}
+	}
+}
+
+func priceCaches(res []*mockengine.Resource, add adder, missing misser) {
+	for _, r := range ofType(res, typeCacheGroup) {
+		nodeType := str(r, "nodeType")
+		nodes, ok := number(r, "numCacheClusters")
+		if !ok {
+			// Cluster mode: shards × (1 primary + replicas).
+			groups, _ := number(r, "numNodeGroups")
+			replicas, _ := number(r, "replicasPerNodeGroup")
+			nodes = groups * (1 + replicas)
+		}
+		price, ok := elastiCacheHourly[nodeType]
+		if !ok {
+			missing("%s: ElastiCache node type %s has no price in the table", label(r), nodeType)
+			continue
+		}
+		add(Line{Component: compCache, Item: fmt.Sprintf("%s × %.0f node(s)", nodeType, nodes), Resources: label(r),
+			Quantity: hours(nodes), Unit: "node-h", UnitPrice: price})
+	}
+}
+
+func priceServices(res []*mockengine.Resource, add adder) error {
+	svcs, err := services(res)
+	if err != nil {
+		return err
+	}
+	for _, s := range svcs {
+		comp := serviceComponent(s.Name)
+		vcpu, gb, kind := fargateVCPUHour, fargateGBHour, "Fargate"
+		if s.Capacity == "FARGATE_SPOT" {
+			vcpu, gb, kind = fargateSpotVCPUHour, fargateSpotGBHour, "Fargate Spot"
+		}
+		counts := fmt.Sprintf("%d task(s)", s.Desired)
+		if s.Max != s.Desired {
+			counts = fmt.Sprintf("%d task(s), %d at max", s.Desired, s.Max)
+		}
+		where := label(s.Res) + ", " + label(s.Task)
+		add(Line{Component: comp, Item: fmt.Sprintf("%s vCPU: %s × %s vCPU", kind, counts, trimFloat(s.VCPU)), Resources: where,
+			Quantity: hours(float64(s.Desired) * s.VCPU), QuantityMax: hours(float64(s.Max) * s.VCPU), Unit: "vCPU-h", UnitPrice: vcpu})
+		add(Line{Component: comp, Item: fmt.Sprintf("%s memory: %s × %s GB", kind, counts, trimFloat(s.MemoryGB)), Resources: where,
+			Quantity: hours(float64(s.Desired) * s.MemoryGB), QuantityMax: hours(float64(s.Max) * s.MemoryGB), Unit: "GB-h", UnitPrice: gb})
+	}
+	return nil
+}
+
+// serviceComponent maps an ECS service to the spec's row.
+func serviceComponent(name string) string {
+	switch name {
+	case "api":
+		return compAPI
+	case "worker":
+		return compWorker
+	}
+	return "ECS " + name
+}
+
+func priceEdge(res []*mockengine.Resource, add adder) {
+	for _, r := range ofType(res, typeLoadBalancer) {
+		if t := str(r, "loadBalancerType"); t != "" && t != "application" {
+			continue // a network or gateway load balancer would be priced differently; none exists
+		}
+		add(Line{Component: compALB, Item: "Application Load Balancer", Resources: label(r),
+			Quantity: hours(1), Unit: "ALB-h", UnitPrice: albHour})
+		add(Line{Component: compALB, Item: fmt.Sprintf("LCUs: %s on average", trimFloat(nominalLCUs)), Resources: label(r),
+			Quantity: hours(nominalLCUs), Unit: "LCU-h", UnitPrice: albLCUHour, Nominal: true})
+		if !boolean(r, "internal") {
+			// An internet-facing ALB holds a public IPv4 address in each of its AZs (one subnet each).
+			n := float64(count(r, "subnets") + count(r, "subnetMappings"))
+			add(Line{Component: compIPv4, Item: fmt.Sprintf("internet-facing ALB: %.0f address(es), one per AZ", n), Resources: label(r),
+				Quantity: hours(n), Unit: "IPv4-h", UnitPrice: publicIPv4Hour})
+		}
+	}
+	for _, r := range ofType(res, typeWebACL) {
+		rules := wafRules(r)
+		add(Line{Component: compWAF, Item: "web ACL", Resources: label(r), Quantity: 1, Unit: "ACL-month", UnitPrice: wafWebACLMonth})
+		add(Line{Component: compWAF, Item: fmt.Sprintf("%d rule(s) (a managed rule group is one rule)", rules), Resources: label(r),
+			Quantity: float64(rules), Unit: "rule-month", UnitPrice: wafRuleMonth})
+		add(Line{Component: compWAF, Item: fmt.Sprintf("requests: %s million a month", trimFloat(nominalWAFRequestsM)), Resources: label(r),
+			Quantity: nominalWAFRequestsM, Unit: "million requests", UnitPrice: wafMillionRequests, Nominal: true})
+	}
+}
+
+// wafRules counts a web ACL's rules, given as ruleJson (a JSON list) or as rules.
+func wafRules(r *mockengine.Resource) int {
+	if raw := str(r, "ruleJson"); raw != "" {
+		var rules []any
+		if json.Unmarshal([]byte(raw), &rules) == nil {
+			return len(rules)
+		}
+	}
+	return count(r, "rules")
+}
+
+func priceNetwork(res []*mockengine.Resource, add adder, missing misser) {
+	for _, r := range ofType(res, typeVpc) {
+		azs := count(r, "availabilityZoneNames")
+		strategy := str(r, "natGateways", "strategy")
+		n := 0
+		switch strategy {
+		case "Single":
+			n = 1
+		case "OnePerAz", "":
+			// awsx's default is one per AZ.
+			n = azs
+			if strategy == "" {
+				strategy = "OnePerAz (awsx default)"
+			}
+		case "None":
+			n = 0
+		default:
+			missing("%s: NAT strategy %s is not known here", label(r), strategy)
+		}
+		if n == 0 {
+			continue
+		}
+		add(Line{Component: compNAT, Item: fmt.Sprintf("NAT gateway × %d (%s)", n, strategy), Resources: label(r),
+			Quantity: hours(float64(n)), Unit: "gateway-h", UnitPrice: natGatewayHour})
+		add(Line{Component: compIPv4, Item: fmt.Sprintf("NAT gateway Elastic IP × %d", n), Resources: label(r),
+			Quantity: hours(float64(n)), Unit: "IPv4-h", UnitPrice: publicIPv4Hour})
+	}
+	for _, r := range ofType(res, typeNatGateway) {
+		add(Line{Component: compNAT, Item: "NAT gateway", Resources: label(r), Quantity: hours(1), Unit: "gateway-h", UnitPrice: natGatewayHour})
+	}
+	for _, r := range ofType(res, typeEIP) {
+		add(Line{Component: compIPv4, Item: "Elastic IP", Resources: label(r), Quantity: hours(1), Unit: "IPv4-h", UnitPrice: publicIPv4Hour})
+	}
+	for _, r := range ofType(res, typeEC2Instance) {
+		it := str(r, "instanceType")
+		// An instance that forwards traffic (source/destination check off) is a NAT instance.
+		comp, role := compEC2, "instance"
+		if v, set := input(r, "sourceDestCheck").(bool); set && !v {
+			comp, role = compNAT, "NAT instance"
+		}
+		price, ok := ec2Hourly[it]
+		if !ok {
+			missing("%s: EC2 type %s has no price in the table", label(r), it)
+		} else {
+			add(Line{Component: comp, Item: fmt.Sprintf("%s %s", role, it), Resources: label(r), Quantity: hours(1), Unit: "instance-h", UnitPrice: price})
+		}
+		gb, ok := number(r, "rootBlockDevice", "volumeSize")
+		if !ok {
+			gb = defaultRootGB
+		}
+		add(Line{Component: comp, Item: fmt.Sprintf("%s root volume, gp3", role), Resources: label(r), Quantity: gb, Unit: "GB-month", UnitPrice: ebsGP3PerGBMonth})
+		if boolean(r, "associatePublicIpAddress") {
+			add(Line{Component: compIPv4, Item: role + " public address", Resources: label(r), Quantity: hours(1), Unit: "IPv4-h", UnitPrice: publicIPv4Hour})
+		}
+	}
+}
+
+// priceManaged prices the per-item monthly services.
+func priceManaged(res []*mockengine.Resource, add adder) {
+	perItem := []struct {
+		typ, comp, item, unit string
+		price                 float64
+	}{
+		{typeSecret, compSecrets, "secret(s)", "secret-month", secretMonth},
+		{typeKMSKey, compKMS, "customer managed key(s), first year of rotation", "key-month", kmsKeyMonth},
+		{typeAlarm, compCloudWatch, "metric alarm(s), standard resolution", "alarm-month", alarmMonth},
+		{typeDashboard, compCloudWatch, "dashboard(s)", "dashboard-month", dashboardMonth},
+		{typeZone, compRoute53, "hosted zone(s)", "zone-month", hostedZoneMonth},
+		{typeLambda, compLambda, "function(s): a few rotation runs a month, negligible", "function-month", lambdaMonth},
+	}
+	for _, p := range perItem {
+		rs := ofType(res, p.typ)
+		if len(rs) == 0 {
+			continue
+		}
+		add(Line{Component: p.comp, Item: fmt.Sprintf("%d %s", len(rs), p.item), Resources: labels(rs),
+			Quantity: float64(len(rs)), Unit: p.unit, UnitPrice: p.price})
+	}
+}
+
+// pricedTypes are priced above.
+var pricedTypes = map[string]bool{
+	typeDBInstance: true, typeCacheGroup: true, typeService: true, typeTaskDefinition: true, typeLoadBalancer: true,
+	typeWebACL: true, typeVpc: true, typeNatGateway: true, typeEIP: true, typeEC2Instance: true, typeSecret: true,
+	typeKMSKey: true, typeAlarm: true, typeDashboard: true, typeZone: true, typeLambda: true,
+}
+
+// usageTypes cost what traffic or data costs: real money in production, not estimated here.
+var usageTypes = map[string]string{
+	typeLogGroup:                    "ingestion $0.50/GB, storage $0.03/GB-month",
+	"aws:s3/bucketV2:BucketV2":      "storage $0.023/GB-month, requests",
+	"aws:ecr/repository:Repository": "image storage $0.10/GB-month",
+	"aws:ec2/flowLog:FlowLog":       "flow records ingested into CloudWatch Logs",
+	typeCluster:                     "Container Insights metrics, where enabled",
+	"aws:route53/record:Record":     "DNS queries (alias queries to the ALB are free)",
+	"aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": "ingestion $0.029/GB, delivered to S3 (the log archive)",
+}
+
+// freeTypes cost nothing by themselves.
+var freeTypes = map[string]bool{
+	"aws:iam/role:Role": true, "aws:iam/rolePolicy:RolePolicy": true, "aws:iam/policy:Policy": true,
+	"aws:iam/rolePolicyAttachment:RolePolicyAttachment": true, "aws:iam/instanceProfile:InstanceProfile": true,
+	"aws:ec2/securityGroup:SecurityGroup": true, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": true,
+	"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": true, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": true,
+	"aws:kms/alias:Alias": true, "aws:rds/subnetGroup:SubnetGroup": true, "aws:rds/parameterGroup:ParameterGroup": true,
+	"aws:elasticache/subnetGroup:SubnetGroup": true, "aws:elasticache/parameterGroup:ParameterGroup": true,
+	"aws:secretsmanager/secretRotation:SecretRotation": true, "aws:secretsmanager/secretVersion:SecretVersion": true, "aws:lambda/permission:Permission": true,
+	"aws:lb/listener:Listener": true, "aws:lb/targetGroup:TargetGroup": true, "aws:lb/listenerRule:ListenerRule": true,
+	"aws:acm/certificate:Certificate": true, "aws:acm/certificateValidation:CertificateValidation": true,
+	"aws:appautoscaling/target:Target": true, "aws:appautoscaling/policy:Policy": true,
+	"aws:codedeploy/application:Application": true, typeDeployGroup: true,
+	"aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": true, "aws:ecr/lifecyclePolicy:LifecyclePolicy": true,
+	"aws:s3/bucketOwnershipControls:BucketOwnershipControls": true, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": true,
+	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": true,
+	"aws:s3/bucketVersioningV2:BucketVersioningV2":                                               true, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": true,
+	"aws:s3/bucketPolicy:BucketPolicy": true, "aws:wafv2/ipSet:IpSet": true, "aws:wafv2/webAclAssociation:WebAclAssociation": true,
+	"aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": true, typeSNSTopic: true,
+	"aws:sns/topicSubscription:TopicSubscription": true, "aws:ssm/parameter:Parameter": true, "aws:ssm/document:Document": true,
+	"aws:sns/topicPolicy:TopicPolicy": true, "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": true,
+}
+
+// classify sorts the resources that are not priced into usage-based ones and unknown ones.
+func classify(res []*mockengine.Resource, missing []string) ([]Unpriced, []string) {
+	usage := map[string]int{}
+	unknown := map[string]int{}
+	for _, r := range res {
+		switch {
+		case !r.Custom, pricedTypes[r.Type], freeTypes[r.Type], strings.HasPrefix(r.Type, "random:"), strings.HasPrefix(r.Type, "pulumi:"):
+		case usageTypes[r.Type] != "":
+			usage[r.Type]++
+		default:
+			unknown[r.Type]++
+		}
+	}
+	var out []Unpriced
+	for t, n := range usage {
+		out = append(out, Unpriced{Type: t, Count: n, Why: usageTypes[t]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	var types []string
+	for t := range unknown {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		missing = append(missing, fmt.Sprintf("%s (%d): a resource type this estimate does not price yet", t, unknown[t]))
+	}
+	return out, missing
+}
+
+// trimFloat prints 0.25, 1, 0.5 without trailing zeros.
+func trimFloat(f float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", f), "0"), ".")
+}

@@ -51,7 +51,7 @@ func TestDeployRunsMigrationsBeforeTheServices(t *testing.T) {
 			// The migrations ran the new image, from a copy of the current task definition with
 			// only the image changed and ECS's bookkeeping fields dropped.
 			register := calls[at[2]]
-			input := register[strings.Index(register, "{"):strings.LastIndex(register, "}")+1]
+			input := register[strings.Index(register, "{") : strings.LastIndex(register, "}")+1]
 			var td map[string]any
 			require.NoError(t, json.Unmarshal([]byte(input), &td), register)
 			containers := td["containerDefinitions"].([]any)

@@ -95,10 +95,14 @@ func (s *sandbox) rule(pattern string, code int, mode, output string) {
 }
 
 // on answers every call matching pattern (a bash glob over "<tool> <args>").
-func (s *sandbox) on(pattern string, code int, output string) { s.rule(pattern, code, "always", output) }
+func (s *sandbox) on(pattern string, code int, output string) {
+	s.rule(pattern, code, "always", output)
+}
 
 // once answers the first matching call only; later calls fall through to the next rule.
-func (s *sandbox) once(pattern string, code int, output string) { s.rule(pattern, code, "once", output) }
+func (s *sandbox) once(pattern string, code int, output string) {
+	s.rule(pattern, code, "once", output)
+}
 
 type result struct {
 	stdout, stderr string

@@ -194,6 +194,9 @@ func TestServicesMatchSpec(t *testing.T) {
 				assert.Equal(t, []any{"subnet-" + stack + "-private-0", "subnet-" + stack + "-private-1"}, net["subnets"])
 				assert.Equal(t, []any{stack + "-" + name + "-id"}, net["securityGroups"])
 				assert.Equal(t, "SERVICE", svc.Inputs["propagateTags"])
+				assert.Equal(t, 100.0, svc.Inputs["deploymentMinimumHealthyPercent"], "no capacity lost during a deploy")
+				assert.Equal(t, 200.0, svc.Inputs["deploymentMaximumPercent"])
+				assert.Equal(t, false, svc.Inputs["enableExecuteCommand"])
 
 				target, ok := rec.Find("aws:appautoscaling/target:Target", stack+"-"+name)
 				assert.Equal(t, autoscaling, ok, "%s: auto scaling", name)
@@ -214,6 +217,7 @@ func TestServicesMatchSpec(t *testing.T) {
 			// Deployments: circuit breaker and rollback, except production's API, which CodeDeploy deploys.
 			api := one(t, rec, "aws:ecs/service:Service", stack+"-api")
 			worker := one(t, rec, "aws:ecs/service:Service", stack+"-worker")
+			assert.Equal(t, 60.0, api.Inputs["healthCheckGracePeriodSeconds"], "slow starts are not killed")
 			breaker := map[string]any{"enable": true, "rollback": true}
 			assert.Equal(t, breaker, worker.Inputs["deploymentCircuitBreaker"])
 			if stack == "production" {

@@ -77,6 +77,16 @@ func TestDatabaseMatchesSpec(t *testing.T) {
 			assert.Equal(t, []any{stack + "-database-id"}, in["vpcSecurityGroupIds"])
 			assert.Equal(t, []any{"postgresql", "upgrade"}, in["enabledCloudwatchLogsExports"])
 			assert.Equal(t, true, in["copyTagsToSnapshot"])
+			// Performance Insights and Enhanced Monitoring where the stack enables them (not on dev's micro).
+			if stack == "dev" {
+				assert.Nil(t, in["performanceInsightsEnabled"])
+				assert.Equal(t, 0.0, in["monitoringInterval"])
+			} else {
+				assert.Equal(t, true, in["performanceInsightsEnabled"])
+				assert.Equal(t, keyArn(stack), in["performanceInsightsKmsKeyId"])
+				assert.Equal(t, 60.0, in["monitoringInterval"])
+				assert.NotNil(t, in["monitoringRoleArn"])
+			}
 			assert.Equal(t, stack == "production", db.Protect, "only production's database is protected")
 
 			subnets := one(t, rec, "aws:rds/subnetGroup:SubnetGroup", stack)

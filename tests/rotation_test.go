@@ -46,6 +46,11 @@ func TestRotationAsTheSpecSays(t *testing.T) {
 			assert.Equal(t, []any{stack + "-rotation-id"}, vpc["securityGroupIds"])
 			assert.Equal(t, []any{"subnet-" + stack + "-private-0", "subnet-" + stack + "-private-1"}, vpc["subnetIds"])
 
+			for _, name := range []string{"database-url", "database-reader-url", "jwt-secret"} {
+				v := one(t, rec, "aws:secretsmanager/secretVersion:SecretVersion", stack+"-"+name)
+				assert.ElementsMatch(t, []string{"secretString", "versionStages"}, v.IgnoreChanges,
+					"%s: the rotation owns the value and AWSCURRENT after the first version", name)
+			}
 			perm := one(t, rec, "aws:lambda/permission:Permission", stack+"-rotate-database")
 			assert.Equal(t, "secretsmanager.amazonaws.com", perm.Inputs["principal"])
 			assert.Equal(t, secretArn(stack, "database-url"), perm.Inputs["sourceArn"])

@@ -138,8 +138,10 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 			return nil, err
 		}
 		versionOpts := []pulumi.ResourceOption{parent}
+		// After a rotation or an out-of-band put, AWSCURRENT is on a newer version: a refresh must
+		// not make Pulumi move it back to this first one.
 		if v.keepExternalChanges {
-			versionOpts = append(versionOpts, pulumi.IgnoreChanges([]string{"secretString"}))
+			versionOpts = append(versionOpts, pulumi.IgnoreChanges([]string{"secretString", "versionStages"}))
 		}
 		if _, err := secretsmanager.NewSecretVersion(ctx, name+"-"+v.name, &secretsmanager.SecretVersionArgs{
 			SecretId:     secret.ID(),

@@ -93,7 +93,12 @@ func TestDashboardsAndAlerting(t *testing.T) {
 		assert.Equal(t, "email", sub.Inputs["protocol"])
 		assert.Equal(t, "oncall@taskmanager.com", sub.Inputs["endpoint"])
 		key := one(t, rec, "aws:kms/key:Key", stack)
-		assert.Contains(t, key.Inputs["policy"], `"Service":"cloudwatch.amazonaws.com"`, "alarms can publish to the encrypted topic")
+		assert.Contains(t, key.Inputs["policy"], `"Service":["cloudwatch.amazonaws.com","events.rds.amazonaws.com"]`,
+			"alarms and RDS events can publish to the encrypted topic")
+		events := one(t, rec, "aws:rds/eventSubscription:EventSubscription", stack+"-database-events")
+		assert.Equal(t, "arn:aws:sns:us-east-1:123456789012:production-alerts", events.Inputs["snsTopic"])
+		assert.Equal(t, []any{"production-taskmanager-db", "production-taskmanager-db-replica"}, events.Inputs["sourceIds"])
+		assert.Contains(t, events.Inputs["eventCategories"], "failover")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -78,6 +79,19 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 		}
 		actions = pulumi.Array{topic.Arn}
 		o.TopicArn = topic.Arn
+		// RDS's own events (failover, failure, maintenance, low storage) page too (FSBP RDS.20).
+		ids := pulumi.StringArray{pulumi.String(args.DatabaseIdentifier)}
+		if args.ReplicaIdentifier != "" {
+			ids = append(ids, pulumi.String(args.ReplicaIdentifier))
+		}
+		if _, err := rds.NewEventSubscription(ctx, name+"-database-events", &rds.EventSubscriptionArgs{
+			SnsTopic:        topic.Arn,
+			SourceType:      pulumi.String("db-instance"),
+			SourceIds:       ids,
+			EventCategories: pulumi.ToStringArray([]string{"availability", "failover", "failure", "low storage", "maintenance", "recovery"}),
+		}, parent); err != nil {
+			return nil, err
+		}
 	}
 
 	var names pulumi.StringArray

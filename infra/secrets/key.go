@@ -52,10 +52,10 @@ func NewKey(ctx *pulumi.Context, name string, args *KeyArgs, opts ...pulumi.Reso
 				"kms:EncryptionContext:aws:logs:arn": fmt.Sprintf("arn:aws:logs:%s:%s:log-group:*", args.Region, args.AccountID),
 			}},
 		},
-		// Alarms publish to the encrypted alert topic.
+		// Alarms and RDS events publish to the encrypted alert topic.
 		iampolicy.Statement{
-			Sid: "CloudWatchAlarmsOfThisAccount", Effect: "Allow",
-			Principal: map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			Sid: "AlarmsAndDatabaseEventsOfThisAccount", Effect: "Allow",
+			Principal: map[string]any{"Service": []string{"cloudwatch.amazonaws.com", "events.rds.amazonaws.com"}},
 			Action:    []string{"kms:Decrypt", "kms:GenerateDataKey*"},
 			Resource:  []string{"*"},
 			Condition: map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": args.AccountID}},

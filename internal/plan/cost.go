@@ -376,6 +376,8 @@ var freeTypes = map[string]bool{
 	"aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": true, typeSNSTopic: true,
 	"aws:sns/topicSubscription:TopicSubscription": true, "aws:ssm/parameter:Parameter": true, "aws:ssm/document:Document": true,
 	"aws:sns/topicPolicy:TopicPolicy": true, "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": true,
+	// RDS event subscriptions are free; their mails are SNS traffic.
+	"aws:rds/eventSubscription:EventSubscription": true,
 }
 
 // classify sorts the resources that are not priced into usage-based ones and unknown ones.

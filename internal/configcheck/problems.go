@@ -78,13 +78,6 @@ func List(err error) []Problem {
 	return []Problem{{Msg: err.Error()}}
 }
 
-// Prefix returns err with every problem's key put under prefix, e.g. "taskmanager:database".
-func Prefix(prefix string, err error) error {
-	var ps Problems
-	ps.Merge(prefix, err)
-	return ps.Err()
-}
-
 func join(prefix, key string) string {
 	switch {
 	case prefix == "":

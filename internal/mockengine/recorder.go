@@ -5,7 +5,6 @@ package mockengine
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -80,27 +79,6 @@ func (r *Recorder) Find(typ, name string) (*Resource, bool) {
 		}
 	}
 	return nil, false
-}
-
-// ByURN returns the registration with a URN.
-func (r *Recorder) ByURN(urn string) (*Resource, bool) {
-	for _, res := range r.Resources() {
-		if res.URN == urn {
-			return res, true
-		}
-	}
-	return nil, false
-}
-
-// Children returns the resources whose parent is res.
-func (r *Recorder) Children(res *Resource) []*Resource {
-	var out []*Resource
-	for _, c := range r.Resources() {
-		if c.Parent == res.URN {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // Outputs returns the stack outputs by name.
@@ -228,18 +206,4 @@ func plain(v resource.PropertyValue) any {
 	default:
 		return v.V
 	}
-}
-
-// SortedTypes returns the distinct types of the recorded resources with their counts.
-func (r *Recorder) SortedTypes() ([]string, map[string]int) {
-	counts := map[string]int{}
-	for _, res := range r.Resources() {
-		counts[res.Type]++
-	}
-	types := make([]string, 0, len(counts))
-	for t := range counts {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	return types, counts
 }

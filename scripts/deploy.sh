@@ -249,7 +249,7 @@ verify_services() {
 # codedeploy_api STACK CLUSTER APPLICATION GROUP TASK_DEFINITION: a blue/green deployment of the
 # API (10% for 15 minutes, then 100%; CodeDeploy rolls back on failure or on the alarms).
 codedeploy_api() {
-	local stack=$1 cluster=$2 app=$3 group=$4 td=$5 image current port appspec revision id
+	local stack=$1 cluster=$2 app=$3 group=$4 td=$5 image current port provider appspec revision id
 	image=$(task_definition_image "$td" api) || die "cannot read $td"
 	current=$(running_image "$cluster" api) || current=""
 	if [[ $current == "$image" ]]; then
@@ -257,8 +257,23 @@ codedeploy_api() {
 		return 0
 	fi
 	port=$(config_get "$stack" taskmanager:api.containerPort) || die "cannot read taskmanager:api.containerPort"
+	# CodeDeploy gives the service the AppSpec's capacity provider strategy, and without one the
+	# launch type: the service would drift from the program, whose strategy (infra/compute/
+	# services.go) is the stack's capacity provider, weight 1, base 0, and a later
+	# `pulumi up --refresh` would try an update that a CODE_DEPLOY service refuses.
+	provider=$(config_get "$stack" taskmanager:compute.capacityProvider) || provider=""
+	[[ -n $provider ]] || die "cannot read taskmanager:compute.capacityProvider"
 	step "CodeDeploy: $app/$group to ${td##*/}"
-	appspec=$(printf '{"version":0.0,"Resources":[{"TargetService":{"Type":"AWS::ECS::Service","Properties":{"TaskDefinition":"%s","LoadBalancerInfo":{"ContainerName":"api","ContainerPort":%d}}}}]}' "$td" "$port")
+	# The AppSpec's only version is 0.0, which jq 1.6 would print as 0: it is spliced in as text,
+	# around the resources jq builds (and escapes).
+	appspec=$(jq -rn --arg td "$td" --arg port "$port" --arg provider "$provider" '
+		[{TargetService: {Type: "AWS::ECS::Service", Properties: {
+			TaskDefinition: $td,
+			LoadBalancerInfo: {ContainerName: "api", ContainerPort: ($port | tonumber)},
+			CapacityProviderStrategy: [{Base: 0, CapacityProvider: $provider, Weight: 1}]
+		}}}]
+		| "{\"version\":0.0,\"Resources\":\(tojson)}"') ||
+		die "cannot build the AppSpec (taskmanager:api.containerPort \"$port\" is not a number?)"
 	revision=$(jq -cn --arg c "$appspec" '{revisionType: "AppSpecContent", appSpecContent: {content: $c}}')
 	id=$(aws deploy create-deployment --application-name "$app" --deployment-group-name "$group" \
 		--revision "$revision" --description "deploy ${image##*:}" \

@@ -72,10 +72,20 @@ func TestDeployRunsMigrationsBeforeTheServices(t *testing.T) {
 					[]string{"aws deploy create-deployment --application-name production-taskmanager-api --deployment-group-name api"},
 					[]string{"aws deploy get-deployment --deployment-id " + deploymentID},
 				)
-				create := calls[up+deploy[1]]
-				assert.Contains(t, create, `\"TaskDefinition\":\"`+tdArn(stack, "api", newRev)+`\"`)
-				assert.Contains(t, create, `\"ContainerName\":\"api\",\"ContainerPort\":8000`)
-				assert.Contains(t, create, `"revisionType":"AppSpecContent"`)
+				// The AppSpec names the new task definition, the API's container and port, and the
+				// capacity provider strategy the program gives the service (infra/compute/services.go:
+				// the stack's capacityProvider, weight 1, base 0): without it CodeDeploy moves the
+				// service to the launch type, away from the program.
+				raw, spec := appSpec(t, calls[up+deploy[1]])
+				assert.True(t, strings.HasPrefix(raw, `{"version":0.0,`), raw)
+				props := spec.Resources[0].TargetService.Properties
+				assert.Equal(t, "AWS::ECS::Service", spec.Resources[0].TargetService.Type)
+				assert.Equal(t, tdArn(stack, "api", newRev), props.TaskDefinition)
+				assert.Equal(t, loadBalancerInfo{ContainerName: "api", ContainerPort: 8000}, props.LoadBalancerInfo)
+				assert.Equal(t, []capacityProviderItem{{Base: 0, CapacityProvider: stackCompute(t, stack).CapacityProvider, Weight: 1}},
+					props.CapacityProviderStrategy)
+				assert.Contains(t, raw, `"CapacityProviderStrategy":[{"Base":0,"CapacityProvider":"FARGATE","Weight":1}]`,
+					"Pulumi.production.yaml sets FARGATE")
 				// It waited until traffic had shifted: two polls (InProgress, then shifted).
 				assert.Len(t, filter(calls, "aws deploy get-deployment"), 2)
 				requireNoCall(t, calls, "aws ecs update-service")
@@ -93,6 +103,60 @@ func TestDeployRunsMigrationsBeforeTheServices(t *testing.T) {
 			assert.Contains(t, record, "previous_worker="+tdArn(stack, "worker", oldRev))
 		})
 	}
+}
+
+// argument is the value of one option in a stub's call line ("<tool> <args>" joined by spaces),
+// up to the option that follows it.
+func argument(t *testing.T, call, option, next string) string {
+	t.Helper()
+	start := strings.Index(call, option+" ")
+	require.NotEqual(t, -1, start, "no %s in %s", option, call)
+	rest := call[start+len(option)+1:]
+	end := strings.Index(rest, " "+next+" ")
+	require.NotEqual(t, -1, end, "no %s after %s in %s", next, option, call)
+	return rest[:end]
+}
+
+type appSpecDoc struct {
+	Version   float64 `json:"version"`
+	Resources []struct {
+		TargetService struct {
+			Type       string `json:"Type"`
+			Properties struct {
+				TaskDefinition           string                 `json:"TaskDefinition"`
+				LoadBalancerInfo         loadBalancerInfo       `json:"LoadBalancerInfo"`
+				CapacityProviderStrategy []capacityProviderItem `json:"CapacityProviderStrategy"`
+			} `json:"Properties"`
+		} `json:"TargetService"`
+	} `json:"Resources"`
+}
+
+type loadBalancerInfo struct {
+	ContainerName string `json:"ContainerName"`
+	ContainerPort int    `json:"ContainerPort"`
+}
+
+type capacityProviderItem struct {
+	Base             int    `json:"Base"`
+	CapacityProvider string `json:"CapacityProvider"`
+	Weight           int    `json:"Weight"`
+}
+
+// appSpec is the AppSpec an `aws deploy create-deployment` call sent: as text and parsed.
+func appSpec(t *testing.T, call string) (string, appSpecDoc) {
+	t.Helper()
+	var revision struct {
+		RevisionType   string `json:"revisionType"`
+		AppSpecContent struct {
+			Content string `json:"content"`
+		} `json:"appSpecContent"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(argument(t, call, "--revision", "--description")), &revision), call)
+	require.Equal(t, "AppSpecContent", revision.RevisionType)
+	var spec appSpecDoc
+	require.NoError(t, json.Unmarshal([]byte(revision.AppSpecContent.Content), &spec), revision.AppSpecContent.Content)
+	require.Len(t, spec.Resources, 1)
+	return revision.AppSpecContent.Content, spec
 }
 
 func filter(calls []string, part string) []string {

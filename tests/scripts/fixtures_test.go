@@ -3,9 +3,12 @@ package scripts_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -92,6 +95,29 @@ func taskDefinition(t *testing.T, stack, workload string, rev int, tag, status s
 	return string(b)
 }
 
+// computeConfig is taskmanager:compute of the real stack file, Pulumi.<stack>.yaml: what
+// `pulumi config get` answers in these tests, so that they follow the stack files.
+type computeConfig struct {
+	CapacityProvider  string   `yaml:"capacityProvider"`
+	MigrationsCommand []string `yaml:"migrationsCommand"`
+}
+
+func stackCompute(t *testing.T, stack string) computeConfig {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
+	require.NoError(t, err)
+	var file struct {
+		Config struct {
+			Compute computeConfig `yaml:"taskmanager:compute"`
+		} `yaml:"config"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &file))
+	c := file.Config.Compute
+	require.NotEmpty(t, c.CapacityProvider, "Pulumi.%s.yaml: taskmanager:compute.capacityProvider", stack)
+	require.NotEmpty(t, c.MigrationsCommand, "Pulumi.%s.yaml: taskmanager:compute.migrationsCommand", stack)
+	return c
+}
+
 // serviceRows is `aws ecs describe-services --query services[].[serviceName,taskDefinition,...]`.
 func serviceRows(stack string, rev int, services ...string) string {
 	out := ""
@@ -132,6 +158,7 @@ func deployRules(t *testing.T, s *sandbox, stack string) {
 	s.on("aws ecs describe-task-definition --task-definition "+tdArn(stack, "api", newRev)+" --output json", 0,
 		taskDefinition(t, stack, "api", newRev, newTag, "ACTIVE"))
 	s.on("pulumi config get --path taskmanager:api.containerPort *", 0, "8000")
+	s.on("pulumi config get --path taskmanager:compute.capacityProvider --stack "+stack, 0, stackCompute(t, stack).CapacityProvider)
 	s.on("aws deploy create-deployment *", 0, deploymentID)
 	s.once("aws deploy get-deployment *", 0, "InProgress\tFalse\tNone")
 	s.on("aws deploy get-deployment *", 0, "InProgress\tTrue\tNone")

@@ -22,7 +22,9 @@ Usage:
 A deploy:
   1. checks the image is in the repository and its scan has no finding of a gated severity;
   2. registers a copy of the migrations task definition with the new image, runs it
-     (aws ecs run-task) and waits: a non-zero exit code stops the deploy, nothing else changes;
+     (aws ecs run-task) and waits: a non-zero exit code stops the deploy, nothing else changes.
+     The container first checks that /tmp is writable for its user (read-only root filesystem,
+     /tmp a task volume): if not, the deploy stops there, naming the fix (README, "Image contract");
   3. pulumi config set taskmanager:compute.imageTag <tag>, then pulumi up: new task definitions;
      rolling services (all of dev and staging, production's worker) move to them;
   4. waits until the services are stable on the new task definitions (a deployment the ECS
@@ -36,6 +38,7 @@ Options:
                           logged in to IMAGE's registry
   --skip-migrations       do not run the migrations (redeploying an older tag: its migrations
                           cannot run against a newer schema). Say why in the deploy message.
+                          The migration task still runs the /tmp check of step 2, alone.
   --wait-for-termination  production: wait until CodeDeploy has removed the old tasks (the end
                           of the one-hour rollback window) instead of until traffic has shifted
   -h, --help              this help
@@ -54,6 +57,16 @@ EOF
 
 STATE_DIR=${DEPLOY_STATE_DIR:-$REPO_ROOT/build/deploy}
 MIGRATIONS_CONTAINER=migrations
+# The user every container runs as (infra/compute: ContainerUser), with a read-only root filesystem.
+CONTAINER_USER=1000:1000
+# What the migration container runs before its command: /tmp, a task volume, must be writable for
+# the containers' user (gunicorn's worker temp files, Python's tempfile). Fargate creates the volume
+# owned by root, 0755, unless the image declares VOLUME /tmp owned by that user. Exit code
+# TMP_CHECK_EXIT tells this failure from the migrations' own.
+TMP_CHECK_EXIT=97
+# $(...) and $t are the container shell's, not this one's.
+# shellcheck disable=SC2016
+TMP_CHECK='t=$(mktemp -p /tmp) && rm -f "$t" || { echo "TMP_NOT_WRITABLE: /tmp is not writable for uid $(id -u) in this image; declare VOLUME /tmp owned by $(id -u):$(id -g) (see README, Image contract)" >&2; exit '$TMP_CHECK_EXIT'; }'
 # Rounds of the AWS CLI waiters (10 minutes each for tasks-stopped and services-stable).
 WAIT_ROUNDS=${WAIT_ROUNDS:-3}
 
@@ -149,30 +162,62 @@ check_image() {
 
 # --- migrations -----------------------------------------------------------------------------------
 
-# run_migrations CLUSTER FAMILY IMAGE SUBNETS SECURITY_GROUP TAG
+# run_migrations CLUSTER FAMILY IMAGE SUBNETS SECURITY_GROUP TAG [check-only]
 # Pulumi registers the migrations task definition together with the services' ones and rolls the
 # services in the same `pulumi up`, so the migrations cannot wait for it: the new image runs
 # from a copy of the current migrations task definition (same roles, secrets, logs, network),
 # registered here and deregistered after the run. ECS run-task overrides cannot change an image.
+# The container first checks /tmp (TMP_CHECK), then runs its own command; "check-only" (with
+# --skip-migrations) runs the check alone.
 run_migrations() {
-	local cluster=$1 family=$2 image=$3 subnets=$4 sg=$5 tag=$6 td rc=0
-	step "Migrations: $family with $image"
+	local cluster=$1 family=$2 image=$3 subnets=$4 sg=$5 tag=$6 what=${7:-migrations} td overrides rc=0
+	if [[ $what == check-only ]]; then
+		step "Checking /tmp in $image ($family, without the migrations)"
+	else
+		step "Migrations: $family with $image"
+	fi
 	td=$(register_copy "$family" "$MIGRATIONS_CONTAINER" "$image") ||
 		die "could not register a migrations task definition for $image; nothing was deployed"
 	log "  registered $td for this run"
-	migrate "$cluster" "$td" "$subnets" "$sg" "$tag" || rc=$?
+	if overrides=$(tmp_check_overrides "$td" "$what"); then
+		migrate "$cluster" "$td" "$subnets" "$sg" "$tag" "$overrides" || rc=$?
+	else
+		log "cannot read the $MIGRATIONS_CONTAINER container's command in $td"
+		rc=1
+	fi
 	# The copy is this run's only: Pulumi registers its own revision with the same image next.
 	aws ecs deregister-task-definition --task-definition "$td" --query 'taskDefinition.status' --output text >/dev/null ||
 		warn "could not deregister $td; deregister it by hand"
+	((rc != TMP_CHECK_EXIT)) ||
+		die "the image $image cannot write /tmp as the containers' user $CONTAINER_USER (TMP_NOT_WRITABLE: the migration task's /tmp check exited $TMP_CHECK_EXIT)." \
+			"The root filesystem is read-only and /tmp is a task volume, which Fargate creates owned by root unless the image declares it:" \
+			"build the image with \`RUN mkdir -p /tmp && chown $CONTAINER_USER /tmp\` (as root) followed by \`VOLUME /tmp\` (README, \"Image contract\")." \
+			"Nothing was deployed: the services were not updated and still run the previous image"
 	((rc == 0)) || die "the migrations failed: the services were not updated and still run the previous image"
 }
 
+# tmp_check_overrides TASK_DEFINITION [check-only]: aws ecs run-task --overrides for the migration
+# container: `sh -c` runs TMP_CHECK, then execs the task definition's own command (its arguments
+# as they are: no quoting), or with "check-only" nothing after the check.
+tmp_check_overrides() {
+	local td=$1 what=${2:-migrations} command='[]'
+	if [[ $what != check-only ]]; then
+		command=$(aws ecs describe-task-definition --task-definition "$td" --output json |
+			jq -ec --arg c "$MIGRATIONS_CONTAINER" '.taskDefinition.containerDefinitions[]
+				| select(.name == $c) | .command | select(type == "array" and length > 0)') || return 1
+	fi
+	jq -cn --arg c "$MIGRATIONS_CONTAINER" --arg check "$TMP_CHECK" --argjson command "$command" '
+		{containerOverrides: [{name: $c,
+			command: (["sh", "-c", $check + (if $command == [] then "" else "; exec \"$@\"" end), "tmp-check"] + $command)}]}'
+}
+
 migrate() {
-	local cluster=$1 td=$2 subnets=$3 sg=$4 tag=$5 task line code reason family by
+	local cluster=$1 td=$2 subnets=$3 sg=$4 tag=$5 overrides=$6 task line code reason family by
 	# startedBy (to find the task later): at most 36 letters, digits, '-', '_' or '/'.
 	by="deploy-${tag//[^A-Za-z0-9_-]/_}"
 	task=$(aws ecs run-task --cluster "$cluster" --task-definition "$td" --launch-type FARGATE --count 1 \
 		--network-configuration "awsvpcConfiguration={subnets=[$subnets],securityGroups=[$sg],assignPublicIp=DISABLED}" \
+		--overrides "$overrides" \
 		--started-by "${by:0:36}" --propagate-tags TASK_DEFINITION \
 		--query 'tasks[0].taskArn' --output text) || return 1
 	if [[ $task != arn:* ]]; then
@@ -194,9 +239,10 @@ migrate() {
 	if [[ $code != 0 ]]; then
 		log "the migration task exited with code ${code:-none} ($reason)"
 		log "its log: aws logs tail /ecs/$family --log-stream-name-prefix $MIGRATIONS_CONTAINER/$MIGRATIONS_CONTAINER/${task##*/}"
+		[[ $code != "$TMP_CHECK_EXIT" ]] || return "$TMP_CHECK_EXIT"
 		return 1
 	fi
-	log "  migrations done (exit code 0)"
+	log "  the migration task exited 0"
 }
 
 # --- services -------------------------------------------------------------------------------------
@@ -349,7 +395,8 @@ deploy() {
 	check_image "$repo_url" "$tag"
 
 	if ((SKIP_MIGRATIONS)); then
-		warn "the migrations are skipped (--skip-migrations)"
+		warn "the migrations are skipped (--skip-migrations); the image's /tmp is still checked"
+		run_migrations "$cluster" "$family" "$image" "$subnets" "$sg" "$tag" check-only
 	else
 		run_migrations "$cluster" "$family" "$image" "$subnets" "$sg" "$tag"
 	fi

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,6 +32,7 @@ func TestDeployRunsMigrationsBeforeTheServices(t *testing.T) {
 				[]string{"aws ecr describe-images", "imageTag=" + newTag},
 				[]string{"aws ecs describe-task-definition --task-definition " + stack + "-taskmanager-migrations"},
 				[]string{"aws ecs register-task-definition"},
+				[]string{"aws ecs describe-task-definition --task-definition " + tdArn(stack, "migrations", copyRev) + " --output json"},
 				[]string{"aws ecs run-task --cluster " + c + " --task-definition " + tdArn(stack, "migrations", copyRev) + " --launch-type FARGATE",
 					"awsvpcConfiguration={subnets=[subnet-0aaa,subnet-0bbb],securityGroups=[sg-0migrations],assignPublicIp=DISABLED}"},
 				[]string{"aws ecs wait tasks-stopped --cluster " + c + " --tasks " + fmt.Sprintf(migrationTask, stack)},
@@ -43,7 +45,7 @@ func TestDeployRunsMigrationsBeforeTheServices(t *testing.T) {
 			// Nothing moves a service before the migrations have succeeded.
 			for _, mover := range []string{"pulumi up", "pulumi config set", "aws ecs update-service", "aws deploy create-deployment"} {
 				if i := find(calls, 0, mover); i != -1 {
-					assert.Greater(t, i, at[5], "%q before the migrations finished", mover)
+					assert.Greater(t, i, at[6], "%q before the migrations finished", mover)
 				}
 			}
 			assert.Len(t, filter(calls, "pulumi up"), 1)
@@ -63,6 +65,12 @@ func TestDeployRunsMigrationsBeforeTheServices(t *testing.T) {
 			for _, field := range []string{"taskDefinitionArn", "revision", "status", "compatibilities", "requiresAttributes", "registeredAt", "registeredBy"} {
 				assert.NotContains(t, td, field)
 			}
+
+			// The migration container checks /tmp first, then execs the program's migration
+			// command (the copy's, from the stack file), unchanged.
+			command := migrationCommand(t, calls[at[4]])
+			assert.Equal(t, stackCompute(t, stack).MigrationsCommand, command[4:])
+			assertTmpCheck(t, command[:4], true)
 
 			up := at[len(at)-1]
 			if stack == "production" {
@@ -159,6 +167,33 @@ func appSpec(t *testing.T, call string) (string, appSpecDoc) {
 	return revision.AppSpecContent.Content, spec
 }
 
+// migrationCommand is the command an `aws ecs run-task` call gave the migration container.
+func migrationCommand(t *testing.T, call string) []string {
+	t.Helper()
+	var overrides struct {
+		ContainerOverrides []struct {
+			Name    string   `json:"name"`
+			Command []string `json:"command"`
+		} `json:"containerOverrides"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(argument(t, call, "--overrides", "--started-by")), &overrides), call)
+	require.Len(t, overrides.ContainerOverrides, 1)
+	require.Equal(t, "migrations", overrides.ContainerOverrides[0].Name)
+	require.GreaterOrEqual(t, len(overrides.ContainerOverrides[0].Command), 4, call)
+	return overrides.ContainerOverrides[0].Command
+}
+
+// assertTmpCheck: sh -c '<the /tmp check>[; exec "$@"]' tmp-check.
+func assertTmpCheck(t *testing.T, wrapper []string, execs bool) {
+	t.Helper()
+	require.Len(t, wrapper, 4)
+	assert.Equal(t, []string{"sh", "-c"}, wrapper[:2])
+	assert.Equal(t, "tmp-check", wrapper[3])
+	assert.True(t, strings.HasPrefix(wrapper[2], "t=$(mktemp -p /tmp) && rm -f \"$t\" || {"), wrapper[2])
+	assert.Contains(t, wrapper[2], "exit 97; }")
+	assert.Equal(t, execs, strings.HasSuffix(wrapper[2], `; exec "$@"`), wrapper[2])
+}
+
 func filter(calls []string, part string) []string {
 	var out []string
 	for _, c := range calls {
@@ -191,6 +226,102 @@ func TestDeployStopsWhenTheMigrationsFail(t *testing.T) {
 			requireNoCall(t, calls, "aws deploy create-deployment")
 		})
 	}
+}
+
+// An image whose /tmp the containers' user cannot write (the read-only root filesystem leaves
+// only the /tmp task volume, which Fargate creates owned by root unless the image declares it)
+// stops the deploy at the migration task's check, exit code 97: the message names the image,
+// /tmp, the fix and the README's "Image contract", and no service moves.
+func TestDeployStopsWhenTmpIsNotWritable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		stack string
+		args  []string
+	}{
+		{"dev", nil}, {"staging", nil}, {"production", nil},
+		{"production", []string{"--skip-migrations"}},
+	} {
+		t.Run(strings.Join(append([]string{tc.stack}, tc.args...), " "), func(t *testing.T) {
+			t.Parallel()
+			s := newSandbox(t)
+			s.on("aws ecs describe-tasks *", 0, "97\tEssential container in task exited")
+			deployRules(t, s, tc.stack)
+			r := s.run("", "deploy.sh", append(tc.args, tc.stack, newTag)...)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, "the image "+repoURL(tc.stack)+":"+newTag+" cannot write /tmp as the containers' user 1000:1000")
+			assert.Contains(t, r.stderr, "TMP_NOT_WRITABLE")
+			assert.Contains(t, r.stderr, "`RUN mkdir -p /tmp && chown 1000:1000 /tmp` (as root) followed by `VOLUME /tmp`")
+			assert.Contains(t, r.stderr, `README, "Image contract"`)
+			assert.Contains(t, r.stderr, "the services were not updated")
+			assert.NotContains(t, r.stderr, "the migrations failed")
+			calls := s.calls()
+			requireSequence(t, calls, []string{"aws ecs run-task", "--overrides "}, []string{"aws ecs describe-tasks"},
+				[]string{"aws ecs deregister-task-definition --task-definition " + tdArn(tc.stack, "migrations", copyRev)})
+			for _, mover := range []string{"pulumi config set", "pulumi up", "aws ecs update-service", "aws deploy create-deployment"} {
+				requireNoCall(t, calls, mover)
+			}
+		})
+	}
+}
+
+// --skip-migrations still checks the image's /tmp: the migration task runs the check alone.
+func TestDeploySkipMigrationsStillChecksTmp(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	deployRules(t, s, "staging")
+	r := s.run("", "deploy.sh", "--skip-migrations", "staging", newTag)
+	require.Equal(t, 0, r.code, r.stderr)
+	calls := s.calls()
+	at := requireSequence(t, calls,
+		[]string{"aws ecs register-task-definition"},
+		[]string{"aws ecs run-task --cluster staging-taskmanager --task-definition " + tdArn("staging", "migrations", copyRev)},
+		[]string{"aws ecs deregister-task-definition"},
+		[]string{"pulumi up --yes --stack staging"},
+	)
+	assertTmpCheck(t, migrationCommand(t, calls[at[1]]), false)
+	requireNoCall(t, calls, "aws ecs describe-task-definition --task-definition "+tdArn("staging", "migrations", copyRev))
+}
+
+// The check the migration container runs, run here by a real sh: a writable /tmp passes the
+// migration command's arguments through untouched; a /tmp it cannot write to (here: mktemp fails)
+// exits 97 with TMP_NOT_WRITABLE, and the migrations do not run.
+func TestTmpCheckInTheContainer(t *testing.T) {
+	t.Parallel()
+	sh, err := exec.LookPath("sh")
+	require.NoError(t, err)
+	s := newSandbox(t)
+	deployRules(t, s, "dev")
+	r := s.run("", "deploy.sh", "dev", newTag)
+	require.Equal(t, 0, r.code, r.stderr)
+	wrapper := migrationCommand(t, s.calls()[find(s.calls(), 0, "aws ecs run-task")])[:4]
+
+	run := func(path string, args ...string) (string, string, int) {
+		cmd := exec.Command(sh, append(wrapper[1:], args...)...)
+		cmd.Env = []string{"PATH=" + path, "HOME=/nonexistent"}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if exit, ok := err.(*exec.ExitError); ok {
+			code = exit.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return stdout.String(), stderr.String(), code
+	}
+
+	stdout, stderr, code := run(os.Getenv("PATH"), "printf", "%s|", "a b", "$HOME", "*")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "a b|$HOME|*|", stdout)
+
+	failing := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(failing, "mktemp"), []byte("#!/bin/sh\necho 'mktemp: Permission denied' >&2\nexit 1\n"), 0o755))
+	stdout, stderr, code = run(failing+string(os.PathListSeparator)+os.Getenv("PATH"), "echo", "migrated")
+	assert.Equal(t, 97, code)
+	assert.Empty(t, stdout, "the migrations must not run")
+	assert.Contains(t, stderr, "TMP_NOT_WRITABLE: /tmp is not writable for uid ")
+	assert.Contains(t, stderr, "declare VOLUME /tmp owned by ")
+	assert.Contains(t, stderr, "(see README, Image contract)")
 }
 
 // A migration task that never started (no exit code, e.g. the image could not be pulled) fails too.

@@ -118,6 +118,19 @@ func stackCompute(t *testing.T, stack string) computeConfig {
 	return c
 }
 
+// migrationsCopy is `aws ecs describe-task-definition --output json` of the migrations copy the
+// deploy registers: the new image, and the command the program gives the migration container
+// (taskmanager:compute.migrationsCommand, infra/compute).
+func migrationsCopy(t *testing.T, stack string) string {
+	t.Helper()
+	var td map[string]any
+	require.NoError(t, json.Unmarshal([]byte(taskDefinition(t, stack, "migrations", copyRev, newTag, "ACTIVE")), &td))
+	td["taskDefinition"].(map[string]any)["containerDefinitions"].([]any)[0].(map[string]any)["command"] = stackCompute(t, stack).MigrationsCommand
+	b, err := json.Marshal(td)
+	require.NoError(t, err)
+	return string(b)
+}
+
 // serviceRows is `aws ecs describe-services --query services[].[serviceName,taskDefinition,...]`.
 func serviceRows(stack string, rev int, services ...string) string {
 	out := ""
@@ -149,6 +162,7 @@ func deployRules(t *testing.T, s *sandbox, stack string) {
 	s.on("aws ecs describe-task-definition --task-definition "+stack+"-taskmanager-migrations --include TAGS *", 0,
 		taskDefinition(t, stack, "migrations", oldRev, oldTag, "ACTIVE"))
 	s.on("aws ecs register-task-definition *", 0, tdArn(stack, "migrations", copyRev))
+	s.on("aws ecs describe-task-definition --task-definition "+tdArn(stack, "migrations", copyRev)+" --output json", 0, migrationsCopy(t, stack))
 	s.on("aws ecs run-task *", 0, fmt.Sprintf(migrationTask, stack))
 	s.on("aws ecs describe-tasks *", 0, "0\tEssential container in task exited")
 	s.on("aws ecs deregister-task-definition *", 0, "INACTIVE")

@@ -39,7 +39,7 @@ func TestVPCMatchesSpec(t *testing.T) {
 			assert.Equal(t, toAny(want.azs), vpc.Inputs["availabilityZoneNames"])
 			assert.Equal(t, map[string]any{"strategy": want.nat}, vpc.Inputs["natGateways"])
 			assert.Equal(t, true, vpc.Inputs["enableDnsHostnames"])
-			assert.Equal(t, "Exact", vpc.Inputs["subnetStrategy"])
+			assert.Equal(t, "Auto", vpc.Inputs["subnetStrategy"])
 
 			tiers := map[string][]string{}
 			for _, spec := range vpc.Inputs["subnetSpecs"].([]any) {

@@ -1,7 +1,8 @@
 // Command rotation-lambda is the Secrets Manager rotation function of the Task Management
-// System. ROTATION_KIND selects the secret it rotates; see internal/rotation and
-// docs/rotation.md. scripts/build-lambdas.sh builds it as build/rotation/bootstrap for the
-// provided.al2023 runtime.
+// System. ROTATION_KIND selects the secret it rotates. Besides the rotation events of Secrets
+// Manager it takes {"Action":"bootstrap"}, which the Pulumi program sends at deploy time; see
+// internal/rotation and docs/rotation.md. scripts/build-lambdas.sh builds it as
+// build/rotation/bootstrap for the provided.al2023 runtime.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
@@ -32,11 +34,12 @@ func main() {
 		os.Exit(1)
 	}
 	r := &rotation.Rotator{
-		Secrets: secretsmanager.NewFromConfig(awsCfg),
-		ECS:     ecs.NewFromConfig(awsCfg),
-		Connect: connect,
-		Config:  cfg,
-		Log:     log,
+		Secrets:    secretsmanager.NewFromConfig(awsCfg),
+		ECS:        ecs.NewFromConfig(awsCfg),
+		CodeDeploy: codedeploy.NewFromConfig(awsCfg),
+		Connect:    connect,
+		Config:     cfg,
+		Log:        log,
 	}
 	lambda.Start(r.Handle)
 }

@@ -16,22 +16,30 @@ const (
 
 // Environment variables read by LoadConfig. The Pulumi program sets them on the Lambda.
 const (
-	EnvKind            = "ROTATION_KIND"     // "database" or "jwt"; required
-	EnvMasterSecretARN = "MASTER_SECRET_ARN" // RDS-managed master secret; required for database
-	EnvReaderSecretARN = "READER_SECRET_ARN" // optional, database only
-	EnvReaderHost      = "READER_HOST"       // required when READER_SECRET_ARN is set
-	EnvECSCluster      = "ECS_CLUSTER"       // optional, together with ECS_SERVICES
-	EnvECSServices     = "ECS_SERVICES"      // comma-separated service names
+	EnvKind                  = "ROTATION_KIND"               // "database" or "jwt"; required
+	EnvSecretARN             = "SECRET_ARN"                  // the rotated secret, for bootstrap; required for database
+	EnvMasterSecretARN       = "MASTER_SECRET_ARN"           // RDS-managed master secret; required for database
+	EnvReaderSecretARN       = "READER_SECRET_ARN"           // optional, database only
+	EnvReaderHost            = "READER_HOST"                 // required when READER_SECRET_ARN is set
+	EnvECSCluster            = "ECS_CLUSTER"                 // optional, together with ECS_SERVICES
+	EnvECSServices           = "ECS_SERVICES"                // comma-separated service names
+	EnvCodeDeployApplication = "CODEDEPLOY_APPLICATION"      // optional, together with CODEDEPLOY_DEPLOYMENT_GROUP
+	EnvCodeDeployGroup       = "CODEDEPLOY_DEPLOYMENT_GROUP" // the blue/green service's deployment group
 )
 
 // Config is the environment-derived configuration of a Rotator.
 type Config struct {
 	Kind            Kind
+	SecretARN       string
 	MasterSecretARN string
 	ReaderSecretARN string
 	ReaderHost      string
 	ECSCluster      string
 	ECSServices     []string
+	// CodeDeployApplication and CodeDeployDeploymentGroup redeploy a blue/green
+	// (CODE_DEPLOY) service, which ECS refuses to force-redeploy.
+	CodeDeployApplication     string
+	CodeDeployDeploymentGroup string
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in the Lambda). A configuration
@@ -40,11 +48,18 @@ type Config struct {
 func LoadConfig(getenv func(string) string) (Config, error) {
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	cfg := Config{
-		Kind:       Kind(env(EnvKind)),
-		ECSCluster: env(EnvECSCluster),
+		Kind:                      Kind(env(EnvKind)),
+		ECSCluster:                env(EnvECSCluster),
+		CodeDeployApplication:     env(EnvCodeDeployApplication),
+		CodeDeployDeploymentGroup: env(EnvCodeDeployGroup),
 	}
 	switch cfg.Kind {
 	case KindDatabase:
+		// The bootstrap action reads the secret from here: it has no rotation event.
+		cfg.SecretARN = env(EnvSecretARN)
+		if cfg.SecretARN == "" {
+			return Config{}, missing(EnvSecretARN, "required when "+EnvKind+"=database")
+		}
 		cfg.MasterSecretARN = env(EnvMasterSecretARN)
 		if cfg.MasterSecretARN == "" {
 			return Config{}, missing(EnvMasterSecretARN, "required when "+EnvKind+"=database")
@@ -65,6 +80,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	cfg.ECSServices = services
+	switch {
+	case cfg.CodeDeployApplication != "" && cfg.CodeDeployDeploymentGroup == "":
+		return Config{}, missing(EnvCodeDeployGroup, "required when "+EnvCodeDeployApplication+" is set")
+	case cfg.CodeDeployApplication == "" && cfg.CodeDeployDeploymentGroup != "":
+		return Config{}, missing(EnvCodeDeployApplication, "required when "+EnvCodeDeployGroup+" is set")
+	}
 	return cfg, nil
 }
 

@@ -17,20 +17,22 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "database with reader and services",
 			env: map[string]string{
-				EnvKind: "database", EnvMasterSecretARN: "arn:master",
+				EnvKind: "database", EnvSecretARN: "arn:db", EnvMasterSecretARN: "arn:master",
 				EnvReaderSecretARN: "arn:reader", EnvReaderHost: "replica.internal",
 				EnvECSCluster: "tm-dev", EnvECSServices: " api , worker ,,",
+				EnvCodeDeployApplication: " tm-prod-api ", EnvCodeDeployGroup: "tm-prod-api-group",
 			},
 			want: Config{
-				Kind: KindDatabase, MasterSecretARN: "arn:master",
+				Kind: KindDatabase, SecretARN: "arn:db", MasterSecretARN: "arn:master",
 				ReaderSecretARN: "arn:reader", ReaderHost: "replica.internal",
 				ECSCluster: "tm-dev", ECSServices: []string{"api", "worker"},
+				CodeDeployApplication: "tm-prod-api", CodeDeployDeploymentGroup: "tm-prod-api-group",
 			},
 		},
 		{
 			name: "database minimal",
-			env:  map[string]string{EnvKind: "database", EnvMasterSecretARN: "arn:master"},
-			want: Config{Kind: KindDatabase, MasterSecretARN: "arn:master"},
+			env:  map[string]string{EnvKind: "database", EnvSecretARN: "arn:db", EnvMasterSecretARN: "arn:master"},
+			want: Config{Kind: KindDatabase, SecretARN: "arn:db", MasterSecretARN: "arn:master"},
 		},
 		{
 			name: "jwt needs no master secret",
@@ -39,11 +41,26 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{name: "kind missing", env: map[string]string{}, wantErr: EnvKind},
 		{name: "kind unknown", env: map[string]string{EnvKind: "oauth"}, wantErr: EnvKind},
-		{name: "database without master", env: map[string]string{EnvKind: "database"}, wantErr: EnvMasterSecretARN},
+		{name: "database without master", env: map[string]string{EnvKind: "database", EnvSecretARN: "s"}, wantErr: EnvMasterSecretARN},
+		{
+			name:    "database without its secret",
+			env:     map[string]string{EnvKind: "database", EnvMasterSecretARN: "m"},
+			wantErr: "environment variable " + EnvSecretARN + " is not set",
+		},
 		{
 			name:    "reader secret without host",
-			env:     map[string]string{EnvKind: "database", EnvMasterSecretARN: "m", EnvReaderSecretARN: "r"},
+			env:     map[string]string{EnvKind: "database", EnvSecretARN: "s", EnvMasterSecretARN: "m", EnvReaderSecretARN: "r"},
 			wantErr: EnvReaderHost,
+		},
+		{
+			name:    "codedeploy application without group",
+			env:     map[string]string{EnvKind: "jwt", EnvCodeDeployApplication: "app"},
+			wantErr: "environment variable " + EnvCodeDeployGroup + " is not set: required when " + EnvCodeDeployApplication + " is set",
+		},
+		{
+			name:    "codedeploy group without application",
+			env:     map[string]string{EnvKind: "database", EnvSecretARN: "s", EnvMasterSecretARN: "m", EnvCodeDeployGroup: "group"},
+			wantErr: "environment variable " + EnvCodeDeployApplication + " is not set: required when " + EnvCodeDeployGroup + " is set",
 		},
 		{
 			name:    "cluster without services",

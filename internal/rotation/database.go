@@ -207,21 +207,42 @@ func (r *Rotator) setDatabaseSecret(ctx context.Context, ev Event, log *slog.Log
 	if err != nil {
 		return err
 	}
+	return r.ensureLogin(ctx, pending, log)
+}
+
+// bootstrapDatabase creates the login that the first value of the secret names. Pulumi
+// generates that value, and nothing else creates the user before the first rotation, so the
+// program invokes this at deploy time before any task uses the secret. It reads AWSCURRENT and
+// writes no version or stage: run again, it only sets the same password once more.
+func (r *Rotator) bootstrapDatabase(ctx context.Context, log *slog.Logger) error {
+	if r.Config.SecretARN == "" {
+		return missing(EnvSecretARN, "needed to bootstrap the database user")
+	}
+	current, err := r.databaseSecret(ctx, r.Config.SecretARN, "", StageCurrent, "current version")
+	if err != nil {
+		return err
+	}
+	return r.ensureLogin(ctx, current, log.With("secret", r.Config.SecretARN))
+}
+
+// ensureLogin connects as the master user to the secret's host and creates the secret's user,
+// or sets its password, with the group role setup every login gets.
+func (r *Rotator) ensureLogin(ctx context.Context, creds DatabaseSecret, log *slog.Logger) error {
 	masterUser, masterPassword, err := r.masterCredentials(ctx)
 	if err != nil {
 		return err
 	}
-	master := pending
+	master := creds
 	master.Username, master.Password = masterUser, masterPassword
 	db, err := r.connect(ctx, master)
 	if err != nil {
 		return err
 	}
 	defer closeQuietly(ctx, db)
-	if err := configureRoles(ctx, db, pending); err != nil {
-		return fmt.Errorf("set up database user %s on %s: %w", pending.Username, pending.Host, err)
+	if err := configureRoles(ctx, db, creds); err != nil {
+		return fmt.Errorf("set up database user %s on %s: %w", creds.Username, creds.Host, err)
 	}
-	log.Info("database user ready", "username", pending.Username, "group_role", GroupRole(pending.Username))
+	log.Info("database user ready", "username", creds.Username, "group_role", GroupRole(creds.Username))
 	return nil
 }
 
@@ -266,8 +287,8 @@ func closeQuietly(ctx context.Context, db DB) {
 	_ = db.Close(ctx)
 }
 
-// configureRoles makes the pending user a login member of the group role in one transaction,
-// so a failure halfway leaves the database as it was.
+// configureRoles makes the user (the pending one, or AWSCURRENT's on bootstrap) a login member
+// of the group role in one transaction, so a failure halfway leaves the database as it was.
 func configureRoles(ctx context.Context, db DB, s DatabaseSecret) (err error) {
 	if _, err := db.Exec(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

@@ -29,6 +29,7 @@ const (
 type dbFixture struct {
 	sm       *fakeSM
 	ecs      *fakeECS
+	cd       *fakeCodeDeploy
 	server   *fakeServer
 	rotator  *Rotator
 	logs     *bytes.Buffer
@@ -54,18 +55,20 @@ func mustJSON(t *testing.T, v any) string {
 // services are configured.
 func newDBFixture(t *testing.T) *dbFixture {
 	t.Helper()
-	fx := &dbFixture{sm: newFakeSM(), ecs: &fakeECS{}, server: newFakeServer(primaryHost), logs: &bytes.Buffer{}}
+	fx := &dbFixture{sm: newFakeSM(), ecs: &fakeECS{}, cd: &fakeCodeDeploy{}, server: newFakeServer(primaryHost), logs: &bytes.Buffer{}}
 	fx.initial = fx.sm.addSecret(dbSecretID, true, mustJSON(t, initialDBSecret(primaryHost)))
 	fx.readerV0 = fx.sm.addSecret(readerSecretID, false, mustJSON(t, initialDBSecret(replicaHost)))
 	fx.sm.addSecret(masterSecretID, false, mustJSON(t, map[string]string{"username": fx.server.masterUser, "password": fx.server.masterPW}))
 	fx.server.roles["taskmanager_app"] = true
 	fx.server.logins["taskmanager_app"] = initialDBPW
 	fx.rotator = &Rotator{
-		Secrets: fx.sm,
-		ECS:     fx.ecs,
-		Connect: fx.server.connect,
+		Secrets:    fx.sm,
+		ECS:        fx.ecs,
+		CodeDeploy: fx.cd,
+		Connect:    fx.server.connect,
 		Config: Config{
 			Kind:            KindDatabase,
+			SecretARN:       dbSecretID,
 			MasterSecretARN: masterSecretID,
 			ReaderSecretARN: readerSecretID,
 			ReaderHost:      replicaHost,

@@ -14,7 +14,9 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/jackc/pgx/v5"
@@ -282,11 +284,41 @@ type testingT interface {
 	Fatalf(format string, args ...any)
 }
 
-// fakeECS records UpdateService calls.
+// fakeECS records UpdateService and DescribeServices calls. DescribeServices answers from
+// described; when that is nil, every service asked for is an active rolling service.
 type fakeECS struct {
 	calls  []*ecs.UpdateServiceInput
 	fail   map[string]error // service -> error
 	onCall func(*ecs.UpdateServiceInput)
+
+	described     map[string]ecstypes.Service // service name -> description
+	describeErr   error
+	describeCalls []*ecs.DescribeServicesInput
+}
+
+func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesInput, _ ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
+	f.describeCalls = append(f.describeCalls, in)
+	if f.describeErr != nil {
+		return nil, f.describeErr
+	}
+	out := &ecs.DescribeServicesOutput{}
+	for _, name := range in.Services {
+		svc, ok := f.described[name]
+		if f.described == nil {
+			svc, ok = ecstypes.Service{
+				ServiceName:          aws.String(name),
+				Status:               aws.String("ACTIVE"),
+				DeploymentController: &ecstypes.DeploymentController{Type: ecstypes.DeploymentControllerTypeEcs},
+			}, true
+		}
+		if !ok {
+			// Like ECS: an unknown service is a failure, not an error.
+			out.Failures = append(out.Failures, ecstypes.Failure{Arn: aws.String(name), Reason: aws.String("MISSING")})
+			continue
+		}
+		out.Services = append(out.Services, svc)
+	}
+	return out, nil
 }
 
 func (f *fakeECS) UpdateService(_ context.Context, in *ecs.UpdateServiceInput, _ ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error) {
@@ -306,6 +338,20 @@ func (f *fakeECS) services() []string {
 		s = append(s, aws.ToString(c.Service))
 	}
 	return s
+}
+
+// fakeCodeDeploy records CreateDeployment calls.
+type fakeCodeDeploy struct {
+	calls []*codedeploy.CreateDeploymentInput
+	err   error
+}
+
+func (f *fakeCodeDeploy) CreateDeployment(_ context.Context, in *codedeploy.CreateDeploymentInput, _ ...func(*codedeploy.Options)) (*codedeploy.CreateDeploymentOutput, error) {
+	f.calls = append(f.calls, in)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &codedeploy.CreateDeploymentOutput{DeploymentId: aws.String(fmt.Sprintf("d-FAKE%04d", len(f.calls)))}, nil
 }
 
 // fakeServer is a PostgreSQL server reduced to what the role setup touches: it accepts a login

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,8 +42,14 @@ const (
 // fails with a clear error instead of running into the Lambda timeout.
 const connectTimeout = 10 * time.Second
 
-// Event is the payload Secrets Manager sends to a rotation Lambda.
+// ActionBootstrap is the Action of the payload {"Action":"bootstrap"}, which the Pulumi program
+// sends once at deploy time; see Rotator.bootstrap.
+const ActionBootstrap = "bootstrap"
+
+// Event is the payload Secrets Manager sends to a rotation Lambda, or, with Action set, a
+// payload the Pulumi program sends itself ({"Action":"bootstrap"}), which has no other field.
 type Event struct {
+	Action             string `json:"Action,omitempty"`
 	SecretID           string `json:"SecretId"`
 	ClientRequestToken string `json:"ClientRequestToken"`
 	Step               string `json:"Step"`
@@ -64,7 +70,14 @@ type Secrets interface {
 
 // ECS is the part of the ECS API the Lambda calls; *ecs.Client implements it.
 type ECS interface {
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
 	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
+}
+
+// CodeDeploy is the part of the CodeDeploy API the Lambda calls; *codedeploy.Client
+// implements it.
+type CodeDeploy interface {
+	CreateDeployment(ctx context.Context, in *codedeploy.CreateDeploymentInput, optFns ...func(*codedeploy.Options)) (*codedeploy.CreateDeploymentOutput, error)
 }
 
 // DB is a database session; *pgx.Conn implements it.
@@ -78,17 +91,27 @@ type DB interface {
 type Connect func(ctx context.Context, connString string) (DB, error)
 
 // Rotator handles rotation events. Secrets and Config are always needed, Connect for the
-// database kind, ECS when Config names services to redeploy. Log may be nil.
+// database kind, ECS when Config names services to redeploy, CodeDeploy when one of them is a
+// blue/green service. Log may be nil.
 type Rotator struct {
-	Secrets Secrets
-	ECS     ECS
-	Connect Connect
-	Config  Config
-	Log     *slog.Logger
+	Secrets    Secrets
+	ECS        ECS
+	CodeDeploy CodeDeploy
+	Connect    Connect
+	Config     Config
+	Log        *slog.Logger
 }
 
-// Handle runs one rotation step. It is the Lambda handler.
+// Handle runs one rotation step, or the action a payload with Action names. It is the Lambda
+// handler.
 func (r *Rotator) Handle(ctx context.Context, ev Event) error {
+	switch ev.Action {
+	case "":
+	case ActionBootstrap:
+		return r.bootstrap(ctx)
+	default:
+		return fmt.Errorf("payload has unknown Action %q (the only action is %q)", ev.Action, ActionBootstrap)
+	}
 	if err := ev.validate(); err != nil {
 		return err
 	}
@@ -126,6 +149,25 @@ func (r *Rotator) Handle(ctx context.Context, ev Event) error {
 		return err
 	}
 	log.Info("rotation step done")
+	return nil
+}
+
+// bootstrap prepares what the secret's first value needs before any task uses it. Only the
+// database kind has something to do: its first user. It never redeploys services: the deploy
+// that invokes it starts them afterwards.
+func (r *Rotator) bootstrap(ctx context.Context) error {
+	log := r.logger().With("action", ActionBootstrap, "kind", string(r.Config.Kind))
+	switch r.Config.Kind {
+	case KindDatabase:
+		if err := r.bootstrapDatabase(ctx, log); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	case KindJWT:
+		// The JWT key is only read by the app; there is nothing to create.
+		log.Info("nothing to bootstrap")
+	default:
+		return r.unknownKind()
+	}
 	return nil
 }
 
@@ -243,42 +285,4 @@ func (r *Rotator) afterFinish(ctx context.Context, ev Event, log *slog.Logger) e
 		}
 	}
 	return r.redeploy(ctx, log)
-}
-
-// redeploy forces a new deployment of every configured service. It tries all of them even if
-// one fails, so a single bad name does not leave the other service on old credentials.
-func (r *Rotator) redeploy(ctx context.Context, log *slog.Logger) error {
-	if r.Config.ECSCluster == "" || len(r.Config.ECSServices) == 0 {
-		return nil
-	}
-	if r.ECS == nil {
-		return errors.New("ECS services are configured but the rotator has no ECS client")
-	}
-	var errs []error
-	for _, svc := range r.Config.ECSServices {
-		_, err := r.ECS.UpdateService(ctx, &ecs.UpdateServiceInput{
-			Cluster:            aws.String(r.Config.ECSCluster),
-			Service:            aws.String(svc),
-			ForceNewDeployment: true,
-		})
-		if isMissingService(err) {
-			// On a fresh stack the first rotation runs before the services exist; a service
-			// created later reads the new AWSCURRENT when its tasks start.
-			log.Warn("ECS service not found or not active; nothing to redeploy", "cluster", r.Config.ECSCluster, "service", svc)
-			continue
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("force new deployment of ECS service %s in cluster %s: %w", svc, r.Config.ECSCluster, err))
-			continue
-		}
-		log.Info("forced new ECS deployment", "cluster", r.Config.ECSCluster, "service", svc)
-	}
-	return errors.Join(errs...)
-}
-
-func isMissingService(err error) bool {
-	var noCluster *ecstypes.ClusterNotFoundException
-	var noService *ecstypes.ServiceNotFoundException
-	var inactive *ecstypes.ServiceNotActiveException
-	return errors.As(err, &noCluster) || errors.As(err, &noService) || errors.As(err, &inactive)
 }

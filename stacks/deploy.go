@@ -283,18 +283,14 @@ func (e *environment) operations() (err error) {
 	if e.blueGreen() {
 		tgSuffixes = append(tgSuffixes, e.front.GreenArnSuffix)
 	}
-	replica := ""
-	if cfg.Database.Replica != nil {
-		replica = database.Identifier(cfg.Stack) + "-replica"
-	}
 	e.monitoring, err = observability.NewObservability(e.ctx, cfg.Stack, &observability.Args{
 		Config: cfg.Monitoring, Stack: cfg.Stack, Region: cfg.Region, KeyArn: e.key.Arn,
 		LoadBalancerSuffix:  e.front.ArnSuffix,
 		TargetGroupSuffixes: tgSuffixes,
 		Cluster:             compute.ClusterName(cfg.Stack),
 		Services:            []string{compute.API, compute.Worker},
-		DatabaseIdentifier:  database.Identifier(cfg.Stack),
-		ReplicaIdentifier:   replica,
+		DatabaseIdentifier:  e.db.Identifier,
+		ReplicaIdentifier:   e.db.ReplicaIdentifier,
 		CacheGroupID:        e.redis.GroupID,
 		CacheNodes:          cfg.Cache.NumNodes,
 	})
@@ -302,15 +298,14 @@ func (e *environment) operations() (err error) {
 		return err
 	}
 	if cfg.Logging.ArchiveDays != nil {
-		var groups []string
+		var groups []pulumi.StringInput
 		for _, w := range []string{compute.API, compute.Worker, compute.Migrations} {
-			groups = append(groups, compute.LogGroupName(cfg.Stack, w))
+			groups = append(groups, e.app.LogGroupNames[w])
 		}
-		// The subscriptions need the app's log groups to exist.
 		if _, err := observability.NewLogArchive(e.ctx, cfg.Stack, &observability.ArchiveArgs{
 			Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
 			LogGroups: groups, BucketArn: e.buckets.LogsBucketArn, KeyArn: e.key.Arn,
-		}, pulumi.DependsOn([]pulumi.Resource{e.app})); err != nil {
+		}); err != nil {
 			return err
 		}
 	}

@@ -82,7 +82,10 @@ type container struct {
 	PortMappings           []struct{ ContainerPort int }
 	Environment            []struct{ Name, Value string }
 	Secrets                []struct{ Name, ValueFrom string }
-	HealthCheck            *struct{ Command []string }
+	HealthCheck            *struct {
+		Command                                  []string
+		Interval, Timeout, Retries, StartPeriod int
+	}
 	LogConfiguration       struct {
 		LogDriver string
 		Options   map[string]string

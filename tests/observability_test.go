@@ -2,6 +2,8 @@ package tests
 
 import (
 	"encoding/json"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -57,8 +59,22 @@ func TestAlarmsPerStack(t *testing.T) {
 			assert.Equal(t, "p99", p99.Inputs["extendedStatistic"])
 			assert.Equal(t, "TargetResponseTime", p99.Inputs["metricName"])
 			rate := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", stack+"-alb-5xx-rate")
-			queries := rate.Inputs["metricQueries"].([]any)
-			assert.Equal(t, "IF(requests > 0, 100 * errors / requests, 0)", queries[2].(map[string]any)["expression"])
+			// The load balancer's own 5xx (no healthy target, 502/504) count as errors, and the
+			// 503s it answers before choosing a target (not in RequestCount) as requests too.
+			metrics := map[string]string{}
+			var expression any
+			for _, q := range rate.Inputs["metricQueries"].([]any) {
+				q := q.(map[string]any)
+				if m, ok := q["metric"].(map[string]any); ok {
+					metrics[q["id"].(string)] = m["metricName"].(string)
+					assert.Equal(t, "Sum", m["stat"])
+				} else {
+					expression = q["expression"]
+					assert.Equal(t, true, q["returnData"])
+				}
+			}
+			assert.Equal(t, map[string]string{"target5xx": "HTTPCode_Target_5XX_Count", "elb5xx": "HTTPCode_ELB_5XX_Count", "requests": "RequestCount"}, metrics)
+			assert.Equal(t, "IF(FILL(requests, 0) + FILL(elb5xx, 0) > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)", expression)
 			evictions := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", stack+"-cache-001-evictions")
 			assert.Equal(t, map[string]any{"CacheClusterId": stack + "-id-001"}, evictions.Inputs["dimensions"])
 		})
@@ -124,6 +140,15 @@ func TestProductionArchivesLogsFor365Days(t *testing.T) {
 		assert.Equal(t, "arn:aws:firehose:us-east-1:123456789012:deliverystream/production-taskmanager-log-archive", f.Inputs["destinationArn"])
 	}
 	assert.ElementsMatch(t, []string{"/ecs/production-taskmanager-api", "/ecs/production-taskmanager-worker", "/ecs/production-taskmanager-migrations"}, groups)
+	// Firehose writes under its prefix and, for records it cannot deliver, under its error
+	// prefix: its role may write both, or failed records are lost without a trace.
+	role := one(t, rec, "aws:iam/role:Role", "production-log-archive-delivery")
+	puts := policyResources(t, role.Inputs["inlinePolicies"].([]any)[0].(map[string]any)["policy"].(string))["s3:PutObject"]
+	for _, key := range []string{"prefix", "errorOutputPrefix"} {
+		prefix := s3[key].(string)
+		object := "arn:aws:s3:::production-logs/" + prefix[:strings.Index(prefix, "!{")] + "2026/11/28/part-1"
+		assert.True(t, slices.ContainsFunc(puts, func(p string) bool { return iamMatch(p, object) }), "the delivery role may not put %s (%s %q); it may put %v", object, key, prefix, puts)
+	}
 	// CloudWatch keeps 30 days (hot); the bucket keeps the archive 365 days (cold).
 	life := one(t, rec, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "production-logs")
 	assert.Equal(t, map[string]any{"days": 365.0}, life.Inputs["rules"].([]any)[0].(map[string]any)["expiration"])
@@ -132,4 +157,10 @@ func TestProductionArchivesLogsFor365Days(t *testing.T) {
 	}
 	assert.Contains(t, runInvalid(t, mutate(t, loadStack(t, "dev"), "taskmanager:logging", func(m map[string]any) { m["archiveDays"] = 365 })),
 		"taskmanager:logging.archiveDays: archives to the logs bucket, and taskmanager:storage.logs is false; want storage.logs true, or no archiveDays")
+}
+
+// iamMatch is IAM's resource matching: '*' is any run of characters, '/' included.
+func iamMatch(pattern, arn string) bool {
+	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*") + "$"
+	return regexp.MustCompile(re).MatchString(arn)
 }

@@ -81,6 +81,10 @@ type Compute struct {
 	ClusterName    pulumi.StringOutput
 	RepositoryURL  pulumi.StringOutput
 	TaskDefinition map[string]pulumi.StringOutput // ARNs by api, worker, migrations
+	LogGroupNames  map[string]pulumi.StringOutput // by api, worker, migrations
+	// TaskRoleArns are each workload's execution role and task role, which whoever registers
+	// or deploys its task definition must be allowed to pass.
+	TaskRoleArns map[string][]pulumi.StringOutput
 	// CodeDeployApplication and CodeDeployGroup are set with blue/green.
 	CodeDeployApplication, CodeDeployGroup pulumi.StringOutput
 }
@@ -92,7 +96,11 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 			return nil, err
 		}
 	}
-	c := &Compute{TaskDefinition: map[string]pulumi.StringOutput{}}
+	c := &Compute{
+		TaskDefinition: map[string]pulumi.StringOutput{},
+		LogGroupNames:  map[string]pulumi.StringOutput{},
+		TaskRoleArns:   map[string][]pulumi.StringOutput{},
+	}
 	if err := ctx.RegisterComponentResource(computeType, name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -126,21 +134,22 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 
 	workloads := []workload{
 		{name: API, service: &args.API.ServiceConfig, secrets: AppSecrets, port: args.API.ContainerPort,
-			healthCheck: []string{"CMD-SHELL", fmt.Sprintf("python -c \"import urllib.request; urllib.request.urlopen('http://localhost:%d%s', timeout=4)\"", args.API.ContainerPort, args.API.HealthCheckPath)},
+			healthCheck: apiHealthCheck(args.API.ContainerPort, args.API.HealthCheckPath),
 			command:     args.API.Command, stopTimeout: 30},
 		// Celery's warm shutdown finishes the tasks in hand: give it Fargate's maximum.
 		{name: Worker, service: &args.Worker.ServiceConfig, secrets: AppSecrets,
-			healthCheck: []string{"CMD-SHELL", "celery -A app.worker inspect ping -d celery@$HOSTNAME --timeout 10 || exit 1"},
-			command:     args.Worker.Command, stopTimeout: 120},
+			healthCheck: workerHealthCheck, command: args.Worker.Command, stopTimeout: 120},
 		{name: Migrations, secrets: MigrationSecrets, command: args.Compute.MigrationsCommand, stopTimeout: 30,
 			size: &ServiceConfig{CPU: args.Worker.CPU, Memory: args.Worker.Memory}},
 	}
 	for _, w := range workloads {
-		arn, err := newTaskDefinition(ctx, name, args, w, image, parent)
+		td, err := newTaskDefinition(ctx, name, args, w, image, parent)
 		if err != nil {
 			return nil, err
 		}
-		c.TaskDefinition[w.name] = arn
+		c.TaskDefinition[w.name] = td.Arn
+		c.LogGroupNames[w.name] = td.LogGroup
+		c.TaskRoleArns[w.name] = []pulumi.StringOutput{td.ExecutionRole, td.TaskRole}
 	}
 	if err := newServices(ctx, name, args, c, cluster, providers, parent); err != nil {
 		return nil, err
@@ -159,7 +168,7 @@ type workload struct {
 	size        *ServiceConfig // CPU and memory when service is nil
 	secrets     map[string]SecretRef
 	port        int
-	healthCheck []string
+	healthCheck *healthCheck
 	command     []string
 	stopTimeout int
 }
@@ -257,10 +266,39 @@ type logConfiguration struct {
 	Options   map[string]string `json:"options"`
 }
 
+// Container health checks. ECS kills a check that outlives its timeout and counts it failed,
+// so each timeout is the command's own bound plus the time Python needs to start and import on
+// the smallest size (0.25 vCPU), and each interval is longer than its timeout so that checks
+// never overlap. ECS allows an interval of 5-300 s, a timeout of 2-120 s, a start period of
+// 0-300 s and 1-10 retries.
+
+// apiHealthCheck asks the API's health endpoint, waiting at most 4 s for the answer; a cold
+// `python -c` with urllib takes up to about 5 s more at 0.25 vCPU.
+func apiHealthCheck(port int, path string) *healthCheck {
+	return &healthCheck{
+		Command:  []string{"CMD-SHELL", fmt.Sprintf("python -c \"import urllib.request; urllib.request.urlopen('http://localhost:%d%s', timeout=4)\"", port, path)},
+		Interval: 30, Timeout: 10, Retries: 3, StartPeriod: 60,
+	}
+}
+
+// workerHealthCheck pings this worker through the broker, waiting at most 10 s for its answer.
+// `celery -A app.worker` imports the whole app before it sends the ping: at 0.25 vCPU that
+// alone can take 10-20 s, so the check gets 30 s, and a new task 180 s to connect to Redis and
+// start its pool before failures count.
+var workerHealthCheck = &healthCheck{
+	Command:  []string{"CMD-SHELL", "celery -A app.worker inspect ping -d celery@$HOSTNAME --timeout 10 || exit 1"},
+	Interval: 60, Timeout: 30, Retries: 3, StartPeriod: 180,
+}
+
 // ContainerUser is the image's unprivileged user: the image is built to run as it.
 const ContainerUser = "1000:1000"
 
-func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload, image pulumi.StringOutput, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+// taskDefinition is what others need of a workload's task definition.
+type taskDefinition struct {
+	Arn, LogGroup, ExecutionRole, TaskRole pulumi.StringOutput
+}
+
+func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload, image pulumi.StringOutput, parent pulumi.ResourceOption) (taskDefinition, error) {
 	base := fmt.Sprintf("%s-%s", name, w.name)
 	family := fmt.Sprintf("%s-taskmanager-%s", args.Stack, w.name)
 	logs, err := cloudwatch.NewLogGroup(ctx, base, &cloudwatch.LogGroupArgs{
@@ -269,7 +307,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 		KmsKeyId:        args.KeyArn,
 	}, parent)
 	if err != nil {
-		return pulumi.StringOutput{}, err
+		return taskDefinition{}, err
 	}
 
 	// The secrets this container reads, in a stable order: its execution role may read exactly these.
@@ -301,7 +339,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 		}},
 	}, parent)
 	if err != nil {
-		return pulumi.StringOutput{}, err
+		return taskDefinition{}, err
 	}
 	// The app calls no AWS API yet: its task role grants nothing, and exists so that each
 	// workload gets its own identity when it does.
@@ -310,7 +348,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 		AssumeRolePolicy: iampolicy.AssumeRole("ecs-tasks.amazonaws.com"),
 	}, parent)
 	if err != nil {
-		return pulumi.StringOutput{}, err
+		return taskDefinition{}, err
 	}
 
 	env := Environment(args.Settings)
@@ -341,9 +379,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 		if w.port != 0 {
 			def.PortMappings = []portMapping{{ContainerPort: w.port, Protocol: "tcp"}}
 		}
-		if w.healthCheck != nil {
-			def.HealthCheck = &healthCheck{Command: w.healthCheck, Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 60}
-		}
+		def.HealthCheck = w.healthCheck
 		b, err := json.Marshal([]containerDefinition{def})
 		return string(b), err
 	}).(pulumi.StringOutput)
@@ -366,9 +402,9 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 		SkipDestroy: pulumi.Bool(true),
 	}, parent)
 	if err != nil {
-		return pulumi.StringOutput{}, err
+		return taskDefinition{}, err
 	}
-	return td.Arn, nil
+	return taskDefinition{Arn: td.Arn, LogGroup: logs.Name, ExecutionRole: execRole.Arn, TaskRole: taskRole.Arn}, nil
 }
 
 func toOutputs(in []pulumi.StringInput) []pulumi.StringOutput {

@@ -44,6 +44,11 @@ type Database struct {
 	Address       pulumi.StringOutput
 	ReaderAddress pulumi.StringOutput // the replica's, or the primary's when there is none
 	Identifier    pulumi.StringOutput
+	// ReplicaIdentifier is the replica's identifier; nil without a replica.
+	ReplicaIdentifier pulumi.StringInput
+	// ResourceID is the primary's immutable id (db-...): it changes only when the instance is
+	// replaced.
+	ResourceID pulumi.StringOutput
 	// MasterSecretArn is RDS's secret of the master user's credentials.
 	MasterSecretArn pulumi.StringOutput
 }
@@ -174,6 +179,7 @@ func NewDatabase(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 	d.Address = primary.Address
 	d.ReaderAddress = primary.Address
 	d.Identifier = primary.Identifier
+	d.ResourceID = primary.ResourceId
 	// RDS reports its secret once the instance exists; never index an empty list.
 	d.MasterSecretArn = primary.MasterUserSecrets.ApplyT(func(s []rds.InstanceMasterUserSecret) string {
 		if len(s) == 0 || s[0].SecretArn == nil {
@@ -196,6 +202,7 @@ func NewDatabase(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 			return nil, err
 		}
 		d.ReaderAddress = replica.Address
+		d.ReplicaIdentifier = replica.Identifier
 	}
 
 	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{

@@ -16,8 +16,9 @@ const archiveType = "taskmanager:observability:LogArchive"
 // ArchiveArgs configures the log archive.
 type ArchiveArgs struct {
 	Stack, Region, AccountID string
-	// LogGroups are the groups archived (the app's).
-	LogGroups []string
+	// LogGroups are the names of the groups archived (the app's), as their owner's outputs: a
+	// subscription filter's create fails when its group does not exist yet.
+	LogGroups []pulumi.StringInput
 	// BucketArn is the logs bucket; its lifecycle keeps the archive for the spec's
 	// log_archive_days.
 	BucketArn pulumi.StringInput
@@ -31,8 +32,12 @@ type LogArchive struct {
 	StreamName pulumi.StringOutput
 }
 
-// ArchivePrefix is where the archive lands in the logs bucket.
-const ArchivePrefix = "archive/"
+// ArchivePrefix is where the archive lands in the logs bucket, and ArchiveErrorPrefix where
+// Firehose writes the records it could not deliver; its role may write under both.
+const (
+	ArchivePrefix      = "archive/"
+	ArchiveErrorPrefix = "archive-errors/"
+)
 
 // NewLogArchive subscribes the log groups to a Firehose stream that writes to the bucket.
 func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...pulumi.ResourceOption) (*LogArchive, error) {
@@ -52,7 +57,8 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 			Name: pulumi.String("archive"),
 			Policy: iampolicy.Render(func(v []string) iampolicy.Document {
 				return iampolicy.New(
-					iampolicy.Allow([]string{"s3:PutObject", "s3:AbortMultipartUpload"}, v[0]+"/"+ArchivePrefix+"*"),
+					iampolicy.Allow([]string{"s3:PutObject", "s3:AbortMultipartUpload"},
+						v[0]+"/"+ArchivePrefix+"*", v[0]+"/"+ArchiveErrorPrefix+"*"),
 					iampolicy.Allow([]string{"s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"}, v[0]),
 				)
 			}, args.BucketArn),
@@ -72,7 +78,7 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 			RoleArn:   firehoseRole.Arn,
 			Prefix:    pulumi.String(ArchivePrefix + "!{timestamp:yyyy/MM/dd}/"),
 			// Firehose requires an error prefix whenever the prefix uses expressions.
-			ErrorOutputPrefix: pulumi.String("archive-errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/"),
+			ErrorOutputPrefix: pulumi.String(ArchiveErrorPrefix + "!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/"),
 			// CloudWatch Logs already gzips what it sends.
 			CompressionFormat: pulumi.String("UNCOMPRESSED"),
 			BufferingInterval: pulumi.Int(300),
@@ -102,7 +108,7 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 	}
 	for i, group := range args.LogGroups {
 		if _, err := cloudwatch.NewLogSubscriptionFilter(ctx, fmt.Sprintf("%s-%d", base, i), &cloudwatch.LogSubscriptionFilterArgs{
-			LogGroup:       pulumi.String(group),
+			LogGroup:       group,
 			FilterPattern:  pulumi.String(""),
 			DestinationArn: stream.Arn,
 			RoleArn:        logsRole.Arn,

@@ -24,8 +24,10 @@ type Args struct {
 	TargetGroupSuffixes []pulumi.StringInput
 	Cluster             string
 	Services            []string
-	DatabaseIdentifier  string
-	ReplicaIdentifier   string // "" without a replica
+	// DatabaseIdentifier and ReplicaIdentifier (nil without a replica) are the instances'
+	// outputs: RDS refuses an event subscription to an instance that does not exist yet.
+	DatabaseIdentifier pulumi.StringInput
+	ReplicaIdentifier  pulumi.StringInput
 	// CacheGroupID and CacheNodes name the Redis nodes: <group id>-001, -002, ...
 	CacheGroupID pulumi.StringInput
 	CacheNodes   int
@@ -80,9 +82,9 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 		actions = pulumi.Array{topic.Arn}
 		o.TopicArn = topic.Arn
 		// RDS's own events (failover, failure, maintenance, low storage) page too (FSBP RDS.20).
-		ids := pulumi.StringArray{pulumi.String(args.DatabaseIdentifier)}
-		if args.ReplicaIdentifier != "" {
-			ids = append(ids, pulumi.String(args.ReplicaIdentifier))
+		ids := pulumi.StringArray{args.DatabaseIdentifier}
+		if args.ReplicaIdentifier != nil {
+			ids = append(ids, args.ReplicaIdentifier)
 		}
 		if _, err := rds.NewEventSubscription(ctx, name+"-database-events", &rds.EventSubscriptionArgs{
 			SnsTopic:        topic.Arn,
@@ -157,13 +159,20 @@ func alarms(args *Args) []alarm {
 		}}
 	}
 	out := []alarm{
-		{name: "alb-5xx-rate", description: fmt.Sprintf("More than %g%% of requests answered 5xx by the API", t.ALB5xxPercent),
+		// The API's own 5xx and the load balancer's (502/503/504: no healthy target, a target that
+		// hung up or timed out). RequestCount leaves out the requests the load balancer refused
+		// before choosing a target (503 with no healthy target), so they join the denominator:
+		// with every target down the rate is 100%, not 0/0.
+		{name: "alb-5xx-rate", description: fmt.Sprintf("More than %g%% of requests answered 5xx by the API or the load balancer", t.ALB5xxPercent),
 			comparison: "GreaterThanThreshold", threshold: t.ALB5xxPercent,
 			math: []cloudwatch.MetricAlarmMetricQueryInput{
-				query("errors", "HTTPCode_Target_5XX_Count"),
+				query("target5xx", "HTTPCode_Target_5XX_Count"),
+				query("elb5xx", "HTTPCode_ELB_5XX_Count"),
 				query("requests", "RequestCount"),
 				cloudwatch.MetricAlarmMetricQueryArgs{Id: pulumi.String("rate"), Label: pulumi.String("5xx %"),
-					Expression: pulumi.String("IF(requests > 0, 100 * errors / requests, 0)"), ReturnData: pulumi.Bool(true)},
+					Expression: pulumi.String("IF(FILL(requests, 0) + FILL(elb5xx, 0) > 0, " +
+						"100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)"),
+					ReturnData: pulumi.Bool(true)},
 			}},
 		{name: "alb-p99-latency", description: fmt.Sprintf("API p99 response time above %gs", t.P99LatencySeconds),
 			namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", stat: "p99", dimensions: lb,
@@ -186,7 +195,7 @@ func alarms(args *Args) []alarm {
 				comparison: "GreaterThanThreshold", threshold: t.ServiceMemoryPercent},
 		)
 	}
-	db := pulumi.StringMap{"DBInstanceIdentifier": pulumi.String(args.DatabaseIdentifier)}
+	db := pulumi.StringMap{"DBInstanceIdentifier": args.DatabaseIdentifier}
 	out = append(out,
 		alarm{name: "database-cpu", description: fmt.Sprintf("PostgreSQL CPU above %g%%", t.DatabaseCPUPercent),
 			namespace: "AWS/RDS", metric: "CPUUtilization", stat: "Average", dimensions: db,
@@ -195,10 +204,10 @@ func alarms(args *Args) []alarm {
 			namespace: "AWS/RDS", metric: "FreeStorageSpace", stat: "Minimum", dimensions: db,
 			comparison: "LessThanThreshold", threshold: t.DatabaseFreeStorageGiB * (1 << 30)},
 	)
-	if args.ReplicaIdentifier != "" {
+	if args.ReplicaIdentifier != nil {
 		out = append(out, alarm{name: "database-replica-lag", description: fmt.Sprintf("Read replica more than %gs behind", t.ReplicaLagSeconds),
 			namespace: "AWS/RDS", metric: "ReplicaLag", stat: "Maximum",
-			dimensions: pulumi.StringMap{"DBInstanceIdentifier": pulumi.String(args.ReplicaIdentifier)},
+			dimensions: pulumi.StringMap{"DBInstanceIdentifier": args.ReplicaIdentifier},
 			comparison: "GreaterThanThreshold", threshold: t.ReplicaLagSeconds})
 	}
 	for i := 1; i <= args.CacheNodes; i++ {
@@ -232,24 +241,24 @@ func dashboards(args *Args) []dashboard {
 			"title": title, "region": args.Region, "metrics": metrics, "period": 60, "view": "timeSeries",
 		}}
 	}
-	render := func(widgets func(lb, tg, group string) []map[string]any) pulumi.StringOutput {
-		return pulumi.All(args.LoadBalancerSuffix, args.TargetGroupSuffixes[0], args.CacheGroupID).ApplyT(func(v []any) (string, error) {
-			b, err := json.Marshal(map[string]any{"widgets": widgets(v[0].(string), v[1].(string), v[2].(string))})
+	render := func(widgets func(lb, tg, group, database string) []map[string]any) pulumi.StringOutput {
+		return pulumi.All(args.LoadBalancerSuffix, args.TargetGroupSuffixes[0], args.CacheGroupID, args.DatabaseIdentifier).ApplyT(func(v []any) (string, error) {
+			b, err := json.Marshal(map[string]any{"widgets": widgets(v[0].(string), v[1].(string), v[2].(string), v[3].(string))})
 			return string(b), err
 		}).(pulumi.StringOutput)
 	}
-	system := render(func(lb, tg, group string) []map[string]any {
+	system := render(func(lb, tg, group, database string) []map[string]any {
 		var ecsCPU, ecsMem [][]any
 		for _, s := range args.Services {
 			ecsCPU = append(ecsCPU, []any{"AWS/ECS", "CPUUtilization", "ClusterName", args.Cluster, "ServiceName", s})
 			ecsMem = append(ecsMem, []any{"AWS/ECS", "MemoryUtilization", "ClusterName", args.Cluster, "ServiceName", s})
 		}
-		db := []any{"AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", args.DatabaseIdentifier}
+		db := []any{"AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", database}
 		return []map[string]any{
 			widget("ECS CPU %", ecsCPU, 0, 0),
 			widget("ECS memory %", ecsMem, 12, 0),
-			widget("PostgreSQL CPU % and connections", [][]any{db, {"AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", args.DatabaseIdentifier}}, 0, 6),
-			widget("PostgreSQL free storage", [][]any{{"AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", args.DatabaseIdentifier}}, 12, 6),
+			widget("PostgreSQL CPU % and connections", [][]any{db, {"AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", database}}, 0, 6),
+			widget("PostgreSQL free storage", [][]any{{"AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", database}}, 12, 6),
 			widget("Redis memory % and evictions", [][]any{
 				{"AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "CacheClusterId", group + "-001"},
 				{"AWS/ElastiCache", "Evictions", "CacheClusterId", group + "-001"},
@@ -257,7 +266,7 @@ func dashboards(args *Args) []dashboard {
 			widget("Healthy API tasks", [][]any{{"AWS/ApplicationELB", "HealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg}}, 12, 12),
 		}
 	})
-	api := render(func(lb, tg, _ string) []map[string]any {
+	api := render(func(lb, tg, _, _ string) []map[string]any {
 		return []map[string]any{
 			widget("Requests", [][]any{{"AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb, map[string]any{"stat": "Sum"}}}, 0, 0),
 			widget("Response time p50 / p99", [][]any{

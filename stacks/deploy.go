@@ -4,6 +4,7 @@ package stacks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -64,6 +65,7 @@ type environment struct {
 	app        *compute.Compute
 	monitoring *observability.Observability
 	bastion    *bastion.Bastion
+	rotator    *secrets.Rotation
 }
 
 // build registers the environment's resources from a valid config.
@@ -78,7 +80,7 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		}
 	}
 	e := &environment{ctx: ctx, cfg: cfg, account: caller.AccountId, protect: cfg.IsProduction()}
-	for _, step := range []func() error{e.foundation, e.data, e.rotation, e.storage, e.edge, e.compute, e.operations} {
+	for _, step := range []func() error{e.foundation, e.data, e.rotation, e.storage, e.edge, e.compute, e.schedule, e.operations} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -170,9 +172,9 @@ func (e *environment) data() (err error) {
 }
 
 // rotation rotates the database login and the JWT key, and redeploys the services after.
-func (e *environment) rotation() error {
+func (e *environment) rotation() (err error) {
 	cfg := e.cfg
-	_, err := secrets.NewRotation(e.ctx, cfg.Stack, &secrets.RotationArgs{
+	args := &secrets.RotationArgs{
 		Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
 		KeyArn:            e.key.Arn,
 		SubnetIDs:         e.net.PrivateSubnetIDs,
@@ -187,8 +189,29 @@ func (e *environment) rotation() error {
 		JWTDays:           cfg.Secrets.JWTRotationDays,
 		Cluster:           compute.ClusterName(cfg.Stack),
 		Services:          []string{compute.API, compute.Worker},
-	})
+		DatabaseID:        e.db.ResourceID,
+	}
+	if e.blueGreen() {
+		args.BlueGreen = &secrets.BlueGreenRedeploy{
+			Application: compute.CodeDeployApplicationName(cfg.Stack), DeploymentGroup: compute.BlueGreenGroup,
+		}
+	}
+	e.rotator, err = secrets.NewRotation(e.ctx, cfg.Stack, args)
 	return err
+}
+
+// schedule turns the rotations on once the services they redeploy exist, and with blue/green
+// lets the functions pass the API's roles to CodeDeploy.
+func (e *environment) schedule() error {
+	after := slices.Clone(e.app.Services)
+	if e.blueGreen() {
+		policies, err := e.rotator.AllowPassingRoles(e.ctx, e.cfg.Stack, e.app.TaskRoleArns[compute.API])
+		if err != nil {
+			return err
+		}
+		after = append(after, policies...)
+	}
+	return e.rotator.Schedule(e.ctx, after...)
 }
 
 // storage is the buckets; the logs bucket keeps the log archive as long as the archive says.
@@ -272,6 +295,8 @@ func (e *environment) compute() (err error) {
 		LogRetentionDays: cfg.Logging.RetentionDays,
 		LoadBalancer:     lb,
 		Protect:          e.protect,
+		// Tasks read database-url at start: its login must exist by then.
+		ServicesAfter: []pulumi.Resource{e.rotator.Bootstrap},
 	})
 	return err
 }
@@ -293,6 +318,8 @@ func (e *environment) operations() (err error) {
 		ReplicaIdentifier:   e.db.ReplicaIdentifier,
 		CacheGroupID:        e.redis.GroupID,
 		CacheNodes:          cfg.Cache.NumNodes,
+		RotationFunctions:   e.rotator.FunctionNames,
+		EventRetentionDays:  cfg.Logging.RetentionDays,
 	})
 	if err != nil {
 		return err

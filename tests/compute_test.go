@@ -83,10 +83,10 @@ type container struct {
 	Environment            []struct{ Name, Value string }
 	Secrets                []struct{ Name, ValueFrom string }
 	HealthCheck            *struct {
-		Command                                  []string
+		Command                                 []string
 		Interval, Timeout, Retries, StartPeriod int
 	}
-	LogConfiguration       struct {
+	LogConfiguration struct {
 		LogDriver string
 		Options   map[string]string
 	}

@@ -52,10 +52,16 @@ func createOrderProblems(rec *mockengine.Recorder) []string {
 		if !r.Custom {
 			continue
 		}
+		named := false
 		for _, k := range physicalNameKeys {
 			if v, ok := r.Inputs[k].(string); ok && v != "" {
 				owners[v] = append(owners[v], r.URN)
+				named = true
 			}
+		}
+		if !named {
+			// AWS names it; under the mocks that name is its logical name.
+			owners[r.Name] = append(owners[r.Name], r.URN)
 		}
 	}
 	dependsOn := func(from, to string) bool {

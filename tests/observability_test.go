@@ -19,6 +19,8 @@ func TestAlarmsPerStack(t *testing.T) {
 		"api-cpu": 85, "api-memory": 85, "worker-cpu": 85, "worker-memory": 85,
 		"database-cpu": 80, "database-free-storage": 5 * (1 << 30),
 		"cache-001-memory": 80, "cache-001-evictions": 0, "cache-001-cpu": 80,
+		// One failure of a rotation is enough: left alone, the next one costs the app its login.
+		"rotation-database-errors": 1, "rotation-jwt-errors": 1, "rotation-failed": 1,
 	}
 	extra := map[string]map[string]float64{
 		"dev": {},
@@ -163,4 +165,40 @@ func TestProductionArchivesLogsFor365Days(t *testing.T) {
 func iamMatch(pattern, arn string) bool {
 	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*") + "$"
 	return regexp.MustCompile(re).MatchString(arn)
+}
+
+// A failed rotation pages (where a topic pages at all): the functions' errors and Secrets
+// Manager's RotationFailed events, each on its first occurrence.
+func TestFailedRotationsAlarm(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			for _, kind := range []string{"database", "jwt"} {
+				a := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", stack+"-rotation-"+kind+"-errors")
+				assert.Equal(t, "AWS/Lambda", a.Inputs["namespace"])
+				assert.Equal(t, "Errors", a.Inputs["metricName"])
+				assert.Equal(t, map[string]any{"FunctionName": stack + "-taskmanager-rotate-" + kind}, a.Inputs["dimensions"])
+				assert.Equal(t, "GreaterThanOrEqualToThreshold", a.Inputs["comparisonOperator"])
+				assert.Equal(t, 1.0, a.Inputs["evaluationPeriods"])
+				assert.Equal(t, 1.0, a.Inputs["datapointsToAlarm"])
+			}
+			rule := one(t, rec, "aws:cloudwatch/eventRule:EventRule", stack+"-rotation-failed")
+			var pattern map[string]any
+			require.NoError(t, json.Unmarshal([]byte(rule.Inputs["eventPattern"].(string)), &pattern))
+			assert.Equal(t, []any{"aws.secretsmanager"}, pattern["source"])
+			assert.Equal(t, map[string]any{"eventName": []any{"RotationFailed"}}, pattern["detail"])
+			target := one(t, rec, "aws:cloudwatch/eventTarget:EventTarget", stack+"-rotation-failed")
+			group := one(t, rec, "aws:cloudwatch/logGroup:LogGroup", stack+"-rotation-failed")
+			assert.Equal(t, "/aws/events/"+stack+"-taskmanager-rotation-failed", group.Inputs["name"])
+			assert.Equal(t, "arn:aws:cloudwatch:us-east-1:123456789012:"+stack+"-rotation-failed", target.Inputs["arn"])
+			policy := one(t, rec, "aws:cloudwatch/logResourcePolicy:LogResourcePolicy", stack+"-rotation-failed")
+			assert.Contains(t, policy.Inputs["policyDocument"], `"aws:SourceArn":"arn:aws:cloudwatch:us-east-1:123456789012:`+stack+`-rotation-failed"`,
+				"only this rule writes to the group")
+			failed := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", stack+"-rotation-failed")
+			assert.Equal(t, "AWS/Events", failed.Inputs["namespace"])
+			assert.Equal(t, "TriggeredRules", failed.Inputs["metricName"])
+			assert.Equal(t, map[string]any{"RuleName": stack + "-rotation-failed"}, failed.Inputs["dimensions"])
+			assert.Equal(t, stack == "production", failed.Inputs["actionsEnabled"], "pages where a topic does")
+		})
+	}
 }

@@ -29,7 +29,7 @@ func TestRotationAsTheSpecSays(t *testing.T) {
 			db := rotations[secretArn(stack, "database-url")]
 			require.NotNil(t, db)
 			assert.Equal(t, map[string]any{"automaticallyAfterDays": 30.0}, db.Inputs["rotationRules"])
-			assert.Equal(t, true, db.Inputs["rotateImmediately"], "the first rotation creates the app's database user")
+			assert.Equal(t, true, db.Inputs["rotateImmediately"], "the first rotation runs at deploy time, after the bootstrap")
 			jwt := rotations[secretArn(stack, "jwt-secret")]
 			require.NotNil(t, jwt)
 			assert.Equal(t, map[string]any{"automaticallyAfterDays": 90.0}, jwt.Inputs["rotationRules"])

@@ -29,6 +29,13 @@ const (
 // ClusterName is the ECS cluster's name, which the spec's runbook uses.
 func ClusterName(stack string) string { return stack + "-taskmanager" }
 
+// CodeDeployApplicationName and BlueGreenGroup are the API's blue/green deployment, which the
+// pipeline and the rotation functions start.
+func CodeDeployApplicationName(stack string) string { return ClusterName(stack) + "-api" }
+
+// BlueGreenGroup is the deployment group of the API's blue/green deployments.
+const BlueGreenGroup = "api"
+
 // LogGroupName is the log group of a workload (api, worker, migrations).
 func LogGroupName(stack, workload string) string {
 	return fmt.Sprintf("/ecs/%s-taskmanager-%s", stack, workload)
@@ -52,6 +59,8 @@ type Args struct {
 	LoadBalancer LoadBalancer
 	// Protect keeps the image repository (production).
 	Protect bool
+	// ServicesAfter must exist before the services start tasks: the first database login.
+	ServicesAfter []pulumi.Resource
 }
 
 // LoadBalancer is the part of the edge the API service is wired to.
@@ -85,6 +94,11 @@ type Compute struct {
 	// TaskRoleArns are each workload's execution role and task role, which whoever registers
 	// or deploys its task definition must be allowed to pass.
 	TaskRoleArns map[string][]pulumi.StringOutput
+	// Services are the ECS services and, with blue/green, the API's deployment group: what a
+	// redeploy acts on. They are the resources to depend on, not this component: the Go SDK
+	// expands a component in DependsOn to the children registered so far, and children register
+	// asynchronously.
+	Services []pulumi.Resource
 	// CodeDeployApplication and CodeDeployGroup are set with blue/green.
 	CodeDeployApplication, CodeDeployGroup pulumi.StringOutput
 }

@@ -57,7 +57,7 @@ func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, clust
 			// The autoscaler owns the count once the service exists.
 			ignore = append(ignore, "desiredCount")
 		}
-		deps := []pulumi.Resource{providers}
+		deps := append([]pulumi.Resource{providers}, args.ServicesAfter...)
 		if isAPI {
 			sa.LoadBalancers = ecs.ServiceLoadBalancerArray{ecs.ServiceLoadBalancerArgs{
 				TargetGroupArn: lb.TargetGroupArn, ContainerName: pulumi.String(API), ContainerPort: pulumi.Int(args.API.ContainerPort),
@@ -78,6 +78,7 @@ func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, clust
 		if err != nil {
 			return err
 		}
+		c.Services = append(c.Services, service)
 		if svc.config.Autoscaling {
 			if err := newAutoscaling(ctx, name, svc.name, svc.config, cluster, service, isAPI && !blueGreen, lb, parent); err != nil {
 				return err
@@ -150,7 +151,7 @@ func newBlueGreen(ctx *pulumi.Context, name string, c *Compute, cluster *ecs.Clu
 		return err
 	}
 	app, err := codedeploy.NewApplication(ctx, name, &codedeploy.ApplicationArgs{
-		Name:            pulumi.Sprintf("%s-api", cluster.Name),
+		Name:            pulumi.Sprintf("%s-api", cluster.Name), // CodeDeployApplicationName
 		ComputePlatform: pulumi.String("ECS"),
 	}, parent)
 	if err != nil {
@@ -158,7 +159,7 @@ func newBlueGreen(ctx *pulumi.Context, name string, c *Compute, cluster *ecs.Clu
 	}
 	group, err := codedeploy.NewDeploymentGroup(ctx, name, &codedeploy.DeploymentGroupArgs{
 		AppName:              app.Name,
-		DeploymentGroupName:  pulumi.String("api"),
+		DeploymentGroupName:  pulumi.String(BlueGreenGroup),
 		DeploymentConfigName: pulumi.String(canaryConfig),
 		ServiceRoleArn:       role.Arn,
 		AutoRollbackConfiguration: codedeploy.DeploymentGroupAutoRollbackConfigurationArgs{
@@ -206,6 +207,7 @@ func newBlueGreen(ctx *pulumi.Context, name string, c *Compute, cluster *ecs.Clu
 	}
 	c.CodeDeployApplication = app.Name
 	c.CodeDeployGroup = group.DeploymentGroupName
+	c.Services = append(c.Services, group)
 	return nil
 }
 

@@ -31,6 +31,10 @@ type Args struct {
 	// CacheGroupID and CacheNodes name the Redis nodes: <group id>-001, -002, ...
 	CacheGroupID pulumi.StringInput
 	CacheNodes   int
+	// RotationFunctions are the secret rotation functions by kind, whose failures page.
+	RotationFunctions map[string]pulumi.StringOutput
+	// EventRetentionDays keeps the record of failed rotations; an allowed CloudWatch value.
+	EventRetentionDays int
 }
 
 // Observability is the alarms, the dashboards and, where alerting, the topic that pages.
@@ -49,6 +53,8 @@ type alarm struct {
 	threshold               float64
 	// math, when set, alarms on an expression of these metric queries instead of one metric.
 	math []cloudwatch.MetricAlarmMetricQueryInput
+	// once alarms on one breaching minute instead of three: for events, not levels.
+	once bool
 }
 
 // NewObservability creates the alarms and, per level, the dashboards and the alert topic.
@@ -96,16 +102,24 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 		}
 	}
 
+	rotation, err := rotationWatch(ctx, name, args, parent)
+	if err != nil {
+		return nil, err
+	}
 	var names pulumi.StringArray
-	for _, a := range alarms(args) {
+	for _, a := range append(alarms(args), rotation...) {
 		alarmName := fmt.Sprintf("%s-%s", name, a.name)
+		periods := 3
+		if a.once {
+			periods = 1
+		}
 		ma := &cloudwatch.MetricAlarmArgs{
 			Name:               pulumi.String(alarmName),
 			AlarmDescription:   pulumi.String(a.description),
 			ComparisonOperator: pulumi.String(a.comparison),
 			Threshold:          pulumi.Float64(a.threshold),
-			EvaluationPeriods:  pulumi.Int(3),
-			DatapointsToAlarm:  pulumi.Int(3),
+			EvaluationPeriods:  pulumi.Int(periods),
+			DatapointsToAlarm:  pulumi.Int(periods),
 			TreatMissingData:   pulumi.String("notBreaching"),
 			// Basic and full monitoring keep the alarms visible without paging anyone.
 			ActionsEnabled: pulumi.Bool(len(actions) > 0),

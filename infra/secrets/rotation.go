@@ -39,11 +39,40 @@ type RotationArgs struct {
 	// Cluster and Services are redeployed after a rotation so that tasks take the new values.
 	Cluster  string
 	Services []string
+	// BlueGreen, when set, names the CodeDeploy deployment that redeploys the one service ECS
+	// cannot force-redeploy (its deployment controller is CODE_DEPLOY).
+	BlueGreen *BlueGreenRedeploy
+	// DatabaseID changes when the database instance is replaced: the first login is then created
+	// again in the new instance.
+	DatabaseID pulumi.StringInput
+}
+
+// BlueGreenRedeploy is the CodeDeploy application and deployment group of a blue/green service.
+type BlueGreenRedeploy struct {
+	Application, DeploymentGroup string
 }
 
 // Rotation is the functions that rotate the database login (alternating users) and the JWT key.
 type Rotation struct {
 	pulumi.ResourceState
+	// Bootstrap is the deploy-time invocation that creates the app's first database login, with
+	// the password of database-url's first value: whatever reads that secret waits for it.
+	Bootstrap pulumi.Resource
+	// FunctionNames are the rotation functions by kind (database, jwt), whose errors page.
+	FunctionNames map[string]pulumi.StringOutput
+	roles         []*iam.Role
+	schedules     []schedule
+}
+
+// schedule is a rotation waiting for Schedule: what it rotates, with which function, and what
+// must exist first.
+type schedule struct {
+	name        string
+	secretArn   pulumi.StringInput
+	functionArn pulumi.StringInput
+	days        int
+	immediately bool
+	after       []pulumi.Resource
 }
 
 // rotator is one rotation function and the secret it rotates.
@@ -53,13 +82,14 @@ type rotator struct {
 	days        int
 	inVPC       bool
 	immediately bool
+	bootstrap   bool // invoked at deploy time to create the first login
 	env         pulumi.StringMap
 	readable    []pulumi.StringInput // further secrets it reads or writes
 }
 
 // NewRotation creates the rotation functions and schedules.
 func NewRotation(ctx *pulumi.Context, name string, args *RotationArgs, opts ...pulumi.ResourceOption) (*Rotation, error) {
-	r := &Rotation{}
+	r := &Rotation{FunctionNames: map[string]pulumi.StringOutput{}}
 	if err := ctx.RegisterComponentResource(rotationType, name, r, opts...); err != nil {
 		return nil, err
 	}
@@ -67,10 +97,15 @@ func NewRotation(ctx *pulumi.Context, name string, args *RotationArgs, opts ...p
 		"ECS_CLUSTER":  pulumi.String(args.Cluster),
 		"ECS_SERVICES": pulumi.String(strings.Join(args.Services, ",")),
 	}
+	if bg := args.BlueGreen; bg != nil {
+		redeploy["CODEDEPLOY_APPLICATION"] = pulumi.String(bg.Application)
+		redeploy["CODEDEPLOY_DEPLOYMENT_GROUP"] = pulumi.String(bg.DeploymentGroup)
+	}
 	rotators := []rotator{{
 		kind: "database", secretArn: args.DatabaseSecretArn, days: args.DatabaseDays, inVPC: true,
-		// The first run creates the app's database user: it must run at deploy time.
-		immediately: true,
+		// The bootstrap has created the first login: the first rotation, at deploy time, creates
+		// the second and proves the whole cycle works while someone is watching.
+		immediately: true, bootstrap: true,
 		env: pulumi.StringMap{
 			"MASTER_SECRET_ARN": args.MasterSecretArn,
 			"READER_SECRET_ARN": args.ReaderSecretArn,
@@ -86,14 +121,47 @@ func NewRotation(ctx *pulumi.Context, name string, args *RotationArgs, opts ...p
 			rot.env[k] = v
 		}
 		rot.env["ROTATION_KIND"] = pulumi.String(rot.kind)
-		if err := newRotator(ctx, name, args, rot, pulumi.Parent(r)); err != nil {
+		rot.env["SECRET_ARN"] = rot.secretArn
+		if err := newRotator(ctx, name, args, r, rot, pulumi.Parent(r)); err != nil {
 			return nil, err
 		}
 	}
-	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{})
+	names := pulumi.StringMap{}
+	for k, n := range r.FunctionNames {
+		names[k] = n
+	}
+	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{"functionNames": names})
 }
 
-func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, rot rotator, parent pulumi.ResourceOption) error {
+// AllowPassingRoles lets the rotation functions start a CodeDeploy deployment of a task
+// definition with these roles (its execution and task roles): CodeDeploy checks that the caller
+// may pass them. It is a policy of its own because the roles exist only once the services'
+// task definitions do, after the bootstrap they wait for.
+func (r *Rotation) AllowPassingRoles(ctx *pulumi.Context, name string, roleArns []pulumi.StringOutput) ([]pulumi.Resource, error) {
+	arns := make([]pulumi.StringInput, len(roleArns))
+	for i, a := range roleArns {
+		arns[i] = a
+	}
+	policy := iampolicy.Render(func(a []string) iampolicy.Document {
+		return iampolicy.New(iampolicy.Statement{
+			Effect: "Allow", Action: []string{"iam:PassRole"}, Resource: a,
+			Condition: map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+		})
+	}, arns...)
+	var policies []pulumi.Resource
+	for i, role := range r.roles {
+		p, err := iam.NewRolePolicy(ctx, fmt.Sprintf("%s-pass-task-roles-%d", name, i), &iam.RolePolicyArgs{
+			Role: role.Name, Policy: policy,
+		}, pulumi.Parent(r))
+		if err != nil {
+			return nil, err
+		}
+		policies = append(policies, p)
+	}
+	return policies, nil
+}
+
+func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotation, rot rotator, parent pulumi.ResourceOption) error {
 	base := fmt.Sprintf("%s-rotate-%s", name, rot.kind)
 	fnName := fmt.Sprintf("%s-taskmanager-rotate-%s", args.Stack, rot.kind)
 	logs, err := cloudwatch.NewLogGroup(ctx, base, &cloudwatch.LogGroupArgs{
@@ -111,6 +179,7 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, rot rotato
 	if err != nil {
 		return err
 	}
+	r.roles = append(r.roles, role)
 	services := make([]string, len(args.Services))
 	for i, s := range args.Services {
 		services[i] = fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", args.Region, args.AccountID, args.Cluster, s)
@@ -125,7 +194,19 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, rot rotato
 			iampolicy.Allow([]string{"secretsmanager:GetRandomPassword"}, "*"),
 			iampolicy.Allow([]string{"kms:Decrypt", "kms:GenerateDataKey"}, key),
 			iampolicy.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logGroup+":*"),
-			iampolicy.Allow([]string{"ecs:UpdateService"}, services...),
+			// DescribeServices tells a rolling service from a blue/green one, and gives the latter's
+			// task definition, network and capacity provider strategy for its appspec.
+			iampolicy.Allow([]string{"ecs:UpdateService", "ecs:DescribeServices"}, services...),
+		}
+		if bg := args.BlueGreen; bg != nil {
+			codedeploy := fmt.Sprintf("arn:aws:codedeploy:%s:%s", args.Region, args.AccountID)
+			statements = append(statements,
+				iampolicy.Allow([]string{"codedeploy:CreateDeployment"},
+					fmt.Sprintf("%s:deploymentgroup:%s/%s", codedeploy, bg.Application, bg.DeploymentGroup)),
+				iampolicy.Allow([]string{"codedeploy:GetDeploymentConfig"}, codedeploy+":deploymentconfig:*"),
+				iampolicy.Allow([]string{"codedeploy:RegisterApplicationRevision", "codedeploy:GetApplicationRevision"},
+					fmt.Sprintf("%s:application:%s", codedeploy, bg.Application)),
+			)
 		}
 		if rot.inVPC {
 			// Lambda manages the function's network interfaces; these actions take no resource.
@@ -160,6 +241,22 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, rot rotato
 	if err != nil {
 		return err
 	}
+	r.FunctionNames[rot.kind] = fn.Name
+	after := []pulumi.Resource{}
+	if rot.bootstrap {
+		// Synchronous: `pulumi up` fails here, naming the function's error, if the login cannot be
+		// created. Invoked again only when the database instance is replaced.
+		bootstrap, err := lambda.NewInvocation(ctx, base+"-bootstrap", &lambda.InvocationArgs{
+			FunctionName: fn.Name,
+			Input:        pulumi.String(`{"Action":"bootstrap"}`),
+			Triggers:     pulumi.StringMap{"database": args.DatabaseID},
+		}, parent)
+		if err != nil {
+			return err
+		}
+		r.Bootstrap = bootstrap
+		after = append(after, bootstrap)
+	}
 	permission, err := lambda.NewPermission(ctx, base, &lambda.PermissionArgs{
 		Action:    pulumi.String("lambda:InvokeFunction"),
 		Function:  fn.Name,
@@ -169,13 +266,28 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, rot rotato
 	if err != nil {
 		return err
 	}
-	_, err = secretsmanager.NewSecretRotation(ctx, base, &secretsmanager.SecretRotationArgs{
-		SecretId:          rot.secretArn,
-		RotationLambdaArn: fn.Arn,
-		RotationRules: secretsmanager.SecretRotationRotationRulesArgs{
-			AutomaticallyAfterDays: pulumi.Int(rot.days),
-		},
-		RotateImmediately: pulumi.Bool(rot.immediately),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{permission}))
-	return err
+	r.schedules = append(r.schedules, schedule{
+		name: base, secretArn: rot.secretArn, functionArn: fn.Arn, days: rot.days, immediately: rot.immediately,
+		after: append(after, permission),
+	})
+	return nil
+}
+
+// Schedule turns rotation on, once everything a rotation touches exists: the first one runs at
+// once and ends by redeploying the services, so it waits for them, their deployment group and the
+// roles it passes (after). Until then only the bootstrap has run.
+func (r *Rotation) Schedule(ctx *pulumi.Context, after ...pulumi.Resource) error {
+	for _, s := range r.schedules {
+		if _, err := secretsmanager.NewSecretRotation(ctx, s.name, &secretsmanager.SecretRotationArgs{
+			SecretId:          s.secretArn,
+			RotationLambdaArn: s.functionArn,
+			RotationRules: secretsmanager.SecretRotationRotationRulesArgs{
+				AutomaticallyAfterDays: pulumi.Int(s.days),
+			},
+			RotateImmediately: pulumi.Bool(s.immediately),
+		}, pulumi.Parent(r), pulumi.DependsOn(append(s.after, after...))); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/infra/bastion"
@@ -72,6 +73,9 @@ type environment struct {
 func build(ctx *pulumi.Context, cfg *Config) error {
 	caller, err := aws.GetCallerIdentity(ctx, nil)
 	if err != nil {
+		return err
+	}
+	if err := checkImage(ctx, cfg); err != nil {
 		return err
 	}
 	if w := Budget(cfg).Warning(cfg.Database.InstanceClass); w != "" {
@@ -393,4 +397,27 @@ func (e *environment) export() {
 		secretArns[name] = arn
 	}
 	ctx.Export("secretArns", secretArns)
+}
+
+// checkImage fails before anything is registered when the stack's image repository exists and
+// holds no image with the configured tag: `pulumi up` would move the services to an image ECS
+// cannot pull (the stack files' placeholder, bootstrap, is never pushed). A new environment has
+// no repository yet: its first up creates it, and scripts/create-environment.sh pushes the
+// image and deploys it next.
+func checkImage(ctx *pulumi.Context, cfg *Config) error {
+	repo, tag := compute.RepositoryName(cfg.Stack), cfg.Compute.ImageTag
+	repos, err := ecr.GetRepositories(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("list the ECR repositories (to check taskmanager:compute.imageTag): %w", err)
+	}
+	if !slices.Contains(repos.Names, repo) {
+		return nil
+	}
+	if _, err := ecr.GetImage(ctx, &ecr.GetImageArgs{RepositoryName: repo, ImageTag: &tag}); err != nil {
+		return fmt.Errorf("stack %q: taskmanager:compute.imageTag: %q is not an image in ECR repository %s; "+
+			"push that tag first, or set the tag the stack runs (tag=$(scripts/deploy.sh --running-image %s); "+
+			"pulumi config set --path taskmanager:compute.imageTag \"${tag##*:}\"); nothing was deployed (%v)",
+			cfg.Stack, tag, repo, cfg.Stack, err)
+	}
+	return nil
 }

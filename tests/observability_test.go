@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -111,8 +112,16 @@ func TestDashboardsAndAlerting(t *testing.T) {
 		assert.Equal(t, "email", sub.Inputs["protocol"])
 		assert.Equal(t, "oncall@taskmanager.com", sub.Inputs["endpoint"])
 		key := one(t, rec, "aws:kms/key:Key", stack)
-		assert.Contains(t, key.Inputs["policy"], `"Service":["cloudwatch.amazonaws.com","events.rds.amazonaws.com"]`,
-			"alarms and RDS events can publish to the encrypted topic")
+		// AWS's documented statement for services publishing to encrypted topics, exactly: a
+		// condition on a key those services do not send would drop every alert silently.
+		var policy struct{ Statement []map[string]any }
+		require.NoError(t, json.Unmarshal([]byte(key.Inputs["policy"].(string)), &policy))
+		publishers := slices.IndexFunc(policy.Statement, func(s map[string]any) bool {
+			return reflect.DeepEqual(s["Principal"], map[string]any{"Service": []any{"cloudwatch.amazonaws.com", "events.rds.amazonaws.com"}})
+		})
+		require.GreaterOrEqual(t, publishers, 0, "alarms and RDS events can publish to the encrypted topic")
+		assert.Equal(t, []any{"kms:Decrypt", "kms:GenerateDataKey*"}, policy.Statement[publishers]["Action"])
+		assert.Nil(t, policy.Statement[publishers]["Condition"])
 		events := one(t, rec, "aws:rds/eventSubscription:EventSubscription", stack+"-database-events")
 		assert.Equal(t, "arn:aws:sns:us-east-1:123456789012:production-alerts", events.Inputs["snsTopic"])
 		assert.Equal(t, []any{"production-taskmanager-db", "production-taskmanager-db-replica"}, events.Inputs["sourceIds"])

@@ -36,6 +36,9 @@ func CodeDeployApplicationName(stack string) string { return ClusterName(stack) 
 // BlueGreenGroup is the deployment group of the API's blue/green deployments.
 const BlueGreenGroup = "api"
 
+// RepositoryName is the stack's image repository in ECR.
+func RepositoryName(stack string) string { return "taskmanager-" + stack }
+
 // LogGroupName is the log group of a workload (api, worker, migrations).
 func LogGroupName(stack, workload string) string {
 	return fmt.Sprintf("/ecs/%s-taskmanager-%s", stack, workload)
@@ -199,7 +202,7 @@ func (w workload) cpuMemory() (int, int) {
 // repository is shared between stacks.
 func newRepository(ctx *pulumi.Context, name string, args *Args, parent pulumi.ResourceOption) (*ecr.Repository, error) {
 	repo, err := ecr.NewRepository(ctx, name, &ecr.RepositoryArgs{
-		Name:               pulumi.Sprintf("taskmanager-%s", args.Stack),
+		Name:               pulumi.String(RepositoryName(args.Stack)),
 		ImageTagMutability: pulumi.String("IMMUTABLE"),
 		ImageScanningConfiguration: ecr.RepositoryImageScanningConfigurationArgs{
 			ScanOnPush: pulumi.Bool(true),

@@ -52,13 +52,18 @@ func NewKey(ctx *pulumi.Context, name string, args *KeyArgs, opts ...pulumi.Reso
 				"kms:EncryptionContext:aws:logs:arn": fmt.Sprintf("arn:aws:logs:%s:%s:log-group:*", args.Region, args.AccountID),
 			}},
 		},
-		// Alarms and RDS events publish to the encrypted alert topic.
+		// Alarms and RDS events publish to the encrypted alert topic. This is AWS's documented
+		// statement for those services and encrypted topics (SNS developer guide, "compatibility
+		// with AWS services"), without a condition: AWS does not document that these services
+		// send aws:SourceAccount with their KMS requests, and a condition on a key that is not
+		// sent denies every notification without an error anywhere. Who may publish to the topic
+		// is the topic's policy's to say (this account only); the key only lets the service
+		// encrypt what it was allowed to publish.
 		iampolicy.Statement{
-			Sid: "AlarmsAndDatabaseEventsOfThisAccount", Effect: "Allow",
+			Sid: "AlarmsAndDatabaseEventsPublishToEncryptedTopics", Effect: "Allow",
 			Principal: map[string]any{"Service": []string{"cloudwatch.amazonaws.com", "events.rds.amazonaws.com"}},
 			Action:    []string{"kms:Decrypt", "kms:GenerateDataKey*"},
 			Resource:  []string{"*"},
-			Condition: map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": args.AccountID}},
 		},
 	)
 	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{

@@ -5,6 +5,8 @@ package mockengine
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -42,6 +44,9 @@ type Recorder struct {
 	mu        sync.Mutex
 	resources []*Resource
 	outputs   map[string]Output
+	// Images are the ECR repositories that exist before the run, with their image tags: none,
+	// as in a new account, unless a test says otherwise.
+	Images map[string][]string
 }
 
 // Output is one stack output.
@@ -153,6 +158,14 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 		}), nil
 	case "aws:ec2/getAmi:getAmi":
 		return resource.NewPropertyMapFromMap(map[string]any{"id": "ami-0mockal2023arm64", "imageId": "ami-0mockal2023arm64"}), nil
+	case "aws:ecr/getRepositories:getRepositories":
+		return resource.NewPropertyMapFromMap(map[string]any{"id": Region, "names": slices.Sorted(maps.Keys(r.Images))}), nil
+	case "aws:ecr/getImage:getImage":
+		repo, tag := args.Args["repositoryName"].StringValue(), args.Args["imageTag"].StringValue()
+		if !slices.Contains(r.Images[repo], tag) {
+			return nil, fmt.Errorf("ImageNotFoundException: the image with imageTag %q does not exist within the repository %q", tag, repo)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"repositoryName": repo, "imageTag": tag, "imageDigest": "sha256:mock"}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com"}), nil
 	}

@@ -84,6 +84,12 @@ func Run(dir, stack string) (*Recorder, error) {
 // registered. The error is the program's, as `pulumi preview` would print it.
 func RunSource(src stacks.Source) (*Recorder, error) {
 	rec := NewRecorder()
+	return rec, RunWith(src, rec)
+}
+
+// RunWith runs the program on config values under mocks, recording into rec (whose Images say
+// what exists in ECR beforehand).
+func RunWith(src stacks.Source, rec *Recorder) error {
 	withConfig := func(info *pulumi.RunInfo) {
 		info.Config = src.Values
 		info.ConfigSecretKeys = src.SecretKeys
@@ -115,7 +121,7 @@ func RunSource(src stacks.Source) (*Recorder, error) {
 			err = fmt.Errorf("stack outputs did not resolve within 10s")
 		}
 	}
-	return rec, err
+	return err
 }
 
 // FindProjectDir returns the nearest directory at or above dir that holds Pulumi.yaml.

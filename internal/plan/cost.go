@@ -378,6 +378,11 @@ var freeTypes = map[string]bool{
 	"aws:sns/topicPolicy:TopicPolicy": true, "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": true,
 	// RDS event subscriptions are free; their mails are SNS traffic.
 	"aws:rds/eventSubscription:EventSubscription": true,
+	// EventBridge rules on AWS services' own events are free, and so is a log group's policy.
+	"aws:cloudwatch/eventRule:EventRule": true, "aws:cloudwatch/eventTarget:EventTarget": true,
+	"aws:cloudwatch/logResourcePolicy:LogResourcePolicy": true,
+	// One invocation per database instance: a fraction of a cent, once.
+	"aws:lambda/invocation:Invocation": true,
 }
 
 // classify sorts the resources that are not priced into usage-based ones and unknown ones.

@@ -2,10 +2,14 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
 )
 
 func TestBuckets(t *testing.T) {
@@ -82,5 +86,24 @@ func TestAccessLogs(t *testing.T) {
 		assert.Contains(t, alb.DependsOn, policy.URN, "the bucket policy must exist before the load balancer writes")
 		assert.Contains(t, policy.Inputs["policy"], `"Service":"logdelivery.elasticloadbalancing.amazonaws.com"`)
 		assert.Contains(t, policy.Inputs["policy"], `"AWS":"arn:aws:iam::127311923021:root"`, "us-east-1's ELB account")
+		// ELB writes <prefix>/AWSLogs/<account>/elasticloadbalancing/...: the policy must cover
+		// the prefix the load balancer is given, or access logs fail to turn on.
+		var doc struct {
+			Statement []struct {
+				Principal map[string]any
+				Action    []string
+				Resource  []string
+			}
+		}
+		require.NoError(t, json.Unmarshal([]byte(policy.Inputs["policy"].(string)), &doc))
+		object := fmt.Sprintf("arn:aws:s3:::%s-logs/%s/AWSLogs/%s/elasticloadbalancing/us-east-1/2026/11/28/x.log.gz",
+			stack, alb.Inputs["accessLogs"].(map[string]any)["prefix"], mockengine.Account)
+		allowed := false
+		for _, st := range doc.Statement {
+			if st.Principal["Service"] == "logdelivery.elasticloadbalancing.amazonaws.com" && slices.Contains(st.Action, "s3:PutObject") {
+				allowed = allowed || slices.ContainsFunc(st.Resource, func(r string) bool { return iamMatch(r, object) })
+			}
+		}
+		assert.True(t, allowed, "%s: ELB may not put its access logs at %s", stack, object)
 	}
 }

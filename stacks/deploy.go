@@ -131,6 +131,8 @@ func (e *environment) foundation() (err error) {
 		Bastion:              cfg.Bastion.Enabled,
 		FlowLogRetentionDays: cfg.Logging.RetentionDays,
 		LogKmsKeyArn:         e.key.Arn,
+		Region:               cfg.Region,
+		AccountID:            e.account,
 	})
 	return err
 }
@@ -141,6 +143,8 @@ func (e *environment) data() (err error) {
 	e.db, err = database.NewDatabase(e.ctx, cfg.Stack, &database.Args{
 		Config:           cfg.Database,
 		Stack:            cfg.Stack,
+		Region:           cfg.Region,
+		AccountID:        e.account,
 		SubnetIDs:        e.net.IsolatedSubnetIDs,
 		SecurityGroupID:  e.net.SecurityGroups.Database.ToStringOutput(),
 		KeyArn:           e.key.Arn,

@@ -343,7 +343,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 	}
 	execRole, err := iam.NewRole(ctx, base+"-execution", &iam.RoleArgs{
 		Description:       pulumi.Sprintf("ECS pulls the %s image, writes its logs and reads its secrets", w.name),
-		AssumeRolePolicy:  iampolicy.AssumeRole("ecs-tasks.amazonaws.com"),
+		AssumeRolePolicy:  tasksTrust(args),
 		ManagedPolicyArns: pulumi.StringArray{pulumi.String("arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")},
 		InlinePolicies: iam.RoleInlinePolicyArray{iam.RoleInlinePolicyArgs{
 			Name: pulumi.String("secrets"),
@@ -362,7 +362,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 	// workload gets its own identity when it does.
 	taskRole, err := iam.NewRole(ctx, base+"-task", &iam.RoleArgs{
 		Description:      pulumi.Sprintf("The %s containers' own identity", w.name),
-		AssumeRolePolicy: iampolicy.AssumeRole("ecs-tasks.amazonaws.com"),
+		AssumeRolePolicy: tasksTrust(args),
 	}, parent)
 	if err != nil {
 		return taskDefinition{}, err
@@ -422,6 +422,13 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 		return taskDefinition{}, err
 	}
 	return taskDefinition{Arn: td.Arn, LogGroup: logs.Name, ExecutionRole: execRole.Arn, TaskRole: taskRole.Arn}, nil
+}
+
+// tasksTrust lets ECS tasks of this account assume a role; ECS sends the task's ARN as
+// aws:SourceArn.
+func tasksTrust(args *Args) pulumi.String {
+	return iampolicy.AssumeRoleFor("ecs-tasks.amazonaws.com", args.AccountID,
+		fmt.Sprintf("arn:aws:ecs:%s:%s:*", args.Region, args.AccountID))
 }
 
 func toOutputs(in []pulumi.StringInput) []pulumi.StringOutput {

@@ -26,8 +26,9 @@ const (
 
 // Args configures the database.
 type Args struct {
-	Config Config
-	Stack  string
+	Config            Config
+	Stack             string
+	Region, AccountID string
 	// SubnetIDs are the isolated subnets; SecurityGroupID the database's group.
 	SubnetIDs       pulumi.StringArrayInput
 	SecurityGroupID pulumi.StringInput
@@ -108,8 +109,9 @@ func NewDatabase(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 	var monitoringRole pulumi.StringInput
 	if cfg.MonitoringIntervalSeconds > 0 {
 		role, err := iam.NewRole(ctx, name+"-monitoring", &iam.RoleArgs{
-			Description:       pulumi.String("Lets RDS publish Enhanced Monitoring metrics"),
-			AssumeRolePolicy:  iampolicy.AssumeRole("monitoring.rds.amazonaws.com"),
+			Description: pulumi.String("Lets RDS publish Enhanced Monitoring metrics"),
+			AssumeRolePolicy: iampolicy.AssumeRoleFor("monitoring.rds.amazonaws.com", args.AccountID,
+				fmt.Sprintf("arn:aws:rds:%s:%s:db:%s*", args.Region, args.AccountID, identifier)),
 			ManagedPolicyArns: pulumi.StringArray{pulumi.String("arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")},
 		}, parent)
 		if err != nil {

@@ -3,6 +3,8 @@
 package network
 
 import (
+	"fmt"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	awsec2 "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -39,6 +41,8 @@ type Args struct {
 	FlowLogRetentionDays int
 	// LogKmsKeyArn, when set, encrypts the flow log group with that key.
 	LogKmsKeyArn pulumi.StringInput
+	// Region and AccountID scope the flow logs' role to this account's flow logs.
+	Region, AccountID string
 }
 
 // SecurityGroups are the ids of the groups, one per role in the system.
@@ -141,8 +145,9 @@ func newFlowLogs(ctx *pulumi.Context, name string, args *Args, vpcID pulumi.Stri
 		return err
 	}
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
-		Description:      pulumi.String("Lets VPC flow logs write to their log group."),
-		AssumeRolePolicy: iampolicy.AssumeRole("vpc-flow-logs.amazonaws.com"),
+		Description: pulumi.String("Lets VPC flow logs write to their log group."),
+		AssumeRolePolicy: iampolicy.AssumeRoleFor("vpc-flow-logs.amazonaws.com", args.AccountID,
+			fmt.Sprintf("arn:aws:ec2:%s:%s:vpc-flow-log/*", args.Region, args.AccountID)),
 	}, parent)
 	if err != nil {
 		return err

@@ -52,7 +52,7 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 
 	firehoseRole, err := iam.NewRole(ctx, base+"-delivery", &iam.RoleArgs{
 		Description:      pulumi.String("Firehose writes the log archive to the logs bucket"),
-		AssumeRolePolicy: iampolicy.AssumeRole("firehose.amazonaws.com"),
+		AssumeRolePolicy: iampolicy.AssumeRoleFor("firehose.amazonaws.com", args.AccountID, streamArn),
 		InlinePolicies: iam.RoleInlinePolicyArray{iam.RoleInlinePolicyArgs{
 			Name: pulumi.String("archive"),
 			Policy: iampolicy.Render(func(v []string) iampolicy.Document {
@@ -90,14 +90,8 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 	}
 	logsRole, err := iam.NewRole(ctx, base+"-subscription", &iam.RoleArgs{
 		Description: pulumi.String("CloudWatch Logs sends the app's logs to the archive stream"),
-		AssumeRolePolicy: pulumi.String(iampolicy.New(iampolicy.Statement{
-			Effect:    "Allow",
-			Principal: map[string]any{"Service": fmt.Sprintf("logs.%s.amazonaws.com", args.Region)},
-			Action:    []string{"sts:AssumeRole"},
-			Condition: map[string]any{"StringLike": map[string]any{
-				"aws:SourceArn": fmt.Sprintf("arn:aws:logs:%s:%s:*", args.Region, args.AccountID),
-			}},
-		}).JSON()),
+		AssumeRolePolicy: iampolicy.AssumeRoleFor(fmt.Sprintf("logs.%s.amazonaws.com", args.Region), args.AccountID,
+			fmt.Sprintf("arn:aws:logs:%s:%s:*", args.Region, args.AccountID)),
 		InlinePolicies: iam.RoleInlinePolicyArray{iam.RoleInlinePolicyArgs{
 			Name:   pulumi.String("archive"),
 			Policy: pulumi.String(iampolicy.New(iampolicy.Allow([]string{"firehose:PutRecord", "firehose:PutRecordBatch"}, streamArn)).JSON()),

@@ -53,6 +53,23 @@ func AssumeRole(service string) pulumi.String {
 	}).JSON())
 }
 
+// AssumeRoleFor is the trust policy that lets one AWS service assume a role on behalf of this
+// account's resources only: aws:SourceAccount, and aws:SourceArn (ArnLike, so it may end in *)
+// where the service sends it. AWS recommends both against the confused deputy: without them,
+// the service would assume the role for anyone who names it.
+func AssumeRoleFor(service, account, sourceArn string) pulumi.String {
+	condition := map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": account}}
+	if sourceArn != "" {
+		condition["ArnLike"] = map[string]any{"aws:SourceArn": sourceArn}
+	}
+	return pulumi.String(New(Statement{
+		Effect:    "Allow",
+		Principal: map[string]any{"Service": service},
+		Action:    []string{"sts:AssumeRole"},
+		Condition: condition,
+	}).JSON())
+}
+
 // Render builds a policy from resolved ARNs: render is called with the values of arns, in order.
 func Render(render func(arns []string) Document, arns ...pulumi.StringInput) pulumi.StringOutput {
 	inputs := make([]any, len(arns))

@@ -1,0 +1,73 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
+)
+
+// unconditionedServices may assume roles without aws:SourceAccount: they assume a role for the
+// one function, instance or deployment group that names it, and do not document sending the key.
+var unconditionedServices = map[string]bool{
+	"lambda.amazonaws.com": true, "ec2.amazonaws.com": true, "codedeploy.amazonaws.com": true,
+}
+
+// A sample resource of this account per service, which the role's aws:SourceArn must admit, and
+// the same in another account, which it must not.
+var sourceOf = map[string]string{
+	"ecs-tasks.amazonaws.com":      "arn:aws:ecs:us-east-1:%s:task/%s-taskmanager/0123456789abcdef",
+	"vpc-flow-logs.amazonaws.com":  "arn:aws:ec2:us-east-1:%s:vpc-flow-log/fl-0123456789abcdef0",
+	"firehose.amazonaws.com":       "arn:aws:firehose:us-east-1:%s:deliverystream/%s-taskmanager-log-archive",
+	"monitoring.rds.amazonaws.com": "arn:aws:rds:us-east-1:%s:db:%s-taskmanager-db",
+	"logs.us-east-1.amazonaws.com": "arn:aws:logs:us-east-1:%s:log-group:/ecs/%s-taskmanager-api:*",
+}
+
+// Roles that AWS services assume carry aws:SourceAccount and aws:SourceArn, as AWS recommends
+// against the confused deputy.
+func TestServiceRolesTrustOnlyThisAccountsResources(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			seen := map[string]bool{}
+			for _, role := range rec.All("aws:iam/role:Role") {
+				var doc struct {
+					Statement []struct {
+						Principal struct{ Service any }
+						Condition map[string]map[string]string
+					}
+				}
+				require.NoError(t, json.Unmarshal([]byte(role.Inputs["assumeRolePolicy"].(string)), &doc), role.Name)
+				for _, st := range doc.Statement {
+					service, _ := st.Principal.Service.(string)
+					if service == "" || unconditionedServices[service] {
+						continue
+					}
+					seen[service] = true
+					assert.Equal(t, mockengine.Account, st.Condition["StringEquals"]["aws:SourceAccount"], "%s (%s)", role.Name, service)
+					pattern, ok := sourceOf[service]
+					if !assert.True(t, ok, "%s: a role for %s needs a sample source here", role.Name, service) {
+						continue
+					}
+					arnLike := st.Condition["ArnLike"]["aws:SourceArn"]
+					assert.True(t, iamMatch(arnLike, fmt.Sprintf(pattern, mockengine.Account, stack)), "%s: %q admits this account's %s", role.Name, arnLike, service)
+					assert.False(t, iamMatch(arnLike, fmt.Sprintf(pattern, "999999999999", stack)), "%s: %q admits another account", role.Name, arnLike)
+				}
+			}
+			want := []string{"ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com"}
+			if stack != "dev" { // Enhanced Monitoring
+				want = append(want, "monitoring.rds.amazonaws.com")
+			}
+			if stack == "production" { // the log archive
+				want = append(want, "firehose.amazonaws.com", "logs.us-east-1.amazonaws.com")
+			}
+			for _, s := range want {
+				assert.True(t, seen[s], "%s has a role for %s", stack, s)
+			}
+		})
+	}
+}

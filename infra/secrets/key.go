@@ -17,8 +17,8 @@ type KeyArgs struct {
 	Region             string
 	AccountID          string
 	DeletionWindowDays int
-	// Protect keeps the key from being deleted by Pulumi: deleting a key loses every secret,
-	// snapshot and log encrypted with it.
+	// Protect keeps the key from being deleted or replaced by Pulumi: deleting a key loses every
+	// secret, snapshot and log encrypted with it.
 	Protect bool
 }
 
@@ -36,7 +36,10 @@ func NewKey(ctx *pulumi.Context, name string, args *KeyArgs, opts ...pulumi.Reso
 	if err := ctx.RegisterComponentResource(keyType, name, k, opts...); err != nil {
 		return nil, err
 	}
-	stateful := []pulumi.ResourceOption{pulumi.Parent(k), pulumi.Protect(args.Protect), pulumi.RetainOnDelete(args.Protect)}
+	// Every stack retains its key when destroyed: the final snapshots that destroy leaves are
+	// encrypted with it, and are unusable once it is deleted. The runbook says when to schedule
+	// its deletion by hand (after the snapshots go).
+	stateful := []pulumi.ResourceOption{pulumi.Parent(k), pulumi.Protect(args.Protect), pulumi.RetainOnDelete(true)}
 	root := fmt.Sprintf("arn:aws:iam::%s:root", args.AccountID)
 	policy := iampolicy.New(
 		iampolicy.Statement{

@@ -140,7 +140,8 @@ func TestTaskDefinitionsMatchSpec(t *testing.T) {
 				}
 				if w == "migrations" {
 					assert.Equal(t, map[string]string{"ENVIRONMENT": specEnvironment(stack)["ENVIRONMENT"], "LOG_LEVEL": specEnvironment(stack)["LOG_LEVEL"]}, plain)
-					assert.Equal(t, map[string]string{"DATABASE_URL": secretArn(stack, "database-url") + ":url::"}, secret)
+					// The schema owner's login, which the API and the worker never get.
+					assert.Equal(t, map[string]string{"DATABASE_URL": secretArn(stack, "migrations-database-url") + ":url::"}, secret)
 					assert.Equal(t, []string{"alembic", "upgrade", "head"}, c.Command)
 					continue
 				}
@@ -306,11 +307,13 @@ func TestExecutionRolesReadExactlyTheirSecrets(t *testing.T) {
 			policies := role.Inputs["inlinePolicies"].([]any)
 			require.Len(t, policies, 1)
 			got := policyResources(t, policies[0].(map[string]any)["policy"].(string))
-			want := []string{secretArn(stack, "database-url")}
+			want := []string{secretArn(stack, "migrations-database-url")}
 			if w != "migrations" {
 				want = nil
 				for _, n := range secretNames {
-					want = append(want, secretArn(stack, n))
+					if n != "migrations-database-url" {
+						want = append(want, secretArn(stack, n))
+					}
 				}
 				sort.Strings(want)
 			}

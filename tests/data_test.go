@@ -150,7 +150,7 @@ func keyArn(stack string) string {
 // secretNames are the secrets of every environment (one set everywhere, for parity).
 var secretNames = []string{
 	"celery-broker-url", "celery-result-backend", "database-reader-url", "database-url", "datadog-api-key",
-	"jwt-secret", "oauth-github", "oauth-google", "redis-url", "sentry-dsn", "smtp",
+	"jwt-secret", "migrations-database-url", "oauth-github", "oauth-google", "redis-url", "sentry-dsn", "smtp",
 }
 
 func TestSecretsAreNamedEncryptedAndHoldTheirValues(t *testing.T) {
@@ -182,6 +182,12 @@ func TestSecretsAreNamedEncryptedAndHoldTheirValues(t *testing.T) {
 			assert.Equal(t, host+":5432", u.Host)
 			assert.Equal(t, "/taskmanager", u.Path)
 			assert.Equal(t, "require", u.Query().Get("sslmode"))
+
+			var migrations map[string]any
+			require.NoError(t, json.Unmarshal([]byte(value("migrations-database-url")), &migrations))
+			assert.Equal(t, "taskmanager_migrations", migrations["username"], "the schema owner's login, not the app's")
+			assert.Equal(t, host, migrations["host"])
+			assert.NotEqual(t, db["password"], migrations["password"])
 
 			var reader map[string]any
 			require.NoError(t, json.Unmarshal([]byte(value("database-reader-url")), &reader))

@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -68,14 +69,21 @@ func TestRotationFunctionsReachOnlyTheirOwnSecrets(t *testing.T) {
 	}
 	policy := one(t, rec, "aws:iam/rolePolicy:RolePolicy", "staging-rotate-database")
 	require.NoError(t, json.Unmarshal([]byte(policy.Inputs["policy"].(string)), &doc))
-	assert.Equal(t, []string{secretArn("staging", "database-url"), secretArn("staging", "database-reader-url"),
-		fmt.Sprintf("arn:aws:secretsmanager:us-east-1:%s:secret:rds!db-staging-AbCdEf", mockengine.Account)},
-		doc.Statement[0].Resource)
-	assert.Equal(t, []string{keyArn("staging")}, doc.Statement[2].Resource)
+	actions := policyResources(t, policy.Inputs["policy"].(string))
+	master := fmt.Sprintf("arn:aws:secretsmanager:us-east-1:%s:secret:rds!db-staging-AbCdEf", mockengine.Account)
+	// It writes the secret it rotates and the reader secret it keeps in step...
+	written := []string{secretArn("staging", "database-reader-url"), secretArn("staging", "database-url")}
+	assert.Equal(t, written, actions["secretsmanager:PutSecretValue"])
+	assert.Equal(t, written, actions["secretsmanager:UpdateSecretVersionStage"])
+	// ...and only reads RDS's master secret and the migration login's.
+	read := append([]string{master, secretArn("staging", "migrations-database-url")}, written...)
+	sort.Strings(read)
+	assert.Equal(t, read, actions["secretsmanager:GetSecretValue"])
+	assert.Equal(t, []string{keyArn("staging")}, actions["kms:Decrypt"])
 	assert.Equal(t, []string{
 		"arn:aws:ecs:us-east-1:123456789012:service/staging-taskmanager/api",
 		"arn:aws:ecs:us-east-1:123456789012:service/staging-taskmanager/worker",
-	}, doc.Statement[4].Resource)
+	}, actions["ecs:UpdateService"])
 	for _, s := range doc.Statement {
 		for _, a := range s.Action {
 			assert.NotEqual(t, "*", a)
@@ -85,5 +93,19 @@ func TestRotationFunctionsReachOnlyTheirOwnSecrets(t *testing.T) {
 					"ec2:UnassignPrivateIpAddresses"}, a, "only actions without resources may name *")
 			}
 		}
+	}
+}
+
+// The database function connects where its own configuration says, never where the secret it
+// rotates says: whoever may write that secret cannot point the master login elsewhere.
+func TestRotationConnectsWhereItsConfigurationSays(t *testing.T) {
+	for _, stack := range allStacks {
+		rec := runStack(t, stack)
+		env := functionEnv(one(t, rec, "aws:lambda/function:Function", stack+"-rotate-database"))
+		db := one(t, rec, "aws:rds/instance:Instance", stack)
+		assert.Equal(t, stack+".abc123.us-east-1.rds.amazonaws.com", env["DB_HOST"], stack)
+		assert.Equal(t, fmt.Sprint(db.Inputs["port"]), env["DB_PORT"], stack)
+		assert.Equal(t, db.Inputs["dbName"], env["DB_NAME"], stack)
+		assert.Equal(t, secretArn(stack, "migrations-database-url"), env["MIGRATIONS_SECRET_ARN"], stack)
 	}
 }

@@ -76,6 +76,7 @@ const (
 	secretOAuthGitHub   = "oauth-github"
 	secretSentry        = "sentry-dsn"
 	secretDatadog       = "datadog-api-key"
+	secretMigrationsURL = "migrations-database-url"
 )
 
 // AppSecrets are the secret environment variables of the API and the worker.
@@ -97,9 +98,10 @@ var AppSecrets = map[string]SecretRef{
 	"DATADOG_API_KEY":            {secretDatadog, ""},
 }
 
-// MigrationSecrets are the migration task's: the database only.
+// MigrationSecrets are the migration task's: the database only, as the schema owner's login,
+// which the API and the worker never get.
 var MigrationSecrets = map[string]SecretRef{
-	"DATABASE_URL": {secretDatabaseURL, "url"},
+	"DATABASE_URL": {secretMigrationsURL, "url"},
 }
 
 // ValueFrom is the ECS valueFrom of a reference, given its secret's ARN: the ARN alone for a

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -29,10 +30,14 @@ type RotationArgs struct {
 	SecurityGroupID  pulumi.StringInput
 	LogRetentionDays int
 	// Database rotation: the app's login secret, the reader secret it rewrites, the replica's
-	// address, and RDS's master secret it connects with to change passwords.
-	DatabaseSecretArn, ReaderSecretArn, MasterSecretArn pulumi.StringInput
-	ReaderHost                                          pulumi.StringInput
-	DatabaseDays                                        int
+	// address, RDS's master secret it connects with to change passwords (read only), and the
+	// migration login's secret, whose login the bootstrap creates (read only).
+	DatabaseSecretArn, ReaderSecretArn, MasterSecretArn, MigrationsSecretArn pulumi.StringInput
+	ReaderHost                                                               pulumi.StringInput
+	// Database is where the function connects: from its own configuration, never from the
+	// secret it rotates (which anyone who can write that secret could point elsewhere).
+	Database     DatabaseEndpoint
+	DatabaseDays int
 	// JWT rotation (0 days: manual).
 	JWTSecretArn pulumi.StringInput
 	JWTDays      int
@@ -84,7 +89,8 @@ type rotator struct {
 	immediately bool
 	bootstrap   bool // invoked at deploy time to create the first login
 	env         pulumi.StringMap
-	readable    []pulumi.StringInput // further secrets it reads or writes
+	writable    []pulumi.StringInput // further secrets it writes
+	readable    []pulumi.StringInput // secrets it only reads
 }
 
 // NewRotation creates the rotation functions and schedules.
@@ -107,11 +113,16 @@ func NewRotation(ctx *pulumi.Context, name string, args *RotationArgs, opts ...p
 		// the second and proves the whole cycle works while someone is watching.
 		immediately: true, bootstrap: true,
 		env: pulumi.StringMap{
-			"MASTER_SECRET_ARN": args.MasterSecretArn,
-			"READER_SECRET_ARN": args.ReaderSecretArn,
-			"READER_HOST":       args.ReaderHost,
+			"MASTER_SECRET_ARN":     args.MasterSecretArn,
+			"MIGRATIONS_SECRET_ARN": args.MigrationsSecretArn,
+			"READER_SECRET_ARN":     args.ReaderSecretArn,
+			"READER_HOST":           args.ReaderHost,
+			"DB_HOST":               args.Database.Host,
+			"DB_PORT":               pulumi.String(strconv.Itoa(args.Database.Port)),
+			"DB_NAME":               pulumi.String(args.Database.Name),
 		},
-		readable: []pulumi.StringInput{args.ReaderSecretArn, args.MasterSecretArn},
+		writable: []pulumi.StringInput{args.ReaderSecretArn},
+		readable: []pulumi.StringInput{args.MasterSecretArn, args.MigrationsSecretArn},
 	}}
 	if args.JWTDays > 0 {
 		rotators = append(rotators, rotator{kind: "jwt", secretArn: args.JWTSecretArn, days: args.JWTDays, env: pulumi.StringMap{}})
@@ -184,12 +195,13 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotatio
 	for i, s := range args.Services {
 		services[i] = fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", args.Region, args.AccountID, args.Cluster, s)
 	}
-	arns := append([]pulumi.StringInput{rot.secretArn, args.KeyArn, logs.Arn}, rot.readable...)
+	arns := append(append([]pulumi.StringInput{rot.secretArn, args.KeyArn, logs.Arn}, rot.writable...), rot.readable...)
 	policy := iampolicy.Render(func(a []string) iampolicy.Document {
-		secret, key, logGroup, others := a[0], a[1], a[2], a[3:]
+		secret, key, logGroup := a[0], a[1], a[2]
+		writable, readable := a[3:3+len(rot.writable)], a[3+len(rot.writable):]
 		statements := []iampolicy.Statement{
 			iampolicy.Allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-				"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, append([]string{secret}, others...)...),
+				"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, append([]string{secret}, writable...)...),
 			// GetRandomPassword has no resource to scope to.
 			iampolicy.Allow([]string{"secretsmanager:GetRandomPassword"}, "*"),
 			iampolicy.Allow([]string{"kms:Decrypt", "kms:GenerateDataKey"}, key),
@@ -207,6 +219,10 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotatio
 				iampolicy.Allow([]string{"codedeploy:RegisterApplicationRevision", "codedeploy:GetApplicationRevision"},
 					fmt.Sprintf("%s:application:%s", codedeploy, bg.Application)),
 			)
+		}
+		if len(readable) > 0 {
+			// RDS's master secret and the migration login's: read, never written.
+			statements = append(statements, iampolicy.Allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, readable...))
 		}
 		if rot.inVPC {
 			// Lambda manages the function's network interfaces; these actions take no resource.

@@ -26,10 +26,16 @@ const (
 	OAuthGitHub         = "oauth-github"
 	SentryDSN           = "sentry-dsn"
 	DatadogAPIKey       = "datadog-api-key"
+	MigrationsURL       = "migrations-database-url"
 )
 
 // AppUser is the app's database login; the rotation alternates it with AppUser + "_clone".
+// Both may read and write data, never change the schema.
 const AppUser = "taskmanager_app"
+
+// MigrationsUser is the migration task's login: it owns the schema through the owner role. The
+// rotation function's bootstrap creates it with the password of MigrationsURL's first value.
+const MigrationsUser = "taskmanager_migrations"
 
 // DatabaseEndpoint is where the app's database is.
 type DatabaseEndpoint struct {
@@ -83,6 +89,12 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 	if err != nil {
 		return nil, err
 	}
+	migrationsPassword, err := random.NewRandomPassword(ctx, name+"-migrations", &random.RandomPasswordArgs{
+		Length: pulumi.Int(32), Special: pulumi.Bool(true), OverrideSpecial: pulumi.String("!#$%^&*()-_=+[]{}<>:?"),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
 	jwtKey, err := random.NewRandomPassword(ctx, name+"-jwt", &random.RandomPasswordArgs{
 		Length: pulumi.Int(64), Special: pulumi.Bool(false),
 	}, parent)
@@ -91,9 +103,9 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 	}
 
 	db := args.Database
-	databaseJSON := func(host pulumi.StringInput) pulumi.StringOutput {
-		return pulumi.All(host, dbPassword.Result).ApplyT(func(v []any) (string, error) {
-			return DatabaseSecret(v[0].(string), db.Port, db.Name, AppUser, v[1].(string))
+	databaseJSON := func(host pulumi.StringInput, user string, password pulumi.StringOutput) pulumi.StringOutput {
+		return pulumi.All(host, password).ApplyT(func(v []any) (string, error) {
+			return DatabaseSecret(v[0].(string), db.Port, db.Name, user, v[1].(string))
 		}).(pulumi.StringOutput)
 	}
 	redis := func(index int) pulumi.StringOutput {
@@ -115,8 +127,9 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 		// empty here are set out of band: Pulumi must not put its first value back.
 		keepExternalChanges bool
 	}{
-		{DatabaseURL, "The app's database login and DATABASE_URL (key url); rotated", databaseJSON(db.Host), true},
-		{DatabaseReaderURL, "DATABASE_READER_URL (key url): the read replica, or the primary without one; rewritten by the database rotation", databaseJSON(db.ReaderHost), true},
+		{DatabaseURL, "The app's database login and DATABASE_URL (key url); rotated", databaseJSON(db.Host, AppUser, dbPassword.Result), true},
+		{DatabaseReaderURL, "DATABASE_READER_URL (key url): the read replica, or the primary without one; rewritten by the database rotation", databaseJSON(db.ReaderHost, AppUser, dbPassword.Result), true},
+		{MigrationsURL, "The migration task's login, which owns the schema, and its DATABASE_URL (key url)", databaseJSON(db.Host, MigrationsUser, migrationsPassword.Result), false},
 		{RedisURL, "REDIS_URL: Redis db 0 over TLS with AUTH", redis(0), false},
 		{CeleryBrokerURL, "CELERY_BROKER_URL: Redis db 0", redis(0), false},
 		{CeleryResultBackend, "CELERY_RESULT_BACKEND: Redis db 1", redis(1), false},

@@ -219,9 +219,6 @@ func (c *Config) loadExternal(src Source, ps *configcheck.Problems) {
 			return
 		}
 	}
-	if c.Edge.BasicAuth && (c.External.BasicAuth == nil || !strings.Contains(*c.External.BasicAuth, ":")) {
-		ps.Addf(key+".basicAuth", "missing or not user:password; taskmanager:edge.basicAuth is true, so set it with `pulumi config set --secret --path %s.basicAuth <user>:<password>`", key)
-	}
 	if c.Secrets.RequireExternal {
 		for _, k := range c.External.Missing() {
 			ps.Addf(key+"."+k, "missing; taskmanager:secrets.requireExternal is true, so set it with `pulumi config set --secret --path %s.%s <value>`", key, k)

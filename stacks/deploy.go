@@ -126,6 +126,7 @@ func (e *environment) foundation() (err error) {
 			SMTP:      cfg.App.SMTP.Port,
 		},
 		PublicLoadBalancer:   !cfg.Edge.Internal,
+		LoadBalancerSignIn:   cfg.Edge.SignIn,
 		LoadBalancerPorts:    lbPorts,
 		TestListenerPort:     testPort,
 		Bastion:              cfg.Bastion.Enabled,
@@ -173,8 +174,9 @@ func (e *environment) data() (err error) {
 		Database: secrets.DatabaseEndpoint{
 			Host: e.db.Address, ReaderHost: e.db.ReaderAddress, Port: database.Port, Name: database.Name,
 		},
-		Cache:    secrets.CacheEndpoint{Host: e.redis.PrimaryAddress, Port: cache.Port, AuthToken: e.redis.AuthToken},
-		External: cfg.External,
+		Cache:           secrets.CacheEndpoint{Host: e.redis.PrimaryAddress, Port: cache.Port, AuthToken: e.redis.AuthToken},
+		External:        cfg.External,
+		SmokeTestHeader: cfg.Edge.SignIn,
 	})
 	return err
 }
@@ -259,9 +261,10 @@ func (e *environment) edge() (err error) {
 		BlueGreen:           e.blueGreen(),
 		WAFLogRetentionDays: cfg.Logging.RetentionDays,
 		KeyArn:              e.key.Arn,
+		AccountID:           e.account,
 	}
-	if cfg.Edge.BasicAuth {
-		args.BasicAuthCredentials = pulumi.ToSecret(pulumi.String(*cfg.External.BasicAuth)).(pulumi.StringOutput)
+	if cfg.Edge.SignIn {
+		args.SmokeTestToken = e.store.SmokeTestToken
 	}
 	if cfg.Storage.Logs {
 		args.AccessLogsBucket = e.buckets.LogsBucket

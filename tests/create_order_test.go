@@ -34,8 +34,11 @@ var unvalidatedInputs = map[string][]string{
 	"aws:sns/topic:Topic":              {"displayName"},
 	// A task definition's container JSON names its log group, read when a task starts.
 	"aws:ecs/taskDefinition:TaskDefinition": {"containerDefinitions"},
-	// A certificate's names are DNS names, validated later through the records.
-	"aws:acm/certificate:Certificate": {"domainName", "subjectAlternativeNames"},
+	// A certificate's names are DNS names, validated later through the records; so are a sign-in
+	// client's callback URLs. A listener rule's conditions are paths and headers.
+	"aws:acm/certificate:Certificate":          {"domainName", "subjectAlternativeNames"},
+	"aws:cognito/userPoolClient:UserPoolClient": {"callbackUrls"},
+	"aws:lb/listenerRule:ListenerRule":          {"conditions"},
 }
 
 // createOrderProblems lists every input that names another resource of the stack by its physical

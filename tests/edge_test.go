@@ -84,8 +84,6 @@ type wafRule struct {
 }
 
 func TestWAF(t *testing.T) {
-	managed := []string{"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet",
-		"AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList"}
 	for _, stack := range []string{"staging", "production"} {
 		t.Run(stack, func(t *testing.T) {
 			rec := runStack(t, stack)
@@ -95,31 +93,42 @@ func TestWAF(t *testing.T) {
 			var rules []wafRule
 			require.NoError(t, json.Unmarshal([]byte(acl.Inputs["ruleJson"].(string)), &rules))
 			var names []string
-			for _, r := range rules {
+			for i, r := range rules {
 				names = append(names, r.Name)
+				assert.Equal(t, i, r.Priority, "%s: priorities follow the order", r.Name)
 			}
-			want := append([]string{"rate-limit-per-ip"}, managed...)
+			// The rate limit and the IP reputation list first: nothing after them answers a flood
+			// or a known-bad address first.
+			want := []string{"rate-limit-per-ip", "AWSManagedRulesAmazonIpReputationList"}
 			if stack == "staging" {
-				want = append([]string{"admin-allowlist", "basic-auth"}, want...)
+				want = append(want, "admin-allowlist")
 			}
-			assert.True(t, acl.SecretInputs["ruleJson"], "the rules may hold the basic-auth credential")
+			want = append(want, "AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesAnonymousIpList")
 			assert.Equal(t, want, names)
 			for _, r := range rules {
 				if _, isManaged := r.Statement["ManagedRuleGroupStatement"]; isManaged {
 					assert.Equal(t, map[string]any{"None": map[string]any{}}, r.OverrideAction, r.Name)
 					assert.Nil(t, r.Action, r.Name)
 				} else {
-					assert.Contains(t, r.Action, "Block", r.Name)
+					assert.Equal(t, map[string]any{"Block": map[string]any{}}, r.Action, "%s blocks, without a custom response", r.Name)
 					assert.Nil(t, r.OverrideAction, r.Name)
 				}
 			}
-			rate := rules[len(want)-len(managed)-1].Statement["RateBasedStatement"].(map[string]any)
+			rate := rules[0].Statement["RateBasedStatement"].(map[string]any)
 			assert.Equal(t, map[string]any{"Limit": 2000.0, "AggregateKeyType": "IP", "EvaluationWindowSec": 300.0}, rate)
+			assert.False(t, acl.SecretInputs["ruleJson"], "the rules hold no credential")
 
 			assoc := one(t, rec, "aws:wafv2/webAclAssociation:WebAclAssociation", stack)
 			assert.Equal(t, "arn:aws:lb:us-east-1:123456789012:"+stack, assoc.Inputs["resourceArn"])
+			// Nothing that authenticates reaches the logs: headers, cookies, the smoke tests'
+			// token, and the query string (password-reset tokens, OAuth codes).
 			logging := one(t, rec, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", stack)
-			assert.Len(t, logging.Inputs["redactedFields"], 2)
+			assert.ElementsMatch(t, []any{
+				map[string]any{"singleHeader": map[string]any{"name": "authorization"}},
+				map[string]any{"singleHeader": map[string]any{"name": "cookie"}},
+				map[string]any{"singleHeader": map[string]any{"name": "x-smoke-test-token"}},
+				map[string]any{"queryString": map[string]any{}},
+			}, logging.Inputs["redactedFields"])
 			group := one(t, rec, "aws:cloudwatch/logGroup:LogGroup", stack+"-waf")
 			assert.Equal(t, "aws-waf-logs-taskmanager-"+stack, group.Inputs["name"])
 		})
@@ -127,19 +136,81 @@ func TestWAF(t *testing.T) {
 	staging := runStack(t, "staging")
 	var rules []wafRule
 	require.NoError(t, json.Unmarshal([]byte(one(t, staging, "aws:wafv2/webAcl:WebAcl", "staging").Inputs["ruleJson"].(string)), &rules))
-	basic := rules[1]
-	assert.Equal(t, map[string]any{"Block": map[string]any{"CustomResponse": map[string]any{
-		"ResponseCode":    401.0,
-		"ResponseHeaders": []any{map[string]any{"Name": "www-authenticate", "Value": `Basic realm="taskmanager staging"`}},
-	}}}, basic.Action, "a 401 makes browsers ask for the credential")
-	text, _ := json.Marshal(basic.Statement)
-	// base64("mock-user:mock-basicAuth"): the credential the operator set, and Bearer tokens pass.
-	assert.Contains(t, string(text), `"SearchString":"Basic bW9jay11c2VyOm1vY2stYmFzaWNBdXRo"`)
-	assert.Contains(t, string(text), `"SearchString":"Bearer "`)
+	admin := rules[2]
+	require.Equal(t, "admin-allowlist", admin.Name)
+	match := admin.Statement["AndStatement"].(map[string]any)["Statements"].([]any)[0].(map[string]any)["ByteMatchStatement"].(map[string]any)
+	// /%61dmin, //admin and /x/../Admin are /admin: decode, then normalise, then lower-case.
+	assert.Equal(t, []any{
+		map[string]any{"Priority": 0.0, "Type": "URL_DECODE"},
+		map[string]any{"Priority": 1.0, "Type": "NORMALIZE_PATH"},
+		map[string]any{"Priority": 2.0, "Type": "LOWERCASE"},
+	}, match["TextTransformations"])
+	assert.Equal(t, "/admin", match["SearchString"])
+	assert.Equal(t, "STARTS_WITH", match["PositionalConstraint"])
 	set := one(t, staging, "aws:wafv2/ipSet:IpSet", "staging-admin")
 	assert.Equal(t, []any{"203.0.113.0/24"}, set.Inputs["addresses"])
 	_, devWAF := runStack(t, "dev").Find("aws:wafv2/webAcl:WebAcl", "dev")
 	assert.False(t, devWAF, "dev's internal load balancer has no WAF")
+}
+
+// Staging is reached only by invited people, through the load balancer's own sign-in; the app's
+// Bearer tokens pass through untouched; the pipeline's smoke tests pass with a secret header.
+func TestStagingSignIn(t *testing.T) {
+	rec := runStack(t, "staging")
+	pool := one(t, rec, "aws:cognito/userPool:UserPool", "staging-sign-in")
+	assert.Equal(t, map[string]any{"allowAdminCreateUserOnly": true}, pool.Inputs["adminCreateUserConfig"], "no self sign-up")
+	assert.Equal(t, "OPTIONAL", pool.Inputs["mfaConfiguration"])
+	assert.Equal(t, map[string]any{"enabled": true}, pool.Inputs["softwareTokenMfaConfiguration"])
+	policy := pool.Inputs["passwordPolicy"].(map[string]any)
+	assert.GreaterOrEqual(t, policy["minimumLength"], 14.0)
+	for _, k := range []string{"requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols"} {
+		assert.Equal(t, true, policy[k], k)
+	}
+	client := one(t, rec, "aws:cognito/userPoolClient:UserPoolClient", "staging-sign-in")
+	assert.Equal(t, true, client.Inputs["generateSecret"])
+	assert.Equal(t, []any{"code"}, client.Inputs["allowedOauthFlows"])
+	assert.Equal(t, []any{"https://staging.taskmanager.com/oauth2/idpresponse"}, client.Inputs["callbackUrls"])
+	domain := one(t, rec, "aws:cognito/userPoolDomain:UserPoolDomain", "staging-sign-in")
+	assert.Equal(t, "taskmanager-staging-123456789012", domain.Inputs["domain"])
+
+	cognito := func(onUnauthenticated string) map[string]any {
+		return map[string]any{
+			"userPoolArn": "arn:aws:cognito:us-east-1:123456789012:staging-sign-in", "userPoolClientId": "staging-sign-in-id",
+			"userPoolDomain": "taskmanager-staging-123456789012", "onUnauthenticatedRequest": onUnauthenticated,
+			"scope": "openid", "sessionTimeout": 28800.0,
+		}
+	}
+	blue := "arn:aws:lb:us-east-1:123456789012:staging-blue"
+	https := one(t, rec, "aws:lb/listener:Listener", "staging-https")
+	// Every path: pages redirect to the sign-in page...
+	assert.Equal(t, []any{
+		map[string]any{"type": "authenticate-cognito", "order": 1.0, "authenticateCognito": cognito("authenticate")},
+		map[string]any{"type": "forward", "order": 2.0, "targetGroupArn": blue},
+	}, https.Inputs["defaultActions"])
+	// ...the API answers 401...
+	api := one(t, rec, "aws:lb/listenerRule:ListenerRule", "staging-api")
+	assert.Equal(t, []any{map[string]any{"pathPattern": map[string]any{"values": []any{"/api/*"}}}}, api.Inputs["conditions"])
+	assert.Equal(t, []any{
+		map[string]any{"type": "authenticate-cognito", "order": 1.0, "authenticateCognito": cognito("deny")},
+		map[string]any{"type": "forward", "order": 2.0, "targetGroupArn": blue},
+	}, api.Inputs["actions"])
+	// ...and the smoke tests, first, pass with the secret header.
+	smoke := one(t, rec, "aws:lb/listenerRule:ListenerRule", "staging-smoke-tests")
+	assert.Less(t, smoke.Inputs["priority"], api.Inputs["priority"])
+	token := one(t, rec, "aws:secretsmanager/secretVersion:SecretVersion", "staging-smoke-test-header").Inputs["secretString"]
+	assert.Equal(t, []any{map[string]any{"httpHeader": map[string]any{"httpHeaderName": "X-Smoke-Test-Token", "values": []any{token}}}}, smoke.Inputs["conditions"])
+	assert.True(t, smoke.SecretInputs["conditions"], "the token is a secret in Pulumi's state")
+	assert.Equal(t, []any{map[string]any{"type": "forward", "targetGroupArn": blue}}, smoke.Inputs["actions"])
+	// The load balancer calls Cognito's token endpoint itself.
+	assert.Contains(t, flows(t, rec, "staging"), "alb out 443 0.0.0.0/0")
+
+	for _, stack := range []string{"dev", "production"} {
+		other := runStack(t, stack)
+		assert.Empty(t, other.All("aws:cognito/userPool:UserPool"), "%s has no sign-in", stack)
+		assert.Empty(t, other.All("aws:lb/listenerRule:ListenerRule"), stack)
+	}
+	assert.Contains(t, runInvalid(t, mutate(t, loadStack(t, "dev"), "taskmanager:edge", func(m map[string]any) { m["signIn"] = true })),
+		"taskmanager:edge.signIn: true needs the HTTPS listener of an internet-facing load balancer, and internal is true; want false")
 }
 
 func TestComputeAndEdgeConfigRules(t *testing.T) {

@@ -139,7 +139,8 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 	want := map[string][]string{
 		// dev's load balancer is internal: HTTP from inside the VPC only, reached through the bastion.
 		"dev":     append(append(appFlows(2525), bastion...), "alb in 80 10.1.0.0/16", "bastion out 80 sg:alb"),
-		"staging": append(appFlows(587), publicALB...),
+		// staging's load balancer signs people in with Cognito: it calls the token endpoint.
+		"staging": append(append(appFlows(587), publicALB...), "alb out 443 0.0.0.0/0"),
 		// production deploys blue/green: its test listener answers inside the VPC only.
 		"production": append(append(append(appFlows(587), publicALB...), bastion...), "alb in 8443 10.0.0.0/16"),
 	}

@@ -28,10 +28,11 @@ type Config struct {
 	// AdminAllowCidrs, when set, allows /admin only from these blocks (spec, staging: "IP
 	// whitelist for admin endpoints"). It needs the WAF.
 	AdminAllowCidrs []string `json:"adminAllowCidrs,omitempty"`
-	// BasicAuth asks for the basic-auth credential of taskmanager:externalSecrets.basicAuth
-	// before the app (spec, staging: "Basic auth for non-production users"). Requests that carry
-	// the app's own Bearer token pass, since both use the Authorization header. It needs the WAF.
-	BasicAuth bool `json:"basicAuth"`
+	// SignIn puts the load balancer's own authentication (a Cognito user pool of the
+	// environment's own, invited users only) in front of every path: the spec's "basic auth for
+	// non-production users" (staging), which cannot share the Authorization header with the
+	// app's Bearer tokens. The pipeline's smoke tests pass with a secret header.
+	SignIn bool `json:"signIn"`
 	// WAF protects a public load balancer; nil leaves it off.
 	WAF *WAFConfig `json:"waf,omitempty"`
 }
@@ -83,8 +84,8 @@ func (c Config) Validate() error {
 	if len(c.AdminAllowCidrs) > 0 && c.WAF == nil {
 		ps.Addf("adminAllowCidrs", "needs the WAF, which enforces it; add waf")
 	}
-	if c.BasicAuth && c.WAF == nil {
-		ps.Addf("basicAuth", "true needs the WAF, which enforces it; add waf")
+	if c.SignIn && c.Internal {
+		ps.Addf("signIn", "true needs the HTTPS listener of an internet-facing load balancer, and internal is true; want false")
 	}
 	if c.Internal && (c.WAF != nil || len(c.AlternativeNames) > 0) {
 		ps.Addf("internal", "true serves plain HTTP inside the VPC: no waf and no alternativeNames there")

@@ -35,8 +35,11 @@ type Args struct {
 	AccessLogsBucket pulumi.StringInput
 	// AccessLogDependency is the bucket policy that lets the ELB write there: it must exist first.
 	AccessLogDependency pulumi.Resource
-	// BasicAuthCredentials is "user:password" (a secret) when Config.BasicAuth is set.
-	BasicAuthCredentials pulumi.StringInput
+	// SmokeTestToken is the secret the pipeline's smoke tests send in SmokeTestHeader to pass
+	// the sign-in (Config.SignIn).
+	SmokeTestToken pulumi.StringInput
+	// AccountID makes the sign-in page's domain prefix unique.
+	AccountID string
 	// WAFLogRetentionDays and KeyArn are the WAF log group's.
 	WAFLogRetentionDays int
 	KeyArn              pulumi.StringInput
@@ -155,12 +158,25 @@ func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 		if err != nil {
 			return nil, err
 		}
+		actions := forward(blue)
+		var door *signIn
+		if cfg.SignIn {
+			if door, err = newSignIn(ctx, name, args, names, parent); err != nil {
+				return nil, err
+			}
+			actions = door.defaultActions("authenticate", blue)
+		}
 		https, err := lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
 			LoadBalancerArn: alb.Arn, Port: pulumi.Int(443), Protocol: pulumi.String("HTTPS"),
-			SslPolicy: pulumi.String(TLSPolicy), CertificateArn: certArn, DefaultActions: forward(blue),
+			SslPolicy: pulumi.String(TLSPolicy), CertificateArn: certArn, DefaultActions: actions,
 		}, parent, pulumi.IgnoreChanges(blueGreenOwned(args.BlueGreen)))
 		if err != nil {
 			return nil, err
+		}
+		if door != nil {
+			if err := door.newRules(ctx, name, https, blue, args.SmokeTestToken, parent); err != nil {
+				return nil, err
+			}
 		}
 		e.Listeners = []pulumi.Resource{redirect, https}
 		e.ProdListener = https.Arn

@@ -1,32 +1,65 @@
 package edge
 
 import (
-	"encoding/base64"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/wafv2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// wafRules are the web ACL's rules in WAF's own JSON (ruleJson): admin allowlist first, then the
-// rate limit, then the managed rule groups, each with its metrics.
-func wafRules(stack string, cfg Config, ipSetArn, basicAuth string) []map[string]any {
+// wafRules are the web ACL's rules in WAF's own JSON (ruleJson), in the order WAF evaluates them:
+// the per-IP rate limit and the IP reputation list first, so that nothing later (a block with a
+// custom response included) answers a flood or a known-bad address; then the admin allowlist;
+// then the other managed rule groups.
+func wafRules(stack string, cfg Config, ipSetArn string) []map[string]any {
 	visibility := func(metric string) map[string]any {
 		return map[string]any{"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": metric}
 	}
 	var rules []map[string]any
-	priority := 0
+	add := func(rule map[string]any) {
+		rule["Priority"] = len(rules)
+		rules = append(rules, rule)
+	}
+	managed := func(group string) map[string]any {
+		return map[string]any{
+			"Name":           group,
+			"OverrideAction": map[string]any{"None": map[string]any{}},
+			"Statement": map[string]any{"ManagedRuleGroupStatement": map[string]any{
+				"VendorName": "AWS", "Name": group,
+			}},
+			"VisibilityConfig": visibility(stack + "-" + group),
+		}
+	}
+	add(map[string]any{
+		"Name":   "rate-limit-per-ip",
+		"Action": map[string]any{"Block": map[string]any{}},
+		"Statement": map[string]any{"RateBasedStatement": map[string]any{
+			"Limit": cfg.WAF.RateLimit, "AggregateKeyType": "IP", "EvaluationWindowSec": 300,
+		}},
+		"VisibilityConfig": visibility(stack + "-rate-limit-per-ip"),
+	})
+	if slices.Contains(cfg.WAF.ManagedRuleGroups, ipReputation) {
+		add(managed(ipReputation))
+	}
 	if ipSetArn != "" {
-		// Spec, staging: "IP whitelist for admin endpoints".
-		rules = append(rules, map[string]any{
-			"Name": "admin-allowlist", "Priority": priority,
+		// Spec, staging: "IP whitelist for admin endpoints". The path is decoded, then normalised
+		// (., .. and repeated slashes resolved), then lower-cased before it is compared, so that
+		// /%61dmin, //admin and /x/../Admin are /admin too.
+		add(map[string]any{
+			"Name":   "admin-allowlist",
 			"Action": map[string]any{"Block": map[string]any{}},
 			"Statement": map[string]any{"AndStatement": map[string]any{"Statements": []any{
 				map[string]any{"ByteMatchStatement": map[string]any{
 					"SearchString": "/admin", "PositionalConstraint": "STARTS_WITH",
-					"FieldToMatch":        map[string]any{"UriPath": map[string]any{}},
-					"TextTransformations": []any{map[string]any{"Priority": 0, "Type": "LOWERCASE"}},
+					"FieldToMatch": map[string]any{"UriPath": map[string]any{}},
+					"TextTransformations": []any{
+						map[string]any{"Priority": 0, "Type": "URL_DECODE"},
+						map[string]any{"Priority": 1, "Type": "NORMALIZE_PATH"},
+						map[string]any{"Priority": 2, "Type": "LOWERCASE"},
+					},
 				}},
 				map[string]any{"NotStatement": map[string]any{"Statement": map[string]any{
 					"IPSetReferenceStatement": map[string]any{"ARN": ipSetArn},
@@ -34,55 +67,17 @@ func wafRules(stack string, cfg Config, ipSetArn, basicAuth string) []map[string
 			}}},
 			"VisibilityConfig": visibility(stack + "-admin-allowlist"),
 		})
-		priority++
 	}
-	if cfg.BasicAuth {
-		authorization := func(constraint, value string) map[string]any {
-			return map[string]any{"ByteMatchStatement": map[string]any{
-				"SearchString": value, "PositionalConstraint": constraint,
-				"FieldToMatch":        map[string]any{"SingleHeader": map[string]any{"Name": "authorization"}},
-				"TextTransformations": []any{map[string]any{"Priority": 0, "Type": "NONE"}},
-			}}
-		}
-		// A 401 with WWW-Authenticate makes browsers ask for the credential.
-		rules = append(rules, map[string]any{
-			"Name": "basic-auth", "Priority": priority,
-			"Action": map[string]any{"Block": map[string]any{"CustomResponse": map[string]any{
-				"ResponseCode":    401,
-				"ResponseHeaders": []any{map[string]any{"Name": "www-authenticate", "Value": fmt.Sprintf("Basic realm=\"taskmanager %s\"", stack)}},
-			}}},
-			"Statement": map[string]any{"NotStatement": map[string]any{"Statement": map[string]any{
-				"OrStatement": map[string]any{"Statements": []any{
-					authorization("EXACTLY", "Basic "+base64.StdEncoding.EncodeToString([]byte(basicAuth))),
-					authorization("STARTS_WITH", "Bearer "),
-				}},
-			}}},
-			"VisibilityConfig": visibility(stack + "-basic-auth"),
-		})
-		priority++
-	}
-	rules = append(rules, map[string]any{
-		"Name": "rate-limit-per-ip", "Priority": priority,
-		"Action": map[string]any{"Block": map[string]any{}},
-		"Statement": map[string]any{"RateBasedStatement": map[string]any{
-			"Limit": cfg.WAF.RateLimit, "AggregateKeyType": "IP", "EvaluationWindowSec": 300,
-		}},
-		"VisibilityConfig": visibility(stack + "-rate-limit-per-ip"),
-	})
-	priority++
 	for _, group := range cfg.WAF.ManagedRuleGroups {
-		rules = append(rules, map[string]any{
-			"Name": group, "Priority": priority,
-			"OverrideAction": map[string]any{"None": map[string]any{}},
-			"Statement": map[string]any{"ManagedRuleGroupStatement": map[string]any{
-				"VendorName": "AWS", "Name": group,
-			}},
-			"VisibilityConfig": visibility(stack + "-" + group),
-		})
-		priority++
+		if group != ipReputation {
+			add(managed(group))
+		}
 	}
 	return rules
 }
+
+// ipReputation is AWS's list of addresses known for bots and attacks.
+const ipReputation = "AWSManagedRulesAmazonIpReputationList"
 
 // newWAF protects the load balancer with a REGIONAL web ACL and logs what it sees.
 func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringInput, parent pulumi.ResourceOption) error {
@@ -100,18 +95,13 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 		}
 		ipSetArn = set.Arn
 	}
-	basicAuth := pulumi.String("").ToStringOutput()
-	if cfg.BasicAuth {
-		basicAuth = args.BasicAuthCredentials.ToStringOutput()
-	}
 	acl, err := wafv2.NewWebAcl(ctx, name, &wafv2.WebAclArgs{
 		Scope:         pulumi.String("REGIONAL"),
 		Description:   pulumi.Sprintf("taskmanager %s: managed rules, per-IP rate limit", args.Stack),
 		DefaultAction: wafv2.WebAclDefaultActionArgs{Allow: wafv2.WebAclDefaultActionAllowArgs{}},
-		// Secret: with basic auth the rules hold the credential.
-		RuleJson: pulumi.ToSecret(pulumi.All(ipSetArn, basicAuth).ApplyT(func(v []any) string {
-			return mustJSON(wafRules(args.Stack, cfg, v[0].(string), v[1].(string)))
-		})).(pulumi.StringOutput),
+		RuleJson: ipSetArn.ApplyT(func(arn string) string {
+			return mustJSON(wafRules(args.Stack, cfg, arn))
+		}).(pulumi.StringOutput),
 		VisibilityConfig: wafv2.WebAclVisibilityConfigArgs{
 			CloudwatchMetricsEnabled: pulumi.Bool(true), SampledRequestsEnabled: pulumi.Bool(true),
 			MetricName: pulumi.String(args.Stack + "-web-acl"),
@@ -137,10 +127,13 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 	_, err = wafv2.NewWebAclLoggingConfiguration(ctx, name, &wafv2.WebAclLoggingConfigurationArgs{
 		ResourceArn:           acl.Arn,
 		LogDestinationConfigs: pulumi.StringArray{logs.Arn},
-		// Tokens and sessions never reach the logs.
+		// Tokens and sessions never reach the logs: headers, cookies, and the query string, where
+		// password-reset tokens and OAuth codes travel.
 		RedactedFields: wafv2.WebAclLoggingConfigurationRedactedFieldArray{
 			wafv2.WebAclLoggingConfigurationRedactedFieldArgs{SingleHeader: wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs{Name: pulumi.String("authorization")}},
 			wafv2.WebAclLoggingConfigurationRedactedFieldArgs{SingleHeader: wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs{Name: pulumi.String("cookie")}},
+			wafv2.WebAclLoggingConfigurationRedactedFieldArgs{SingleHeader: wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs{Name: pulumi.String(strings.ToLower(SmokeTestHeader))}},
+			wafv2.WebAclLoggingConfigurationRedactedFieldArgs{QueryString: wafv2.WebAclLoggingConfigurationRedactedFieldQueryStringArgs{}},
 		},
 	}, parent)
 	return err

@@ -33,6 +33,9 @@ type Args struct {
 	PublicLoadBalancer bool
 	// LoadBalancerPorts are the listener ports of the load balancer.
 	LoadBalancerPorts []int
+	// LoadBalancerSignIn: the load balancer signs people in itself, and so calls the identity
+	// provider's token and user info endpoints over HTTPS.
+	LoadBalancerSignIn bool
 	// Bastion adds the bastion's group: PostgreSQL and HTTPS (SSM) out, nothing in.
 	Bastion bool
 	// TestListenerPort, when not 0, is the blue/green test listener: reachable from the VPC only.

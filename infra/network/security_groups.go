@@ -39,6 +39,9 @@ func rules(args *Args) []rule {
 		rs = append(rs, rule{group: "alb", port: args.TestListenerPort, cidrs: []string{args.Config.VpcCidr},
 			description: "Blue/green test listener, from inside the VPC only"})
 	}
+	if args.LoadBalancerSignIn {
+		rs = append(rs, rule{group: "alb", egress: true, port: 443, cidrs: Anywhere[:1], description: "Load balancer to the sign-in provider (Cognito)"})
+	}
 	rs = append(rs,
 		rule{group: "alb", egress: true, port: p.Container, peerGroup: "api", description: "Load balancer to the API tasks"},
 		rule{group: "api", port: p.Container, peerGroup: "alb", description: "API tasks from the load balancer"},

@@ -54,9 +54,6 @@ type External struct {
 	GitHubClientSecret *string `json:"githubClientSecret,omitempty"`
 	SentryDSN          *string `json:"sentryDsn,omitempty"`
 	DatadogAPIKey      *string `json:"datadogApiKey,omitempty"`
-	// BasicAuth is "user:password" for the edge's basic authentication (staging's non-production
-	// users); required where taskmanager:edge.basicAuth is true.
-	BasicAuth *string `json:"basicAuth,omitempty"`
 }
 
 // fields names each value by its key.
@@ -75,7 +72,7 @@ func (e External) fields() []struct {
 	}
 }
 
-// Missing lists the app's keys without a value (basicAuth belongs to the edge, not the app).
+// Missing lists the keys without a value.
 func (e External) Missing() []string {
 	var out []string
 	for _, f := range e.fields() {
@@ -92,5 +89,5 @@ func ExternalKeys() []string {
 	for _, f := range (External{}).fields() {
 		out = append(out, f.key)
 	}
-	return append(out, "basicAuth")
+	return out
 }

@@ -27,6 +27,9 @@ const (
 	SentryDSN           = "sentry-dsn"
 	DatadogAPIKey       = "datadog-api-key"
 	MigrationsURL       = "migrations-database-url"
+	// SmokeTestHeader is the token the pipeline's smoke tests send to pass the load balancer's
+	// sign-in, where there is one.
+	SmokeTestHeader = "smoke-test-header"
 )
 
 // AppUser is the app's database login; the rotation alternates it with AppUser + "_clone".
@@ -61,6 +64,8 @@ type StoreArgs struct {
 	Database           DatabaseEndpoint
 	Cache              CacheEndpoint
 	External           External
+	// SmokeTestHeader adds the smoke tests' token (the edge's sign-in needs it).
+	SmokeTestHeader bool
 }
 
 // Store is the environment's secrets. ARNs only: values never leave Secrets Manager and
@@ -69,6 +74,10 @@ type Store struct {
 	pulumi.ResourceState
 	// Arns are the secrets' ARNs by name (DatabaseURL, ...).
 	Arns map[string]pulumi.StringOutput
+	// SmokeTestToken is the smoke-test header's value (a secret output), with SmokeTestHeader.
+	SmokeTestToken pulumi.StringOutput
+	// Versions are the secrets' first values: what reads a secret at create time waits for them.
+	Versions []pulumi.Resource
 }
 
 // FullName is a secret's name in Secrets Manager.
@@ -140,6 +149,22 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 		{SentryDSN, "SENTRY_DSN", plainOf(ext.SentryDSN), ext.SentryDSN == nil},
 		{DatadogAPIKey, "DATADOG_API_KEY", plainOf(ext.DatadogAPIKey), ext.DatadogAPIKey == nil},
 	}
+	if args.SmokeTestHeader {
+		// Letters and digits only: the load balancer's header match treats * and ? as wildcards,
+		// and compares without case, so 64 characters keep well over 256 bits.
+		token, err := random.NewRandomPassword(ctx, name+"-smoke-test", &random.RandomPasswordArgs{
+			Length: pulumi.Int(64), Special: pulumi.Bool(false),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		s.SmokeTestToken = pulumi.ToSecret(token.Result).(pulumi.StringOutput)
+		values = append(values, struct {
+			name, description   string
+			value               pulumi.StringInput
+			keepExternalChanges bool
+		}{SmokeTestHeader, "The token the pipeline's smoke tests send in X-Smoke-Test-Token to pass the load balancer's sign-in; rotated with pulumi up --replace of its random value", token.Result, false})
+	}
 	for _, v := range values {
 		secret, err := secretsmanager.NewSecret(ctx, name+"-"+v.name, &secretsmanager.SecretArgs{
 			Name:                 pulumi.String(FullName(args.Stack, v.name)),
@@ -156,12 +181,14 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 		if v.keepExternalChanges {
 			versionOpts = append(versionOpts, pulumi.IgnoreChanges([]string{"secretString", "versionStages"}))
 		}
-		if _, err := secretsmanager.NewSecretVersion(ctx, name+"-"+v.name, &secretsmanager.SecretVersionArgs{
+		version, err := secretsmanager.NewSecretVersion(ctx, name+"-"+v.name, &secretsmanager.SecretVersionArgs{
 			SecretId:     secret.ID(),
 			SecretString: pulumi.ToSecret(v.value).(pulumi.StringOutput),
-		}, versionOpts...); err != nil {
+		}, versionOpts...)
+		if err != nil {
 			return nil, err
 		}
+		s.Versions = append(s.Versions, version)
 		s.Arns[v.name] = secret.Arn
 	}
 

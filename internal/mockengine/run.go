@@ -154,9 +154,6 @@ func WithExternalSecrets(src stacks.Source) stacks.Source {
 			values[k] = "mock-" + k
 		}
 	}
-	if values["basicAuth"] == "mock-basicAuth" {
-		values["basicAuth"] = "mock-user:mock-basicAuth" // user:password
-	}
 	b, _ := json.Marshal(values)
 	out := stacks.Source{Stack: src.Stack, Values: map[string]string{}}
 	for k, v := range src.Values {

@@ -22,6 +22,7 @@ func TestDeployRunsMigrationsBeforeTheServices(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			t.Parallel()
 			s := newSandbox(t)
+			s.inCIFor(stack)
 			deployRules(t, s, stack)
 			r := s.run("", "deploy.sh", stack, newTag)
 			require.Equal(t, 0, r.code, r.stderr)
@@ -212,6 +213,7 @@ func TestDeployStopsWhenTheMigrationsFail(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			t.Parallel()
 			s := newSandbox(t)
+			s.inCIFor(stack)
 			s.on("aws ecs describe-tasks *", 0, "1\tEssential container in task exited")
 			deployRules(t, s, stack)
 			r := s.run("", "deploy.sh", stack, newTag)
@@ -244,6 +246,7 @@ func TestDeployStopsWhenTmpIsNotWritable(t *testing.T) {
 		t.Run(strings.Join(append([]string{tc.stack}, tc.args...), " "), func(t *testing.T) {
 			t.Parallel()
 			s := newSandbox(t)
+			s.inCIFor(tc.stack)
 			s.on("aws ecs describe-tasks *", 0, "97\tEssential container in task exited")
 			deployRules(t, s, tc.stack)
 			r := s.run("", "deploy.sh", append(tc.args, tc.stack, newTag)...)
@@ -418,6 +421,7 @@ func TestDeployFailsWhenTheCircuitBreakerRolledBack(t *testing.T) {
 func TestDeployVersionTag(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
+	s.inCI()
 	deployRules(t, s, "production")
 	r := s.run("", "deploy.sh", "production", "v1.2.3")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -482,6 +486,7 @@ func TestDeployPromotesTheSameDigest(t *testing.T) {
 func TestDeployProductionFailsWhenCodeDeployFails(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
+	s.inCI()
 	s.on("aws deploy get-deployment *", 0, "Failed\tFalse\tThe deployment failed because an alarm fired")
 	deployRules(t, s, "production")
 	r := s.run("", "deploy.sh", "production", newTag)
@@ -551,12 +556,7 @@ func TestSmokeTest(t *testing.T) {
 // with rollback while the original tasks are still there.
 func TestRollback(t *testing.T) {
 	t.Parallel()
-	record := func(s *sandbox, stack string, extra string) {
-		dir := filepath.Join(s.dir, "state")
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		body := "previous_api=" + tdArn(stack, "api", oldRev) + "\nprevious_worker=" + tdArn(stack, "worker", oldRev) + "\n" + extra
-		require.NoError(t, os.WriteFile(filepath.Join(dir, stack+".env"), []byte(body), 0o644))
-	}
+	record := func(s *sandbox, stack string, extra string) { writeRecord(t, s, stack, extra) }
 	t.Run("staging", func(t *testing.T) {
 		s := newSandbox(t)
 		record(s, "staging", "image_tag="+newTag+"\n")
@@ -587,6 +587,7 @@ func TestRollback(t *testing.T) {
 	})
 	t.Run("production", func(t *testing.T) {
 		s := newSandbox(t)
+		s.inCI()
 		record(s, "production", "codedeploy_deployment="+deploymentID+"\n")
 		c := cluster("production")
 		s.on("pulumi stack output --json --stack production", 0, outputs(t, "production", newRev))
@@ -611,6 +612,16 @@ func TestRollback(t *testing.T) {
 		assert.Contains(t, r.stderr, "no deploy of staging is recorded")
 		assert.Empty(t, s.calls())
 	})
+}
+
+// writeRecord is the record of a deploy from this checkout that --rollback reads: the task
+// definitions at revision 4 before it, and extra lines.
+func writeRecord(t *testing.T, s *sandbox, stack string, extra string) {
+	t.Helper()
+	dir := filepath.Join(s.dir, "state")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	body := "previous_api=" + tdArn(stack, "api", oldRev) + "\nprevious_worker=" + tdArn(stack, "worker", oldRev) + "\n" + extra
+	require.NoError(t, os.WriteFile(filepath.Join(dir, stack+".env"), []byte(body), 0o644))
 }
 
 func TestRunningImage(t *testing.T) {

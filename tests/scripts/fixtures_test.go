@@ -29,6 +29,11 @@ func repoURL(stack string) string {
 	return fmt.Sprintf("%s.dkr.ecr.us-east-1.amazonaws.com/taskmanager-%s", account, stack)
 }
 
+// keyArn is the stack's KMS key (output kmsKeyArn): its account is the one the stack was deployed to.
+func keyArn(stack string) string {
+	return fmt.Sprintf("arn:aws:kms:us-east-1:%s:key/%s-1111-2222-3333-444455556666", account, stack)
+}
+
 func tdArn(stack, workload string, rev int) string {
 	return fmt.Sprintf("arn:aws:ecs:us-east-1:%s:task-definition/%s-taskmanager-%s:%d", account, stack, workload, rev)
 }
@@ -49,6 +54,7 @@ func outputs(t *testing.T, stack string, rev int) string {
 		"migrationsSubnetIds":         []string{"subnet-0aaa", "subnet-0bbb"},
 		"migrationsSecurityGroupId":   "sg-0migrations",
 		"databaseIdentifier":          stack + "-taskmanager-db",
+		"kmsKeyArn":                   keyArn(stack),
 		"secretArns":                  map[string]string{"database-url": "arn:aws:secretsmanager:us-east-1:123456789012:secret:taskmanager/" + stack + "/database-url-AbCdEf"},
 	}
 	switch stack {

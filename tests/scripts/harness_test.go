@@ -87,6 +87,20 @@ func newSandbox(t *testing.T) *sandbox {
 	}}
 }
 
+// inCI runs the scripts as the pipeline does: GitHub Actions sets CI=true, and production's job
+// there is bound to the GitHub environment "production" (its reviewers are the approval), so the
+// scripts ask for no --i-mean-production and no typed name. Outside CI production needs both
+// (production_test.go).
+func (s *sandbox) inCI() { s.env["CI"] = "true" }
+
+// inCIFor is inCI for production only: the tests over every stack that model the pipeline's
+// production deploy; dev and staging run as on an operator's machine.
+func (s *sandbox) inCIFor(stack string) {
+	if stack == "production" {
+		s.inCI()
+	}
+}
+
 func (s *sandbox) rule(pattern string, code int, mode, output string) {
 	s.t.Helper()
 	s.rules++
@@ -112,8 +126,24 @@ type result struct {
 // output is everything the script printed, where a leaked secret would show.
 func (r result) output() string { return r.stdout + r.stderr }
 
-// run runs scripts/<script> with stdin and returns what it printed and its exit code.
+// run runs scripts/<script> with stdin and returns what it printed and its exit code. The script
+// has no terminal: it runs in a session of its own, so /dev/tty cannot be opened, whether or not
+// the test runs in one (a script that asks at the terminal must refuse, never wait for a person).
 func (s *sandbox) run(stdin, script string, args ...string) result {
+	s.t.Helper()
+	return s.exec(stdin, nil, script, args...)
+}
+
+// runAtTerminal runs scripts/<script> as run does, but with a terminal (a pseudo-terminal as its
+// controlling terminal: what /dev/tty opens) on which a person has typed typed. Stdin is separate.
+func (s *sandbox) runAtTerminal(stdin, typed, script string, args ...string) result {
+	s.t.Helper()
+	term := openTerminal(s.t)
+	term.typeIn(s.t, typed)
+	return s.exec(stdin, term, script, args...)
+}
+
+func (s *sandbox) exec(stdin string, term *terminal, script string, args ...string) result {
 	s.t.Helper()
 	path, err := filepath.Abs(filepath.Join("..", "..", "scripts", script))
 	require.NoError(s.t, err)
@@ -126,6 +156,12 @@ func (s *sandbox) run(stdin, script string, args ...string) result {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if term != nil {
+		term.attach(cmd)
+		defer term.close()
+	} else {
+		detach(cmd)
+	}
 	err = cmd.Run()
 	code := 0
 	if err != nil {

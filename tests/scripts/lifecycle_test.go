@@ -1,6 +1,7 @@
 package scripts_test
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,6 +28,7 @@ func createRules(t *testing.T, s *sandbox, stack string) {
 func TestCreateProductionAsksForEverySecret(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
+	s.inCI()
 	createRules(t, s, "production")
 	var stdin strings.Builder
 	for _, k := range externalSecrets {
@@ -73,6 +75,7 @@ func TestCreateProductionAsksForEverySecret(t *testing.T) {
 func TestCreateProductionRequiresTheSecrets(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
+	s.inCI()
 	createRules(t, s, "production")
 	r := s.run("\n"+secretValue("smtpUsername")+"\n"+secretValue("smtpPassword")+"\n", "create-environment.sh", "production")
 	assert.NotEqual(t, 0, r.code)
@@ -172,35 +175,78 @@ func TestDestroyRefusesUnknownStack(t *testing.T) {
 
 var snapshotName = regexp.MustCompile(`--db-snapshot-identifier ((dev|staging)-final-\d{8}-\d{6})\b`)
 
+// The program's own final snapshots (staging: the database's and the cache's, encrypted with the
+// environment's key) and an earlier environment's snapshot, under that environment's own key.
+func programDBSnapshot(stack string) string    { return stack + "-taskmanager-db-final-1a2b3c4d" }
+func programCacheSnapshot(stack string) string { return stack + "-taskmanager-redis-final-5e6f7a8b" }
+func earlierSnapshot(stack string) string      { return stack + "-final-20240101-000000" }
+
+const earlierKey = "arn:aws:kms:us-east-1:123456789012:key/00000000-dead-beef-0000-000000000000"
+
+// destroyRules: a stack deployed to account 123456789012, credentials for that account, and after
+// `pulumi destroy` the environment's key retained (Enabled) and the snapshots left behind.
+func destroyRules(t *testing.T, s *sandbox, stack string) {
+	t.Helper()
+	s.on("pulumi stack output --json --stack "+stack, 0, outputs(t, stack, newRev))
+	s.on("aws sts get-caller-identity --query Account --output text", 0, account)
+	s.on("aws kms describe-key --key-id "+keyArn(stack)+" *", 0, "Enabled")
+	db := []map[string]string{{"DBSnapshotIdentifier": earlierSnapshot(stack), "KmsKeyId": earlierKey}}
+	cache := []map[string]string{{"SnapshotName": "other-redis-final-00000000", "KmsKeyId": earlierKey}}
+	if stack == "staging" {
+		db = append(db, map[string]string{"DBSnapshotIdentifier": programDBSnapshot(stack), "KmsKeyId": keyArn(stack)})
+		cache = append(cache, map[string]string{"SnapshotName": programCacheSnapshot(stack), "KmsKeyId": keyArn(stack)})
+	}
+	b, err := json.Marshal(map[string]any{"DBSnapshots": db})
+	require.NoError(t, err)
+	s.on("aws rds describe-db-snapshots --db-instance-identifier "+stack+"-taskmanager-db --snapshot-type manual *", 0, string(b))
+	b, err = json.Marshal(map[string]any{"Snapshots": cache})
+	require.NoError(t, err)
+	s.on("aws elasticache describe-snapshots *", 0, string(b))
+}
+
+// requireKeyKept: nothing the script ran deletes or disables a KMS key.
+func requireKeyKept(t *testing.T, calls []string) {
+	t.Helper()
+	for _, c := range calls {
+		assert.NotRegexp(t, `^aws kms (schedule-key-deletion|disable-key|delete)`, c)
+	}
+}
+
 // Dev: scale api, scale worker, wait for their tasks to stop, snapshot, wait for the snapshot,
 // destroy, in that order; no deletion protection to lift.
 func TestDestroyDev(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
-	s.on("pulumi stack output --json --stack dev", 0, outputs(t, "dev", newRev))
+	destroyRules(t, s, "dev")
 	s.on("aws rds describe-db-instances *", 0, "False")
 	r := s.run("yes\n", "destroy-environment.sh", "dev")
 	require.Equal(t, 0, r.code, r.stderr)
 	calls := s.calls()
 	at := requireSequence(t, calls,
+		[]string{"aws sts get-caller-identity"},
 		[]string{"aws ecs update-service --cluster dev-taskmanager --service api --desired-count 0"},
 		[]string{"aws ecs update-service --cluster dev-taskmanager --service worker --desired-count 0"},
 		[]string{"aws ecs wait services-stable --cluster dev-taskmanager --services api worker"},
 		[]string{"aws rds create-db-snapshot --db-instance-identifier dev-taskmanager-db --db-snapshot-identifier dev-final-"},
 		[]string{"aws rds wait db-snapshot-available --db-snapshot-identifier dev-final-"},
 		[]string{"pulumi destroy --yes --stack dev"},
+		[]string{"aws kms describe-key --key-id " + keyArn("dev")},
 	)
-	created := snapshotName.FindStringSubmatch(calls[at[3]])
-	require.NotNil(t, created, calls[at[3]])
-	assert.Contains(t, calls[at[4]], "--db-snapshot-identifier "+created[1], "waits for the snapshot it took")
-	assert.Contains(t, r.stderr, created[1])
+	created := snapshotName.FindStringSubmatch(calls[at[4]])
+	require.NotNil(t, created, calls[at[4]])
+	assert.Contains(t, calls[at[5]], "--db-snapshot-identifier "+created[1], "waits for the snapshot it took")
+	// At the end: the final snapshot and the key that encrypts it, which is kept.
+	assert.Contains(t, r.stderr, "  database "+created[1]+"\n")
+	assert.Contains(t, r.stderr, "The key, retained: "+keyArn("dev")+" (Enabled)")
+	assert.NotContains(t, r.stderr, earlierSnapshot("dev"), "an earlier environment's snapshot (another key) is not this one's")
 	assert.Contains(t, r.stderr, "scripts/create-environment.sh dev")
+	requireKeyKept(t, calls)
 	requireNoCall(t, calls, "modify-db-instance")
 	requireNoCall(t, calls, "register-scalable-target")
 	// The mutating calls are exactly these, once each.
 	var mutating []string
 	for _, c := range calls {
-		if regexp.MustCompile(`update-service|create-db-snapshot|modify-db|pulumi destroy|register-scalable`).MatchString(c) {
+		if regexp.MustCompile(`update-service|create-db-snapshot|modify-db|pulumi destroy|register-scalable|aws kms (?:schedule|disable|cancel|enable|delete)`).MatchString(c) {
 			mutating = append(mutating, c)
 		}
 	}
@@ -212,7 +258,7 @@ func TestDestroyDev(t *testing.T) {
 func TestDestroyStaging(t *testing.T) {
 	t.Parallel()
 	rules := func(s *sandbox) {
-		s.on("pulumi stack output --json --stack staging", 0, outputs(t, "staging", newRev))
+		destroyRules(t, s, "staging")
 		s.on("aws rds describe-db-instances *", 0, "True")
 		s.on("aws application-autoscaling describe-scalable-targets *", 0, "service/staging-taskmanager/api\tservice/staging-taskmanager/worker")
 	}
@@ -233,6 +279,17 @@ func TestDestroyStaging(t *testing.T) {
 			[]string{"pulumi destroy --yes --stack staging"},
 		)
 		assert.Contains(t, r.stderr, "7-day recovery window")
+		// The snapshots this environment leaves, all encrypted with its key: the script's and the
+		// program's own final ones (database and cache); and that key, retained.
+		created := snapshotName.FindStringSubmatch(s.calls()[find(s.calls(), 0, "create-db-snapshot")])
+		require.NotNil(t, created)
+		for _, snapshot := range []string{"database " + created[1], "database " + programDBSnapshot("staging"), "cache    " + programCacheSnapshot("staging")} {
+			assert.Contains(t, r.stderr, "\n  "+snapshot+"\n")
+		}
+		assert.NotContains(t, r.stderr, earlierSnapshot("staging"))
+		assert.NotContains(t, r.stderr, "other-redis-final")
+		assert.Contains(t, r.stderr, "The key, retained: "+keyArn("staging")+" (Enabled)")
+		requireKeyKept(t, s.calls())
 	})
 	for _, second := range []string{"", "yes\n", "no\n"} {
 		t.Run("second prompt "+strings.TrimSpace(second), func(t *testing.T) {

@@ -202,6 +202,7 @@ func (e *environment) rotation() (err error) {
 		Cluster:             compute.ClusterName(cfg.Stack),
 		Services:            []string{compute.API, compute.Worker},
 		DatabaseID:          e.db.ResourceID,
+		BootstrapAfter:      append(slices.Clone(e.store.Versions), e.net.Rules...),
 	}
 	if e.blueGreen() {
 		args.BlueGreen = &secrets.BlueGreenRedeploy{
@@ -408,11 +409,11 @@ func (e *environment) export() {
 	ctx.Export("secretArns", secretArns)
 }
 
-// checkImage fails before anything is registered when the stack's image repository exists and
-// holds no image with the configured tag: `pulumi up` would move the services to an image ECS
-// cannot pull (the stack files' placeholder, bootstrap, is never pushed). A new environment has
-// no repository yet: its first up creates it, and scripts/create-environment.sh pushes the
-// image and deploys it next.
+// checkImage fails before anything is registered when the stack's image repository holds images
+// but none with the configured tag: `pulumi up` would move the services to an image ECS cannot
+// pull (the stack files' placeholder, bootstrap, is never pushed). A new environment has no
+// repository, or an empty one if its first up stopped half-way: nothing runs there yet, and its
+// first image is deployed by scripts/create-environment.sh after the up.
 func checkImage(ctx *pulumi.Context, cfg *Config) error {
 	repo, tag := compute.RepositoryName(cfg.Stack), cfg.Compute.ImageTag
 	repos, err := ecr.GetRepositories(ctx, nil)
@@ -423,6 +424,9 @@ func checkImage(ctx *pulumi.Context, cfg *Config) error {
 		return nil
 	}
 	if _, err := ecr.GetImage(ctx, &ecr.GetImageArgs{RepositoryName: repo, ImageTag: &tag}); err != nil {
+		if _, empty := ecr.GetImage(ctx, &ecr.GetImageArgs{RepositoryName: repo, MostRecent: pulumi.BoolRef(true)}); empty != nil {
+			return nil
+		}
 		return fmt.Errorf("stack %q: taskmanager:compute.imageTag: %q is not an image in ECR repository %s; "+
 			"push that tag first, or set the tag the stack runs (tag=$(scripts/deploy.sh --running-image %s); "+
 			"pulumi config set --path taskmanager:compute.imageTag \"${tag##*:}\"); nothing was deployed (%v)",

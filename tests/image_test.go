@@ -34,6 +34,10 @@ func TestPreviewRefusesAnImageTagNotInTheRepository(t *testing.T) {
 			rec = mockengine.NewRecorder()
 			rec.Images = map[string][]string{"taskmanager-other": {"x"}}
 			require.NoError(t, mockengine.RunWith(mockengine.WithExternalSecrets(loadStack(t, stack)), rec), "a new environment has no repository yet")
+			rec = mockengine.NewRecorder()
+			rec.Images = map[string][]string{repo: {}}
+			require.NoError(t, mockengine.RunWith(mockengine.WithExternalSecrets(loadStack(t, stack)), rec),
+				"a first up that stopped half-way left an empty repository: the next one goes ahead")
 		})
 	}
 }

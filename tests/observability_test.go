@@ -201,8 +201,25 @@ func TestFailedRotationsAlarm(t *testing.T) {
 			assert.Equal(t, "/aws/events/"+stack+"-taskmanager-rotation-failed", group.Inputs["name"])
 			assert.Equal(t, "arn:aws:cloudwatch:us-east-1:123456789012:"+stack+"-rotation-failed", target.Inputs["arn"])
 			policy := one(t, rec, "aws:cloudwatch/logResourcePolicy:LogResourcePolicy", stack+"-rotation-failed")
-			assert.Contains(t, policy.Inputs["policyDocument"], `"aws:SourceArn":"arn:aws:cloudwatch:us-east-1:123456789012:`+stack+`-rotation-failed"`,
-				"only this rule writes to the group")
+			var doc struct {
+				Statement []struct {
+					Action    []string
+					Resource  []string
+					Condition map[string]map[string]string
+				}
+			}
+			require.NoError(t, json.Unmarshal([]byte(policy.Inputs["policyDocument"].(string)), &doc))
+			require.Len(t, doc.Statement, 2)
+			// EventBridge creates the stream without naming the rule; only its PutLogEvents carries
+			// aws:SourceArn, so only that statement may require it.
+			assert.Equal(t, []string{"logs:CreateLogStream"}, doc.Statement[0].Action)
+			assert.Nil(t, doc.Statement[0].Condition)
+			assert.Equal(t, []string{"logs:PutLogEvents"}, doc.Statement[1].Action)
+			assert.Equal(t, "arn:aws:cloudwatch:us-east-1:123456789012:"+stack+"-rotation-failed", doc.Statement[1].Condition["ArnEquals"]["aws:SourceArn"],
+				"only this rule writes events to the group")
+			for _, st := range doc.Statement {
+				assert.Equal(t, []string{target.Inputs["arn"].(string) + ":*"}, st.Resource)
+			}
 			failed := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", stack+"-rotation-failed")
 			assert.Equal(t, "AWS/Events", failed.Inputs["namespace"])
 			assert.Equal(t, "TriggeredRules", failed.Inputs["metricName"])

@@ -83,6 +83,18 @@ func TestFirstLoginExistsBeforeTheServicesStart(t *testing.T) {
 				"a replaced database instance gets its login again")
 			fn := one(t, rec, "aws:lambda/function:Function", stack+"-rotate-database")
 			assert.True(t, dependsOnTransitively(rec, boot, fn))
+			// It reads the secrets' first values and crosses the network to the database.
+			for _, name := range []string{"database-url", "migrations-database-url"} {
+				v := one(t, rec, "aws:secretsmanager/secretVersion:SecretVersion", stack+"-"+name)
+				assert.True(t, dependsOnTransitively(rec, boot, v), "the bootstrap waits for %s's first value", name)
+			}
+			for _, rule := range []string{stack + "-rotation-out-5432-database", stack + "-database-in-5432-rotation", stack + "-rotation-out-443-any4"} {
+				typ := "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+				if strings.Contains(rule, "-out-") {
+					typ = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+				}
+				assert.True(t, dependsOnTransitively(rec, boot, one(t, rec, typ, rule)), "the bootstrap waits for %s", rule)
+			}
 			var rotations []*mockengine.Resource
 			for _, r := range rec.All("aws:secretsmanager/secretRotation:SecretRotation") {
 				rotations = append(rotations, r)

@@ -68,6 +68,9 @@ type Network struct {
 	PrivateSubnetIDs  pulumi.StringArrayOutput // the app's tasks: egress through NAT, no public IPs
 	IsolatedSubnetIDs pulumi.StringArrayOutput // the data stores: no route out of the VPC
 	SecurityGroups    SecurityGroups
+	// Rules are the security groups' rules: what first connects across the network at deploy
+	// time waits for them (a group without its rules drops the packets).
+	Rules []pulumi.Resource
 }
 
 // NewNetwork builds the VPC, its flow logs and its security groups.
@@ -125,7 +128,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	if err := newFlowLogs(ctx, name, args, vpc.VpcId, parent); err != nil {
 		return nil, err
 	}
-	if n.SecurityGroups, err = newSecurityGroups(ctx, name, args, vpc.VpcId, parent); err != nil {
+	if n.SecurityGroups, n.Rules, err = newSecurityGroups(ctx, name, args, vpc.VpcId, parent); err != nil {
 		return nil, err
 	}
 

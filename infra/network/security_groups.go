@@ -96,7 +96,7 @@ var groupDescriptions = []struct{ key, description string }{
 	{"rotation", "Secret rotation function"},
 }
 
-func newSecurityGroups(ctx *pulumi.Context, name string, args *Args, vpcID pulumi.StringInput, parent pulumi.ResourceOption) (SecurityGroups, error) {
+func newSecurityGroups(ctx *pulumi.Context, name string, args *Args, vpcID pulumi.StringInput, parent pulumi.ResourceOption) (SecurityGroups, []pulumi.Resource, error) {
 	ids := map[string]pulumi.IDOutput{}
 	groups := groupDescriptions
 	if args.Bastion {
@@ -108,14 +108,17 @@ func newSecurityGroups(ctx *pulumi.Context, name string, args *Args, vpcID pulum
 			Description: pulumi.String(g.description),
 		}, parent)
 		if err != nil {
-			return SecurityGroups{}, err
+			return SecurityGroups{}, nil, err
 		}
 		ids[g.key] = sg.ID()
 	}
+	var created []pulumi.Resource
 	for _, r := range rules(args) {
-		if err := newRule(ctx, name, r, ids, parent); err != nil {
-			return SecurityGroups{}, err
+		rs, err := newRule(ctx, name, r, ids, parent)
+		if err != nil {
+			return SecurityGroups{}, nil, err
 		}
+		created = append(created, rs...)
 	}
 	return SecurityGroups{
 		LoadBalancer: ids["alb"],
@@ -126,11 +129,11 @@ func newSecurityGroups(ctx *pulumi.Context, name string, args *Args, vpcID pulum
 		Cache:        ids["cache"],
 		Rotation:     ids["rotation"],
 		Bastion:      ids["bastion"],
-	}, nil
+	}, created, nil
 }
 
 // newRule registers a rule as one resource per peer, as AWS stores them.
-func newRule(ctx *pulumi.Context, name string, r rule, ids map[string]pulumi.IDOutput, parent pulumi.ResourceOption) error {
+func newRule(ctx *pulumi.Context, name string, r rule, ids map[string]pulumi.IDOutput, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	direction := "in"
 	if r.egress {
 		direction = "out"
@@ -154,11 +157,13 @@ func newRule(ctx *pulumi.Context, name string, r rule, ids map[string]pulumi.IDO
 			peers = append(peers, peer{suffix: "vpc", cidr4: pulumi.String(c)})
 		}
 	}
+	var created []pulumi.Resource
 	for _, p := range peers {
 		ruleName := fmt.Sprintf("%s-%s-%s-%d-%s", name, r.group, direction, r.port, p.suffix)
+		var res pulumi.Resource
 		var err error
 		if r.egress {
-			_, err = vpc.NewSecurityGroupEgressRule(ctx, ruleName, &vpc.SecurityGroupEgressRuleArgs{
+			res, err = vpc.NewSecurityGroupEgressRule(ctx, ruleName, &vpc.SecurityGroupEgressRuleArgs{
 				SecurityGroupId:           ids[r.group],
 				IpProtocol:                pulumi.String("tcp"),
 				FromPort:                  pulumi.Int(r.port),
@@ -169,7 +174,7 @@ func newRule(ctx *pulumi.Context, name string, r rule, ids map[string]pulumi.IDO
 				Description:               pulumi.String(r.description),
 			}, parent)
 		} else {
-			_, err = vpc.NewSecurityGroupIngressRule(ctx, ruleName, &vpc.SecurityGroupIngressRuleArgs{
+			res, err = vpc.NewSecurityGroupIngressRule(ctx, ruleName, &vpc.SecurityGroupIngressRuleArgs{
 				SecurityGroupId:           ids[r.group],
 				IpProtocol:                pulumi.String("tcp"),
 				FromPort:                  pulumi.Int(r.port),
@@ -181,8 +186,9 @@ func newRule(ctx *pulumi.Context, name string, r rule, ids map[string]pulumi.IDO
 			}, parent)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
+		created = append(created, res)
 	}
-	return nil
+	return created, nil
 }

@@ -176,7 +176,9 @@ func alarms(args *Args) []alarm {
 		// The API's own 5xx and the load balancer's (502/503/504: no healthy target, a target that
 		// hung up or timed out). RequestCount leaves out the requests the load balancer refused
 		// before choosing a target (503 with no healthy target), so they join the denominator:
-		// with every target down the rate is 100%, not 0/0.
+		// with every target down the rate is 100%, not 0/0. The 502s and 504s of a chosen target
+		// are in RequestCount already and so count twice below the line: the rate understates them
+		// (all 502 reads 50%), which still crosses any sensible threshold.
 		{name: "alb-5xx-rate", description: fmt.Sprintf("More than %g%% of requests answered 5xx by the API or the load balancer", t.ALB5xxPercent),
 			comparison: "GreaterThanThreshold", threshold: t.ALB5xxPercent,
 			math: []cloudwatch.MetricAlarmMetricQueryInput{

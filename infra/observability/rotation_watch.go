@@ -12,7 +12,10 @@ import (
 )
 
 // rotationFailedPattern matches Secrets Manager's RotationFailed events: a rotation that could
-// not run its function at all (permission, network), or whose function failed a step.
+// not run its function at all (permission, network), or whose function failed a step. It matches
+// every secret of the account and region: where environments share an account, each one's alarm
+// also fires for the others' (the log group names the secret), which is better than filtering
+// on an event field AWS does not document for this event and missing a failure.
 const rotationFailedPattern = `{"source":["aws.secretsmanager"],"detail-type":["AWS Service Event via CloudTrail"],"detail":{"eventName":["RotationFailed"]}}`
 
 // rotationWatch is what notices a failed rotation: each rotation function's errors, and
@@ -49,14 +52,15 @@ func rotationWatch(ctx *pulumi.Context, name string, args *Args, parent pulumi.R
 	// EventBridge writes to a log group through the group's resource policy, from this rule only.
 	policy, err := cloudwatch.NewLogResourcePolicy(ctx, name+"-rotation-failed", &cloudwatch.LogResourcePolicyArgs{
 		PolicyName: pulumi.Sprintf("%s-taskmanager-rotation-failed", args.Stack),
+		// CreateLogStream is not made on the rule's behalf (no aws:SourceArn): only PutLogEvents
+		// can carry the condition.
 		PolicyDocument: iampolicy.Render(func(v []string) iampolicy.Document {
-			return iampolicy.New(iampolicy.Statement{
-				Effect:    "Allow",
-				Principal: map[string]any{"Service": []string{"events.amazonaws.com", "delivery.logs.amazonaws.com"}},
-				Action:    []string{"logs:CreateLogStream", "logs:PutLogEvents"},
-				Resource:  []string{v[0] + ":*"},
-				Condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": v[1]}},
-			})
+			principal := map[string]any{"Service": []string{"events.amazonaws.com", "delivery.logs.amazonaws.com"}}
+			return iampolicy.New(
+				iampolicy.Statement{Effect: "Allow", Principal: principal, Action: []string{"logs:CreateLogStream"}, Resource: []string{v[0] + ":*"}},
+				iampolicy.Statement{Effect: "Allow", Principal: principal, Action: []string{"logs:PutLogEvents"}, Resource: []string{v[0] + ":*"},
+					Condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": v[1]}}},
+			)
 		}, group.Arn, rule.Arn),
 	}, parent)
 	if err != nil {

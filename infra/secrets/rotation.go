@@ -50,6 +50,9 @@ type RotationArgs struct {
 	// DatabaseID changes when the database instance is replaced: the first login is then created
 	// again in the new instance.
 	DatabaseID pulumi.StringInput
+	// BootstrapAfter must exist before the bootstrap runs: the secrets' first values it reads,
+	// and the security group rules that let it reach the database and Secrets Manager.
+	BootstrapAfter []pulumi.Resource
 }
 
 // BlueGreenRedeploy is the CodeDeploy application and deployment group of a blue/green service.
@@ -266,7 +269,7 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotatio
 			FunctionName: fn.Name,
 			Input:        pulumi.String(`{"Action":"bootstrap"}`),
 			Triggers:     pulumi.StringMap{"database": args.DatabaseID},
-		}, parent)
+		}, parent, pulumi.DependsOn(args.BootstrapAfter))
 		if err != nil {
 			return err
 		}

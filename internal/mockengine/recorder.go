@@ -161,7 +161,14 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 	case "aws:ecr/getRepositories:getRepositories":
 		return resource.NewPropertyMapFromMap(map[string]any{"id": Region, "names": slices.Sorted(maps.Keys(r.Images))}), nil
 	case "aws:ecr/getImage:getImage":
-		repo, tag := args.Args["repositoryName"].StringValue(), args.Args["imageTag"].StringValue()
+		repo := args.Args["repositoryName"].StringValue()
+		if latest, ok := args.Args["mostRecent"]; ok && latest.IsBool() && latest.BoolValue() {
+			if len(r.Images[repo]) == 0 {
+				return nil, fmt.Errorf("ImageNotFoundException: the repository %q holds no image", repo)
+			}
+			return resource.NewPropertyMapFromMap(map[string]any{"repositoryName": repo, "imageTag": r.Images[repo][len(r.Images[repo])-1], "imageDigest": "sha256:mock"}), nil
+		}
+		tag := args.Args["imageTag"].StringValue()
 		if !slices.Contains(r.Images[repo], tag) {
 			return nil, fmt.Errorf("ImageNotFoundException: the image with imageTag %q does not exist within the repository %q", tag, repo)
 		}

@@ -315,3 +315,82 @@ func TestDestroyStaging(t *testing.T) {
 		requireNoCall(t, s.calls(), "pulumi destroy")
 	})
 }
+
+// The credentials must be for the account the stack was deployed to (the account of its
+// kmsKeyArn output): otherwise, or when that cannot be told, nothing is read or changed beyond
+// the stack's outputs and the caller's identity.
+func TestDestroyChecksTheAccount(t *testing.T) {
+	t.Parallel()
+	onlyReads := func(t *testing.T, calls []string) {
+		t.Helper()
+		for _, c := range calls {
+			assert.Regexp(t, `^(pulumi stack output --json --stack dev|aws sts get-caller-identity)`, c)
+		}
+	}
+	t.Run("another account", func(t *testing.T) {
+		t.Parallel()
+		s := newSandbox(t)
+		s.on("aws sts get-caller-identity *", 0, "210987654321")
+		destroyRules(t, s, "dev")
+		r := s.run("yes\n", "destroy-environment.sh", "dev")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "these AWS credentials are for account 210987654321, but stack dev was deployed to account "+account)
+		assert.Contains(t, r.stderr, "nothing was changed")
+		requireSequence(t, s.calls(), []string{"pulumi stack output --json --stack dev"}, []string{"aws sts get-caller-identity"})
+		onlyReads(t, s.calls())
+	})
+	t.Run("no kmsKeyArn output", func(t *testing.T) {
+		t.Parallel()
+		s := newSandbox(t)
+		s.on("pulumi stack output --json --stack dev", 0, `{"clusterName": "dev-taskmanager"}`)
+		destroyRules(t, s, "dev")
+		r := s.run("yes\n", "destroy-environment.sh", "dev")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "cannot tell which AWS account stack dev was deployed to")
+		onlyReads(t, s.calls())
+	})
+	t.Run("no outputs", func(t *testing.T) {
+		t.Parallel()
+		s := newSandbox(t)
+		s.on("pulumi stack output --json --stack dev", 255, "")
+		destroyRules(t, s, "dev")
+		r := s.run("yes\n", "destroy-environment.sh", "dev")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "cannot read the outputs of stack dev")
+		onlyReads(t, s.calls())
+	})
+	t.Run("identity unknown", func(t *testing.T) {
+		t.Parallel()
+		s := newSandbox(t)
+		s.on("aws sts get-caller-identity *", 255, "")
+		destroyRules(t, s, "dev")
+		r := s.run("yes\n", "destroy-environment.sh", "dev")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "cannot tell which AWS account these credentials are for")
+		onlyReads(t, s.calls())
+	})
+}
+
+// The key that encrypts the final snapshots outlives the environment: the script never deletes
+// or disables it, and should `pulumi destroy` have scheduled its deletion (a program that does
+// not retain it), the script cancels that and enables the key again, and says so.
+func TestDestroyKeepsTheKey(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.once("aws kms describe-key --key-id "+keyArn("dev")+" *", 0, "PendingDeletion")
+	destroyRules(t, s, "dev")
+	s.on("aws rds describe-db-instances *", 0, "False")
+	r := s.run("yes\n", "destroy-environment.sh", "dev")
+	require.Equal(t, 0, r.code, r.stderr)
+	calls := s.calls()
+	requireSequence(t, calls,
+		[]string{"pulumi destroy --yes --stack dev"},
+		[]string{"aws kms describe-key --key-id " + keyArn("dev")},
+		[]string{"aws kms cancel-key-deletion --key-id " + keyArn("dev")},
+		[]string{"aws kms enable-key --key-id " + keyArn("dev")},
+		[]string{"aws kms describe-key --key-id " + keyArn("dev")},
+	)
+	requireKeyKept(t, calls)
+	assert.Contains(t, r.stderr, "was scheduled for deletion by pulumi destroy; cancelling that")
+	assert.Contains(t, r.stderr, "The key, retained: "+keyArn("dev")+" (Enabled)")
+}

@@ -1,8 +1,9 @@
 // Command rotation-lambda is the Secrets Manager rotation function of the Task Management
 // System. ROTATION_KIND selects the secret it rotates. Besides the rotation events of Secrets
 // Manager it takes {"Action":"bootstrap"}, which the Pulumi program sends at deploy time; see
-// internal/rotation and docs/rotation.md. scripts/build-lambdas.sh builds it as
-// build/rotation/bootstrap for the provided.al2023 runtime.
+// internal/rotation and docs/rotation.md. Database sessions verify the server's certificate
+// against the Amazon RDS CA bundle built into the binary (internal/rotation/certs).
+// scripts/build-lambdas.sh builds it as build/rotation/bootstrap for the provided.al2023 runtime.
 package main
 
 import (
@@ -44,10 +45,11 @@ func main() {
 	lambda.Start(r.Handle)
 }
 
-// connect returns a nil interface on failure: returning the nil *pgx.Conn directly would make
-// a non-nil rotation.DB.
-func connect(ctx context.Context, connString string) (rotation.DB, error) {
-	conn, err := pgx.Connect(ctx, connString)
+// connect opens the session the rotator configured (host, port and database from the
+// function's environment, TLS verified against the embedded RDS CA bundle). It returns a nil
+// interface on failure: returning the nil *pgx.Conn directly would make a non-nil rotation.DB.
+func connect(ctx context.Context, cfg *pgx.ConnConfig) (rotation.DB, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

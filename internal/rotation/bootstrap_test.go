@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"net/url"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -26,8 +25,8 @@ func invoke(r *Rotator, payload string) error {
 func newEmptyDBFixture(t *testing.T) *dbFixture {
 	t.Helper()
 	fx := newDBFixture(t)
-	delete(fx.server.roles, "taskmanager_app")
-	delete(fx.server.logins, "taskmanager_app")
+	delete(fx.server.roles, AppUser)
+	delete(fx.server.logins, AppUser)
 	return fx
 }
 
@@ -45,92 +44,134 @@ func assertSecretsUntouched(t *testing.T, fx *dbFixture) {
 	assert.Empty(t, fx.cd.calls)
 }
 
-func TestBootstrapCreatesFirstUser(t *testing.T) {
+// migrationLoginSQL is what the bootstrap runs for the migration login after the app login's.
+func migrationLoginSQL(verb string) []string {
+	return []string{
+		verb + ` ROLE "taskmanager_migrations" WITH LOGIN PASSWORD E'<verifier>'`,
+		`GRANT "taskmanager_app_owner" TO "taskmanager_migrations"`,
+		`ALTER ROLE "taskmanager_migrations" SET role TO "taskmanager_app_owner"`,
+	}
+}
+
+func TestBootstrapCreatesFirstUserAndMigrationLogin(t *testing.T) {
 	fx := newEmptyDBFixture(t)
 	fx.sm.fail["UpdateSecretVersionStage"] = errors.New("must not be called")
 	require.NoError(t, invoke(fx.rotator, bootstrapPayload))
 
-	// The same role setup setSecret gives a rotated user, for AWSCURRENT's user.
-	assert.Equal(t, []string{
-		"BEGIN",
-		`CREATE ROLE "taskmanager_app_owner" NOLOGIN`,
-		`GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "taskmanager" TO "taskmanager_app_owner"`,
-		`GRANT USAGE, CREATE ON SCHEMA public TO "taskmanager_app_owner"`,
-		`CREATE ROLE "taskmanager_app" WITH LOGIN PASSWORD E'<verifier>'`,
-		`GRANT "taskmanager_app_owner" TO "taskmanager_app"`,
-		`ALTER ROLE "taskmanager_app" SET role TO "taskmanager_app_owner"`,
-		"COMMIT",
-	}, withoutVerifiers(fx.server.execs))
-	assert.True(t, fx.server.accepts("taskmanager_app", initialDBPW), "the AWSCURRENT password logs in")
-	assert.Regexp(t, reVerifier, fx.server.logins["taskmanager_app"], "stored as a SCRAM verifier")
-	assert.Equal(t, "taskmanager_app_owner", fx.server.memberOf["taskmanager_app"])
-	assert.Equal(t, "taskmanager_app_owner", fx.server.defaultRole["taskmanager_app"])
-	assert.False(t, fx.server.roles["taskmanager_app_clone"], "the other user is left to the first rotation")
+	// The role setup setSecret gives a rotated user, for AWSCURRENT's user, then the migration
+	// login, in one transaction.
+	assert.Equal(t, concat(
+		[]string{"BEGIN"},
+		freshRoleModelSQL,
+		[]string{`CREATE ROLE "taskmanager_app" WITH LOGIN PASSWORD E'<verifier>'`},
+		appMemberSQL(AppUser),
+		migrationLoginSQL("CREATE"),
+		[]string{"COMMIT"},
+	), withoutVerifiers(fx.server.execs))
+	assert.True(t, fx.server.accepts(AppUser, initialDBPW), "the AWSCURRENT password logs in")
+	assert.True(t, fx.server.accepts(MigrationsUser, migrationsPW), "the migration secret's AWSCURRENT password logs in")
+	assert.Regexp(t, reVerifier, fx.server.logins[AppUser], "stored as a SCRAM verifier")
+	assert.Regexp(t, reVerifier, fx.server.logins[MigrationsUser], "stored as a SCRAM verifier")
+	assert.Equal(t, []string{RuntimeRole}, fx.server.memberOf(AppUser))
+	assert.Empty(t, fx.server.defaultRole[AppUser], "the app login acts as itself")
+	assert.Equal(t, []string{OwnerRole}, fx.server.memberOf(MigrationsUser))
+	assert.Equal(t, OwnerRole, fx.server.defaultRole[MigrationsUser], "migrations create objects as the owner role")
+	assert.False(t, fx.server.roles[AppCloneUser], "the other user is left to the first rotation")
 
-	require.Len(t, fx.server.connStrings, 1)
-	u, err := url.Parse(fx.server.connStrings[0])
-	require.NoError(t, err)
-	assert.Equal(t, fx.server.masterUser, u.User.Username(), "bootstrap connects as the master user")
-	assert.Equal(t, primaryHost, u.Hostname())
-	assert.Equal(t, "require", u.Query().Get("sslmode"))
+	require.Len(t, fx.server.configs, 1)
+	assertVerifyFull(t, fx.server.masterUser, fx, 0)
 	assert.Zero(t, fx.server.open)
 
 	for _, sql := range fx.server.execs {
 		assert.NotContains(t, sql, initialDBPW)
+		assert.NotContains(t, sql, migrationsPW)
 	}
 	assert.NotContains(t, fx.logs.String(), initialDBPW)
+	assert.NotContains(t, fx.logs.String(), migrationsPW)
 	assert.Contains(t, fx.logs.String(), "database user ready")
+	assert.Contains(t, fx.logs.String(), "migration login ready")
 	assertSecretsUntouched(t, fx)
 }
 
-func TestBootstrapTwiceOnlyResetsThePassword(t *testing.T) {
+func TestBootstrapTwiceOnlyResetsThePasswords(t *testing.T) {
 	fx := newEmptyDBFixture(t)
 	require.NoError(t, invoke(fx.rotator, bootstrapPayload))
-	roles, members, defaults := maps.Clone(fx.server.roles), maps.Clone(fx.server.memberOf), maps.Clone(fx.server.defaultRole)
+	roles, members, defaults := maps.Clone(fx.server.roles), fx.server.clone().members, maps.Clone(fx.server.defaultRole)
 	fx.server.execs = nil
 
 	require.NoError(t, invoke(fx.rotator, bootstrapPayload))
-	assert.Equal(t, []string{
-		"BEGIN",
-		`GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "taskmanager" TO "taskmanager_app_owner"`,
-		`GRANT USAGE, CREATE ON SCHEMA public TO "taskmanager_app_owner"`,
-		`ALTER ROLE "taskmanager_app" WITH LOGIN PASSWORD E'<verifier>'`,
-		`GRANT "taskmanager_app_owner" TO "taskmanager_app"`,
-		`ALTER ROLE "taskmanager_app" SET role TO "taskmanager_app_owner"`,
-		"COMMIT",
-	}, withoutVerifiers(fx.server.execs))
+	assert.Equal(t, concat(
+		[]string{"BEGIN"},
+		roleModelSQL,
+		[]string{`ALTER ROLE "taskmanager_app" WITH LOGIN PASSWORD E'<verifier>'`},
+		appMemberSQL(AppUser),
+		migrationLoginSQL("ALTER"),
+		[]string{"COMMIT"},
+	), withoutVerifiers(fx.server.execs))
 	assert.Equal(t, roles, fx.server.roles)
-	assert.Equal(t, members, fx.server.memberOf)
+	assert.Equal(t, members, fx.server.members)
 	assert.Equal(t, defaults, fx.server.defaultRole)
-	assert.True(t, fx.server.accepts("taskmanager_app", initialDBPW))
+	assert.True(t, fx.server.accepts(AppUser, initialDBPW))
+	assert.True(t, fx.server.accepts(MigrationsUser, migrationsPW))
 	assertSecretsUntouched(t, fx)
 }
 
-func TestBootstrapSetsAWSCURRENTPasswordOnExistingUser(t *testing.T) {
+func TestBootstrapSetsAWSCURRENTPasswordOnExistingUsers(t *testing.T) {
 	fx := newDBFixture(t) // taskmanager_app exists, with another password
-	fx.server.logins["taskmanager_app"] = "set-by-hand"
-	fx.server.roles["taskmanager_app_owner"] = true
+	fx.server.logins[AppUser] = "set-by-hand"
+	fx.server.roles[OwnerRole], fx.server.roles[MigrationsUser] = true, true
+	fx.server.logins[MigrationsUser] = "also-by-hand"
 	require.NoError(t, invoke(fx.rotator, bootstrapPayload))
 
-	assert.True(t, fx.server.accepts("taskmanager_app", initialDBPW))
-	assert.False(t, fx.server.accepts("taskmanager_app", "set-by-hand"))
-	assert.Contains(t, withoutVerifiers(fx.server.execs), `ALTER ROLE "taskmanager_app" WITH LOGIN PASSWORD E'<verifier>'`)
-	assert.NotContains(t, withoutVerifiers(fx.server.execs), `CREATE ROLE "taskmanager_app_owner" NOLOGIN`)
+	assert.True(t, fx.server.accepts(AppUser, initialDBPW))
+	assert.False(t, fx.server.accepts(AppUser, "set-by-hand"))
+	assert.True(t, fx.server.accepts(MigrationsUser, migrationsPW))
+	assert.False(t, fx.server.accepts(MigrationsUser, "also-by-hand"))
+	execs := withoutVerifiers(fx.server.execs)
+	assert.Contains(t, execs, `ALTER ROLE "taskmanager_app" WITH LOGIN PASSWORD E'<verifier>'`)
+	assert.Contains(t, execs, `ALTER ROLE "taskmanager_migrations" WITH LOGIN PASSWORD E'<verifier>'`)
+	assert.NotContains(t, execs, `CREATE ROLE "taskmanager_app_owner" NOLOGIN`)
+	assert.Contains(t, execs, `CREATE ROLE "taskmanager_app_runtime" NOLOGIN`)
 	assertSecretsUntouched(t, fx)
+}
+
+// A bootstrap of a database set up before the review leaves it in the new model too.
+func TestBootstrapUpgradesTheOldRoleModel(t *testing.T) {
+	fx := newDBFixture(t)
+	fx.oldModel()
+	require.NoError(t, invoke(fx.rotator, bootstrapPayload))
+
+	for _, u := range []string{AppUser, AppCloneUser} {
+		assert.Equal(t, []string{RuntimeRole}, fx.server.memberOf(u), u)
+		assert.Empty(t, fx.server.defaultRole[u], u)
+	}
+	assert.Equal(t, "clone-PW-old", fx.server.logins[AppCloneUser], "the login AWSCURRENT does not name keeps its password")
+	assert.Equal(t, []string{OwnerRole}, fx.server.memberOf(MigrationsUser))
+	assert.Equal(t, OwnerRole, fx.server.defaultRole[MigrationsUser])
+	assert.Equal(t, concat(
+		[]string{"BEGIN"},
+		[]string{`CREATE ROLE "taskmanager_app_runtime" NOLOGIN`},
+		roleModelSQL,
+		[]string{`ALTER ROLE "taskmanager_app" WITH LOGIN PASSWORD E'<verifier>'`},
+		appMemberSQL(AppUser),
+		appMemberSQL(AppCloneUser),
+		migrationLoginSQL("CREATE"),
+		[]string{"COMMIT"},
+	), withoutVerifiers(fx.server.execs))
 }
 
 func TestBootstrapFollowsAWSCURRENTAfterRotation(t *testing.T) {
 	fx := newDBFixture(t)
 	fx.sm.passwords = []string{"Rotated-PW-1"}
 	rotate(t, fx.sm, fx.rotator, dbSecretID)
-	oldUser := fx.server.logins["taskmanager_app"]
+	oldUser := fx.server.logins[AppUser]
 	fx.server.execs, fx.ecs.calls, fx.ecs.describeCalls = nil, nil, nil
 	puts := len(fx.sm.putCalls)
 
 	require.NoError(t, invoke(fx.rotator, bootstrapPayload))
 	assert.Contains(t, withoutVerifiers(fx.server.execs), `ALTER ROLE "taskmanager_app_clone" WITH LOGIN PASSWORD E'<verifier>'`)
-	assert.True(t, fx.server.accepts("taskmanager_app_clone", "Rotated-PW-1"))
-	assert.Equal(t, oldUser, fx.server.logins["taskmanager_app"], "the other user, still used by old tasks, is untouched")
+	assert.True(t, fx.server.accepts(AppCloneUser, "Rotated-PW-1"))
+	assert.Equal(t, oldUser, fx.server.logins[AppUser], "the other user, still used by old tasks, keeps its password")
 	assert.Len(t, fx.sm.putCalls, puts)
 	assert.Empty(t, fx.ecs.describeCalls)
 	assert.Empty(t, fx.ecs.calls)
@@ -139,13 +180,14 @@ func TestBootstrapFollowsAWSCURRENTAfterRotation(t *testing.T) {
 func TestBootstrapFailures(t *testing.T) {
 	t.Run("database refuses", func(t *testing.T) {
 		fx := newEmptyDBFixture(t)
-		fx.server.failOn = `CREATE ROLE "taskmanager_app" `
+		fx.server.failOn = `CREATE ROLE "taskmanager_migrations" `
 		err := invoke(fx.rotator, bootstrapPayload)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "bootstrap")
-		assert.Contains(t, err.Error(), "taskmanager_app")
-		assert.NotContains(t, err.Error(), initialDBPW)
-		assert.NotContains(t, err.Error(), "SCRAM-SHA-256$")
+		assert.Contains(t, err.Error(), AppUser)
+		for _, pw := range []string{initialDBPW, migrationsPW, "SCRAM-SHA-256$"} {
+			assert.NotContains(t, err.Error(), pw)
+		}
 		assert.Empty(t, fx.server.roles, "the transaction is rolled back")
 		assertSecretsUntouched(t, fx)
 	})
@@ -153,13 +195,25 @@ func TestBootstrapFailures(t *testing.T) {
 		fx := newEmptyDBFixture(t)
 		fx.rotator.Config.SecretARN = ""
 		require.ErrorContains(t, invoke(fx.rotator, bootstrapPayload), EnvSecretARN)
-		assert.Empty(t, fx.server.connStrings)
+		assert.Empty(t, fx.server.configs)
+	})
+	t.Run("no migration secret configured", func(t *testing.T) {
+		fx := newEmptyDBFixture(t)
+		fx.rotator.Config.MigrationsSecretARN = ""
+		require.ErrorContains(t, invoke(fx.rotator, bootstrapPayload), EnvMigrationsSecretARN)
+		assert.Empty(t, fx.server.configs)
 	})
 	t.Run("secret unreadable", func(t *testing.T) {
 		fx := newEmptyDBFixture(t)
 		fx.rotator.Config.SecretARN = dbSecretID + "-missing"
 		require.ErrorContains(t, invoke(fx.rotator, bootstrapPayload), dbSecretID+"-missing")
-		assert.Empty(t, fx.server.connStrings)
+		assert.Empty(t, fx.server.configs)
+	})
+	t.Run("migration secret unreadable", func(t *testing.T) {
+		fx := newEmptyDBFixture(t)
+		fx.rotator.Config.MigrationsSecretARN = migrationsSecretID + "-missing"
+		require.ErrorContains(t, invoke(fx.rotator, bootstrapPayload), migrationsSecretID+"-missing")
+		assert.Empty(t, fx.server.configs)
 	})
 }
 
@@ -181,6 +235,6 @@ func TestUnknownActionFails(t *testing.T) {
 	err := invoke(fx.rotator, `{"Action":"restart","SecretId":"`+dbSecretID+`"}`)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"restart"`)
-	assert.Empty(t, fx.server.connStrings)
+	assert.Empty(t, fx.server.configs)
 	assertSecretsUntouched(t, fx)
 }

@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -19,6 +20,10 @@ const (
 	EnvKind                  = "ROTATION_KIND"               // "database" or "jwt"; required
 	EnvSecretARN             = "SECRET_ARN"                  // the rotated secret, for bootstrap; required for database
 	EnvMasterSecretARN       = "MASTER_SECRET_ARN"           // RDS-managed master secret; required for database
+	EnvMigrationsSecretARN   = "MIGRATIONS_SECRET_ARN"       // the migration login's secret, for bootstrap; required for database
+	EnvDBHost                = "DB_HOST"                     // the primary's address; required for database
+	EnvDBPort                = "DB_PORT"                     // the primary's port; required for database
+	EnvDBName                = "DB_NAME"                     // the app's database; required for database
 	EnvReaderSecretARN       = "READER_SECRET_ARN"           // optional, database only
 	EnvReaderHost            = "READER_HOST"                 // required when READER_SECRET_ARN is set
 	EnvECSCluster            = "ECS_CLUSTER"                 // optional, together with ECS_SERVICES
@@ -32,6 +37,14 @@ type Config struct {
 	Kind            Kind
 	SecretARN       string
 	MasterSecretARN string
+	// MigrationsSecretARN is the secret of the migration login, which the bootstrap creates.
+	MigrationsSecretARN string
+	// DBHost, DBPort and DBName are where every database session goes: the function's own
+	// configuration, never the secret it rotates, so that whoever can write that secret cannot
+	// send the master credentials to a server of their choosing.
+	DBHost          string
+	DBPort          int
+	DBName          string
 	ReaderSecretARN string
 	ReaderHost      string
 	ECSCluster      string
@@ -64,6 +77,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if cfg.MasterSecretARN == "" {
 			return Config{}, missing(EnvMasterSecretARN, "required when "+EnvKind+"=database")
 		}
+		cfg.MigrationsSecretARN = env(EnvMigrationsSecretARN)
+		if cfg.MigrationsSecretARN == "" {
+			return Config{}, missing(EnvMigrationsSecretARN, "required when "+EnvKind+"=database")
+		}
+		if err := cfg.loadDatabase(env); err != nil {
+			return Config{}, err
+		}
 		cfg.ReaderSecretARN = env(EnvReaderSecretARN)
 		cfg.ReaderHost = env(EnvReaderHost)
 		if cfg.ReaderSecretARN != "" && cfg.ReaderHost == "" {
@@ -87,6 +107,28 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, missing(EnvCodeDeployApplication, "required when "+EnvCodeDeployGroup+" is set")
 	}
 	return cfg, nil
+}
+
+// loadDatabase reads where the database is: DB_HOST, DB_PORT and DB_NAME.
+func (cfg *Config) loadDatabase(env func(string) string) error {
+	for _, v := range []struct {
+		name string
+		dst  *string
+	}{{EnvDBHost, &cfg.DBHost}, {EnvDBName, &cfg.DBName}} {
+		if *v.dst = env(v.name); *v.dst == "" {
+			return missing(v.name, "required when "+EnvKind+"=database")
+		}
+	}
+	raw := env(EnvDBPort)
+	if raw == "" {
+		return missing(EnvDBPort, "required when "+EnvKind+"=database")
+	}
+	port, err := strconv.Atoi(raw)
+	if err != nil || port < 1 || port > 65535 {
+		return fmt.Errorf("environment variable %s=%q: must be a port number (1-65535)", EnvDBPort, raw)
+	}
+	cfg.DBPort = port
+	return nil
 }
 
 func parseServices(raw, cluster string) ([]string, error) {

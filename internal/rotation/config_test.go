@@ -7,7 +7,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// dbEnv is the database kind's required configuration, plus extra.
+func dbEnv(extra map[string]string) map[string]string {
+	env := map[string]string{
+		EnvKind: "database", EnvSecretARN: "arn:db", EnvMasterSecretARN: "arn:master", EnvMigrationsSecretARN: "arn:migrations",
+		EnvDBHost: "tm.abc.us-east-1.rds.amazonaws.com", EnvDBPort: "5432", EnvDBName: "taskmanager",
+	}
+	for k, v := range extra {
+		if v == "" {
+			delete(env, k)
+			continue
+		}
+		env[k] = v
+	}
+	return env
+}
+
 func TestLoadConfig(t *testing.T) {
+	dbMinimal := Config{
+		Kind: KindDatabase, SecretARN: "arn:db", MasterSecretARN: "arn:master", MigrationsSecretARN: "arn:migrations",
+		DBHost: "tm.abc.us-east-1.rds.amazonaws.com", DBPort: 5432, DBName: "taskmanager",
+	}
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -16,40 +36,60 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "database with reader and services",
-			env: map[string]string{
-				EnvKind: "database", EnvSecretARN: "arn:db", EnvMasterSecretARN: "arn:master",
+			env: dbEnv(map[string]string{
 				EnvReaderSecretARN: "arn:reader", EnvReaderHost: "replica.internal",
 				EnvECSCluster: "tm-dev", EnvECSServices: " api , worker ,,",
 				EnvCodeDeployApplication: " tm-prod-api ", EnvCodeDeployGroup: "tm-prod-api-group",
-			},
+				EnvDBPort: " 6432 ",
+			}),
 			want: Config{
-				Kind: KindDatabase, SecretARN: "arn:db", MasterSecretARN: "arn:master",
+				Kind: KindDatabase, SecretARN: "arn:db", MasterSecretARN: "arn:master", MigrationsSecretARN: "arn:migrations",
+				DBHost: "tm.abc.us-east-1.rds.amazonaws.com", DBPort: 6432, DBName: "taskmanager",
 				ReaderSecretARN: "arn:reader", ReaderHost: "replica.internal",
 				ECSCluster: "tm-dev", ECSServices: []string{"api", "worker"},
 				CodeDeployApplication: "tm-prod-api", CodeDeployDeploymentGroup: "tm-prod-api-group",
 			},
 		},
+		{name: "database minimal", env: dbEnv(nil), want: dbMinimal},
 		{
-			name: "database minimal",
-			env:  map[string]string{EnvKind: "database", EnvSecretARN: "arn:db", EnvMasterSecretARN: "arn:master"},
-			want: Config{Kind: KindDatabase, SecretARN: "arn:db", MasterSecretARN: "arn:master"},
-		},
-		{
-			name: "jwt needs no master secret",
+			name: "jwt needs no database settings",
 			env:  map[string]string{EnvKind: "jwt", EnvECSCluster: "c", EnvECSServices: "api"},
 			want: Config{Kind: KindJWT, ECSCluster: "c", ECSServices: []string{"api"}},
 		},
 		{name: "kind missing", env: map[string]string{}, wantErr: EnvKind},
 		{name: "kind unknown", env: map[string]string{EnvKind: "oauth"}, wantErr: EnvKind},
-		{name: "database without master", env: map[string]string{EnvKind: "database", EnvSecretARN: "s"}, wantErr: EnvMasterSecretARN},
+		{name: "database without master", env: dbEnv(map[string]string{EnvMasterSecretARN: ""}), wantErr: EnvMasterSecretARN},
 		{
 			name:    "database without its secret",
-			env:     map[string]string{EnvKind: "database", EnvMasterSecretARN: "m"},
+			env:     dbEnv(map[string]string{EnvSecretARN: ""}),
 			wantErr: "environment variable " + EnvSecretARN + " is not set",
 		},
 		{
+			name:    "database without the migration secret",
+			env:     dbEnv(map[string]string{EnvMigrationsSecretARN: ""}),
+			wantErr: "environment variable " + EnvMigrationsSecretARN + " is not set: required when ROTATION_KIND=database",
+		},
+		{
+			name:    "database without host",
+			env:     dbEnv(map[string]string{EnvDBHost: ""}),
+			wantErr: "environment variable " + EnvDBHost + " is not set: required when ROTATION_KIND=database",
+		},
+		{
+			name:    "database without port",
+			env:     dbEnv(map[string]string{EnvDBPort: ""}),
+			wantErr: "environment variable " + EnvDBPort + " is not set: required when ROTATION_KIND=database",
+		},
+		{
+			name:    "database without name",
+			env:     dbEnv(map[string]string{EnvDBName: ""}),
+			wantErr: "environment variable " + EnvDBName + " is not set: required when ROTATION_KIND=database",
+		},
+		{name: "port not a number", env: dbEnv(map[string]string{EnvDBPort: "5432/tcp"}), wantErr: `environment variable DB_PORT="5432/tcp": must be a port number`},
+		{name: "port out of range", env: dbEnv(map[string]string{EnvDBPort: "70000"}), wantErr: `DB_PORT="70000"`},
+		{name: "port zero", env: dbEnv(map[string]string{EnvDBPort: "0"}), wantErr: `DB_PORT="0"`},
+		{
 			name:    "reader secret without host",
-			env:     map[string]string{EnvKind: "database", EnvSecretARN: "s", EnvMasterSecretARN: "m", EnvReaderSecretARN: "r"},
+			env:     dbEnv(map[string]string{EnvReaderSecretARN: "r"}),
 			wantErr: EnvReaderHost,
 		},
 		{
@@ -59,7 +99,7 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{
 			name:    "codedeploy group without application",
-			env:     map[string]string{EnvKind: "database", EnvSecretARN: "s", EnvMasterSecretARN: "m", EnvCodeDeployGroup: "group"},
+			env:     dbEnv(map[string]string{EnvCodeDeployGroup: "group"}),
 			wantErr: "environment variable " + EnvCodeDeployApplication + " is not set: required when " + EnvCodeDeployGroup + " is set",
 		},
 		{

@@ -7,12 +7,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
+)
+
+// The database roles. The rotated secret may only name one of the two alternating app logins,
+// and the migration secret only the migration login: whoever can write a secret must not be
+// able to make the function set a password on, or grant roles to, any other role.
+const (
+	AppUser        = "taskmanager_app"         // first of the two alternating app logins
+	AppCloneUser   = "taskmanager_app_clone"   // the other one
+	MigrationsUser = "taskmanager_migrations"  // the migration task's login
+	OwnerRole      = "taskmanager_app_owner"   // NOLOGIN; owns the schema's objects
+	RuntimeRole    = "taskmanager_app_runtime" // NOLOGIN; reads and writes data, uses sequences
 )
 
 // cloneSuffix marks the second of the two alternating users.
@@ -26,8 +38,11 @@ const (
 	dbPasswordExclude = "/@\"'\\ "
 )
 
-// DatabaseSecret is the JSON value of the database-url secret (and of the reader secret).
-// URL is what ECS injects as DATABASE_URL, so it is always rebuilt from the other fields.
+// DatabaseSecret is the JSON value of the database-url secret (and of the reader and migration
+// secrets). URL is what ECS injects as DATABASE_URL, so it is always rebuilt from the other
+// fields. The function reads only engine, username and password: host, port and dbname come
+// from its own configuration (DB_HOST, DB_PORT, DB_NAME; READER_HOST for the reader secret),
+// and are written from it.
 type DatabaseSecret struct {
 	Engine   string `json:"engine"`
 	Host     string `json:"host"`
@@ -36,37 +51,6 @@ type DatabaseSecret struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	URL      string `json:"url"`
-}
-
-// UnmarshalJSON accepts the port as a number or as a numeric string, since secrets written by
-// hand or by other tools often quote it.
-func (s *DatabaseSecret) UnmarshalJSON(b []byte) error {
-	type plain DatabaseSecret
-	var aux struct {
-		plain
-		Port json.RawMessage `json:"port"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	*s = DatabaseSecret(aux.plain)
-	if len(aux.Port) == 0 || string(aux.Port) == "null" {
-		s.Port = 0
-		return nil
-	}
-	if err := json.Unmarshal(aux.Port, &s.Port); err == nil {
-		return nil
-	}
-	var text string
-	if err := json.Unmarshal(aux.Port, &text); err != nil {
-		return errors.New("port must be a number")
-	}
-	p, err := strconv.Atoi(text)
-	if err != nil {
-		return errors.New("port must be a number")
-	}
-	s.Port = p
-	return nil
 }
 
 // DatabaseURL is the PostgreSQL URL of the secret's fields, with TLS required. User name,
@@ -108,53 +92,77 @@ func AlternateUsername(username string) string {
 	return username + cloneSuffix
 }
 
-// GroupRole is the NOLOGIN role that owns the app's objects, of which both alternating users
-// are members (taskmanager_app_owner for taskmanager_app and taskmanager_app_clone).
-func GroupRole(username string) string {
-	return strings.TrimSuffix(username, cloneSuffix) + groupSuffix
+// storedLogin is what the function reads from a login secret. The host, port and dbname it
+// may hold are not read at all, so a secret cannot steer any session.
+type storedLogin struct {
+	Engine   string `json:"engine"`
+	Username string `json:"username"`
+	Password string `json:"password"`
 }
 
-const groupSuffix = "_owner"
-
-func (s DatabaseSecret) validate(secretID, what string) error {
-	var empty []string
-	for _, f := range []struct{ name, value string }{
-		{"host", s.Host}, {"dbname", s.DBName}, {"username", s.Username}, {"password", s.Password},
-	} {
-		if f.value == "" {
-			empty = append(empty, f.name)
-		}
-	}
-	if len(empty) > 0 {
-		return fmt.Errorf("%s of secret %s has empty %s", what, secretID, strings.Join(empty, ", "))
-	}
-	if s.Port <= 0 || s.Port > 65535 {
-		return fmt.Errorf("%s of secret %s has invalid port %d", what, secretID, s.Port)
-	}
-	return nil
-}
-
-func (r *Rotator) databaseSecret(ctx context.Context, secretID, versionID, stage, what string) (DatabaseSecret, error) {
+// login reads a login secret's version and checks its username against allowed before anything
+// uses it. Errors name the secret, the version and the key, never the password.
+func (r *Rotator) login(ctx context.Context, secretID, versionID, stage, what string, allowed ...string) (DatabaseSecret, error) {
 	raw, err := r.secretString(ctx, secretID, versionID, stage)
 	if err != nil {
 		return DatabaseSecret{}, err
 	}
-	var s DatabaseSecret
-	if err := decodeJSON(raw, secretID, what, &s); err != nil {
+	var l storedLogin
+	if err := decodeJSON(raw, secretID, what, &l); err != nil {
 		return DatabaseSecret{}, err
 	}
-	return s, s.validate(secretID, what)
+	var empty []string
+	for _, f := range []struct{ key, value string }{{"username", l.Username}, {"password", l.Password}} {
+		if f.value == "" {
+			empty = append(empty, f.key)
+		}
+	}
+	if len(empty) > 0 {
+		return DatabaseSecret{}, fmt.Errorf("%s of secret %s has empty %s", what, secretID, strings.Join(empty, ", "))
+	}
+	if !slices.Contains(allowed, l.Username) {
+		return DatabaseSecret{}, fmt.Errorf("%s of secret %s: key \"username\" is %q, which is not %s",
+			what, secretID, l.Username, quotedList(allowed))
+	}
+	return r.onConfiguredDatabase(DatabaseSecret{Engine: l.Engine, Username: l.Username, Password: l.Password}, r.Config.DBHost), nil
+}
+
+// appLogin reads a version of the rotated secret, which may only name an alternating app login.
+func (r *Rotator) appLogin(ctx context.Context, secretID, versionID, stage, what string) (DatabaseSecret, error) {
+	return r.login(ctx, secretID, versionID, stage, what, AppUser, AppCloneUser)
+}
+
+// onConfiguredDatabase places the login on host (the primary, or the reader) and the configured
+// port and database, and rebuilds the URL.
+func (r *Rotator) onConfiguredDatabase(s DatabaseSecret, host string) DatabaseSecret {
+	s.Host, s.Port, s.DBName = host, r.Config.DBPort, r.Config.DBName
+	if s.Engine == "" {
+		s.Engine = "postgres"
+	}
+	s.URL = DatabaseURL(s)
+	return s
+}
+
+func quotedList(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = strconv.Quote(s)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 func (r *Rotator) pendingDatabaseSecret(ctx context.Context, ev Event) (DatabaseSecret, error) {
-	return r.databaseSecret(ctx, ev.SecretID, ev.ClientRequestToken, StagePending, "pending version")
+	return r.appLogin(ctx, ev.SecretID, ev.ClientRequestToken, StagePending, "pending version")
 }
 
 func (r *Rotator) createDatabaseSecret(ctx context.Context, ev Event, log *slog.Logger) error {
 	if done, err := r.stopIfPending(ctx, ev, log); done || err != nil {
 		return err
 	}
-	current, err := r.databaseSecret(ctx, ev.SecretID, "", StageCurrent, "current version")
+	current, err := r.appLogin(ctx, ev.SecretID, "", StageCurrent, "current version")
 	if err != nil {
 		return err
 	}
@@ -166,12 +174,9 @@ func (r *Rotator) createDatabaseSecret(ctx context.Context, ev Event, log *slog.
 		return err
 	}
 	pending := current
-	if pending.Engine == "" {
-		pending.Engine = "postgres"
-	}
 	pending.Username = AlternateUsername(current.Username)
 	pending.Password = password
-	pending.URL = DatabaseURL(pending)
+	pending = r.onConfiguredDatabase(pending, r.Config.DBHost)
 	if err := r.putPending(ctx, ev, pending); err != nil {
 		return err
 	}
@@ -180,7 +185,7 @@ func (r *Rotator) createDatabaseSecret(ctx context.Context, ev Event, log *slog.
 }
 
 // masterCredentials reads the RDS-managed master secret, which holds only username and
-// password; the host comes from the secret being rotated.
+// password; the host comes from the function's configuration.
 func (r *Rotator) masterCredentials(ctx context.Context) (username, password string, err error) {
 	if r.Config.MasterSecretARN == "" {
 		return "", "", missing(EnvMasterSecretARN, "needed to connect as the master user")
@@ -207,42 +212,52 @@ func (r *Rotator) setDatabaseSecret(ctx context.Context, ev Event, log *slog.Log
 	if err != nil {
 		return err
 	}
-	return r.ensureLogin(ctx, pending, log)
+	return r.configureDatabase(ctx, pending, nil, log)
 }
 
-// bootstrapDatabase creates the login that the first value of the secret names. Pulumi
-// generates that value, and nothing else creates the user before the first rotation, so the
-// program invokes this at deploy time before any task uses the secret. It reads AWSCURRENT and
-// writes no version or stage: run again, it only sets the same password once more.
+// bootstrapDatabase creates the logins that the first values of the app's secret and of the
+// migration secret name. Pulumi generates those values, and nothing else creates the users
+// before the first rotation, so the program invokes this at deploy time before any task uses
+// the secrets. It reads AWSCURRENT of both and writes no version or stage: run again, it only
+// sets the same passwords once more.
 func (r *Rotator) bootstrapDatabase(ctx context.Context, log *slog.Logger) error {
 	if r.Config.SecretARN == "" {
 		return missing(EnvSecretARN, "needed to bootstrap the database user")
 	}
-	current, err := r.databaseSecret(ctx, r.Config.SecretARN, "", StageCurrent, "current version")
+	if r.Config.MigrationsSecretARN == "" {
+		return missing(EnvMigrationsSecretARN, "needed to bootstrap the migration login")
+	}
+	current, err := r.appLogin(ctx, r.Config.SecretARN, "", StageCurrent, "current version")
 	if err != nil {
 		return err
 	}
-	return r.ensureLogin(ctx, current, log.With("secret", r.Config.SecretARN))
+	migrations, err := r.login(ctx, r.Config.MigrationsSecretARN, "", StageCurrent, "current version", MigrationsUser)
+	if err != nil {
+		return err
+	}
+	return r.configureDatabase(ctx, current, &migrations, log.With("secret", r.Config.SecretARN, "migrations_secret", r.Config.MigrationsSecretARN))
 }
 
-// ensureLogin connects as the master user to the secret's host and creates the secret's user,
-// or sets its password, with the group role setup every login gets.
-func (r *Rotator) ensureLogin(ctx context.Context, creds DatabaseSecret, log *slog.Logger) error {
+// configureDatabase connects as the master user and, in one transaction, puts the database in
+// the role model (see roleModelStatements), creates the app login or sets its password, and,
+// on bootstrap, does the same for the migration login.
+func (r *Rotator) configureDatabase(ctx context.Context, app DatabaseSecret, migrations *DatabaseSecret, log *slog.Logger) error {
 	masterUser, masterPassword, err := r.masterCredentials(ctx)
 	if err != nil {
 		return err
 	}
-	master := creds
-	master.Username, master.Password = masterUser, masterPassword
-	db, err := r.connect(ctx, master)
+	db, err := r.connect(ctx, masterUser, masterPassword)
 	if err != nil {
 		return err
 	}
 	defer closeQuietly(ctx, db)
-	if err := configureRoles(ctx, db, creds); err != nil {
-		return fmt.Errorf("set up database user %s on %s: %w", creds.Username, creds.Host, err)
+	if err := configureRoles(ctx, db, r.Config.DBName, app, migrations); err != nil {
+		return fmt.Errorf("set up database user %s on %s: %w", app.Username, r.Config.DBHost, err)
 	}
-	log.Info("database user ready", "username", creds.Username, "group_role", GroupRole(creds.Username))
+	log.Info("database user ready", "username", app.Username, "member_of", RuntimeRole)
+	if migrations != nil {
+		log.Info("migration login ready", "username", migrations.Username, "member_of", OwnerRole)
+	}
 	return nil
 }
 
@@ -251,33 +266,37 @@ func (r *Rotator) testDatabaseSecret(ctx context.Context, ev Event, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	db, err := r.connect(ctx, pending)
+	db, err := r.connect(ctx, pending.Username, pending.Password)
 	if err != nil {
 		return err
 	}
 	defer closeQuietly(ctx, db)
 	var one int
 	if err := db.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("test query as %s on %s: %w", pending.Username, pending.Host, err)
+		return fmt.Errorf("test query as %s on %s: %w", pending.Username, r.Config.DBHost, err)
 	}
 	if one != 1 {
-		return fmt.Errorf("test query as %s on %s returned %d, want 1", pending.Username, pending.Host, one)
+		return fmt.Errorf("test query as %s on %s returned %d, want 1", pending.Username, r.Config.DBHost, one)
 	}
 	log.Info("pending credentials work", "username", pending.Username)
 	return nil
 }
 
-// connect opens a TLS session with the given credentials. The error names the user and host,
-// never the URL, which contains the password.
-func (r *Rotator) connect(ctx context.Context, creds DatabaseSecret) (DB, error) {
+// connect opens a session as user on the configured database, with certificate verification
+// (see connConfig). The error names the user and the address, never the password.
+func (r *Rotator) connect(ctx context.Context, user, password string) (DB, error) {
 	if r.Connect == nil {
 		return nil, errors.New("the rotator has no database connector")
 	}
+	cfg, err := r.connConfig(user, password)
+	if err != nil {
+		return nil, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	db, err := r.Connect(cctx, DatabaseURL(creds))
+	db, err := r.Connect(cctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to database %s on %s as %s: %w", creds.DBName, net.JoinHostPort(creds.Host, strconv.Itoa(creds.Port)), creds.Username, err)
+		return nil, fmt.Errorf("connect to database %s on %s as %s: %w", r.Config.DBName, net.JoinHostPort(r.Config.DBHost, strconv.Itoa(r.Config.DBPort)), user, err)
 	}
 	return db, nil
 }
@@ -287,9 +306,11 @@ func closeQuietly(ctx context.Context, db DB) {
 	_ = db.Close(ctx)
 }
 
-// configureRoles makes the user (the pending one, or AWSCURRENT's on bootstrap) a login member
-// of the group role in one transaction, so a failure halfway leaves the database as it was.
-func configureRoles(ctx context.Context, db DB, s DatabaseSecret) (err error) {
+// configureRoles runs the role setup in one transaction, so a failure halfway leaves the
+// database as it was. app is the login whose password is set (the pending user, or AWSCURRENT's
+// on bootstrap); the other alternating login, if it exists, is moved to the runtime role
+// without a password change; migrations, when given, is the migration login.
+func configureRoles(ctx context.Context, db DB, dbname string, app DatabaseSecret, migrations *DatabaseSecret) (err error) {
 	if _, err := db.Exec(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -298,23 +319,42 @@ func configureRoles(ctx context.Context, db DB, s DatabaseSecret) (err error) {
 			_, _ = db.Exec(ctx, "ROLLBACK")
 		}
 	}()
-	group := GroupRole(s.Username)
-	groupExists, err := roleExists(ctx, db, group)
+	other := AlternateUsername(app.Username)
+	exists := map[string]bool{}
+	for _, role := range []string{OwnerRole, RuntimeRole, app.Username, other, MigrationsUser} {
+		if exists[role], err = roleExists(ctx, db, role); err != nil {
+			return err
+		}
+	}
+	stmts := roleModelStatements(dbname, exists[OwnerRole], exists[RuntimeRole])
+	verifier, err := scramVerifier(app.Password)
 	if err != nil {
 		return err
 	}
-	userExists, err := roleExists(ctx, db, s.Username)
-	if err != nil {
-		return err
+	stmts = append(stmts, loginStatement(app.Username, verifier, exists[app.Username]))
+	stmts = append(stmts, appMemberStatements(app.Username)...)
+	appUsers := []string{app.Username}
+	if exists[other] {
+		stmts = append(stmts, appMemberStatements(other)...)
+		appUsers = append(appUsers, other)
 	}
-	verifier, err := scramVerifier(s.Password)
-	if err != nil {
-		return err
+	if migrations != nil {
+		v, err := scramVerifier(migrations.Password)
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, loginStatement(migrations.Username, v, exists[migrations.Username]))
+		stmts = append(stmts, migrationMemberStatements(migrations.Username)...)
 	}
-	for i, stmt := range roleStatements(s, verifier, groupExists, userExists) {
+	for i, stmt := range stmts {
 		if _, err := db.Exec(ctx, stmt); err != nil {
-			// Report the position only: the statement carries the password verifier.
+			// Report the position only: a statement may carry a password verifier.
 			return fmt.Errorf("statement %d of the role setup: %w", i+1, err)
+		}
+	}
+	for _, user := range appUsers {
+		if err := checkNotOwner(ctx, db, user); err != nil {
+			return err
 		}
 	}
 	if _, err := db.Exec(ctx, "COMMIT"); err != nil {
@@ -332,31 +372,95 @@ func roleExists(ctx context.Context, db DB, role string) (bool, error) {
 	return exists, nil
 }
 
-// roleStatements is the role setup for the pending user, whose password is given as its SCRAM
-// verifier. The group role owns the app's objects; "SET role" makes every session of either
-// alternating user (migrations included) act as the group, so both users create and see the
-// same objects. CREATE/ALTER ROLE ... PASSWORD takes no bind parameters, hence the literal.
-func roleStatements(s DatabaseSecret, verifier string, groupExists, userExists bool) []string {
-	group := pgx.Identifier{GroupRole(s.Username)}.Sanitize()
-	user := pgx.Identifier{s.Username}.Sanitize()
-	dbname := pgx.Identifier{s.DBName}.Sanitize()
-	var stmts []string
-	if !groupExists {
-		stmts = append(stmts, "CREATE ROLE "+group+" NOLOGIN")
+// checkNotOwner fails if an app login is still a member of the owner role, directly or not.
+// REVOKE only removes the grants the master user made, and a grant made by another role
+// would survive it with a mere warning.
+func checkNotOwner(ctx context.Context, db DB, user string) error {
+	var member bool
+	err := db.QueryRow(ctx, "SELECT pg_catalog.pg_has_role($1, $2, 'MEMBER')", user, OwnerRole).Scan(&member)
+	if err != nil {
+		return fmt.Errorf("check membership of %s in %s: %w", user, OwnerRole, err)
 	}
-	stmts = append(stmts,
-		"GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "+dbname+" TO "+group,
-		"GRANT USAGE, CREATE ON SCHEMA public TO "+group,
-	)
-	verb := "ALTER"
-	if !userExists {
-		verb = "CREATE"
+	if member {
+		return fmt.Errorf("%s is still a member of %s after REVOKE: a role other than the master user granted it; revoke that grant as that role (REVOKE ... GRANTED BY)", user, OwnerRole)
+	}
+	return nil
+}
+
+// Privileges of the runtime role, on what exists now and, by default privileges, on what the
+// owner role creates later.
+const (
+	runtimeTablePrivileges    = "SELECT, INSERT, UPDATE, DELETE"
+	runtimeSequencePrivileges = "USAGE, SELECT, UPDATE"
+)
+
+// roleModelStatements set up the two NOLOGIN roles. The owner role owns the schema's objects:
+// the migration login acts as it. The runtime role may only read and write data and use
+// sequences: the app logins are its members. Every statement can run again.
+//
+// The grants on existing tables and sequences, and the default privileges, are made by the
+// owner role itself (SET LOCAL ROLE), which owns the objects: the master user owns none of
+// them, and on PostgreSQL 16 and later creating a role does not let its creator act as it, so
+// the master user first grants itself the owner role.
+func roleModelStatements(dbname string, ownerExists, runtimeExists bool) []string {
+	owner := pgx.Identifier{OwnerRole}.Sanitize()
+	runtime := pgx.Identifier{RuntimeRole}.Sanitize()
+	db := pgx.Identifier{dbname}.Sanitize()
+	var stmts []string
+	if !ownerExists {
+		stmts = append(stmts, "CREATE ROLE "+owner+" NOLOGIN")
+	}
+	if !runtimeExists {
+		stmts = append(stmts, "CREATE ROLE "+runtime+" NOLOGIN")
 	}
 	return append(stmts,
-		verb+" ROLE "+user+" WITH LOGIN PASSWORD "+quoteLiteral(verifier),
-		"GRANT "+group+" TO "+user,
-		"ALTER ROLE "+user+" SET role TO "+group,
+		"GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "+db+" TO "+owner,
+		"GRANT USAGE, CREATE ON SCHEMA public TO "+owner,
+		// PostgreSQL before 15 lets every role create objects in public.
+		"REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+		"GRANT CONNECT ON DATABASE "+db+" TO "+runtime,
+		"GRANT USAGE ON SCHEMA public TO "+runtime,
+		"GRANT "+owner+" TO CURRENT_USER",
+		"SET LOCAL ROLE "+owner,
+		"GRANT "+runtimeTablePrivileges+" ON ALL TABLES IN SCHEMA public TO "+runtime,
+		"GRANT "+runtimeSequencePrivileges+" ON ALL SEQUENCES IN SCHEMA public TO "+runtime,
+		"ALTER DEFAULT PRIVILEGES FOR ROLE "+owner+" IN SCHEMA public GRANT "+runtimeTablePrivileges+" ON TABLES TO "+runtime,
+		"ALTER DEFAULT PRIVILEGES FOR ROLE "+owner+" IN SCHEMA public GRANT "+runtimeSequencePrivileges+" ON SEQUENCES TO "+runtime,
+		"RESET ROLE",
 	)
+}
+
+// loginStatement creates the login with the password given as its SCRAM verifier, or sets that
+// password. CREATE/ALTER ROLE ... PASSWORD takes no bind parameters, hence the literal.
+func loginStatement(user, verifier string, exists bool) string {
+	verb := "ALTER"
+	if !exists {
+		verb = "CREATE"
+	}
+	return verb + " ROLE " + pgx.Identifier{user}.Sanitize() + " WITH LOGIN PASSWORD " + quoteLiteral(verifier)
+}
+
+// appMemberStatements make an app login a member of the runtime role only. Before this model
+// the app logins were members of the owner role and acted as it by default ("SET role"); both
+// are undone, which is a no-op (a warning at most) where they were never there.
+func appMemberStatements(user string) []string {
+	u := pgx.Identifier{user}.Sanitize()
+	return []string{
+		"REVOKE " + pgx.Identifier{OwnerRole}.Sanitize() + " FROM " + u,
+		"ALTER ROLE " + u + " RESET role",
+		"GRANT " + pgx.Identifier{RuntimeRole}.Sanitize() + " TO " + u,
+	}
+}
+
+// migrationMemberStatements make the migration login a member of the owner role that acts as
+// it in every session, so that what migrations create belongs to the owner role.
+func migrationMemberStatements(user string) []string {
+	u := pgx.Identifier{user}.Sanitize()
+	owner := pgx.Identifier{OwnerRole}.Sanitize()
+	return []string{
+		"GRANT " + owner + " TO " + u,
+		"ALTER ROLE " + u + " SET role TO " + owner,
+	}
 }
 
 // quoteLiteral quotes s as an escape-string literal (E'...'), whose meaning does not depend on
@@ -372,13 +476,11 @@ func quoteLiteral(s string) string {
 // The rotation token is reused as version ID: a retry puts identical data, which Secrets
 // Manager accepts as a no-op.
 func (r *Rotator) updateReaderSecret(ctx context.Context, ev Event, log *slog.Logger) error {
-	creds, err := r.databaseSecret(ctx, ev.SecretID, ev.ClientRequestToken, "", "new version")
+	creds, err := r.appLogin(ctx, ev.SecretID, ev.ClientRequestToken, "", "new version")
 	if err != nil {
 		return err
 	}
-	reader := creds
-	reader.Host = r.Config.ReaderHost
-	reader.URL = DatabaseURL(reader)
+	reader := r.onConfiguredDatabase(creds, r.Config.ReaderHost)
 	b, err := json.Marshal(reader)
 	if err != nil {
 		return fmt.Errorf("encode reader secret %s: %w", r.Config.ReaderSecretARN, err)

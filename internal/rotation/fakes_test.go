@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -354,58 +353,86 @@ func (f *fakeCodeDeploy) CreateDeployment(_ context.Context, in *codedeploy.Crea
 	return &codedeploy.CreateDeploymentOutput{DeploymentId: aws.String(fmt.Sprintf("d-FAKE%04d", len(f.calls)))}, nil
 }
 
-// fakeServer is a PostgreSQL server reduced to what the role setup touches: it accepts a login
-// only with TLS required and the right password, interprets the role statements (so the
-// password really set by setSecret is the one testSecret must log in with), rejects what
-// PostgreSQL rejects (creating an existing role, granting a role to itself), and undoes an
-// uncommitted transaction.
+// fakeServer is a PostgreSQL server reduced to what the role setup touches. It accepts a
+// session only at its own address and database, with verify-full TLS against the embedded RDS
+// CA bundle, and with the right password. It interprets the role statements (so the password
+// really set by setSecret is the one testSecret must log in with, and memberships are what the
+// statements make them), rejects what PostgreSQL rejects (creating an existing role, granting a
+// role to itself, SET ROLE to a role the session's user is not a member of, granting on the
+// owner's objects as another role), and undoes an uncommitted transaction. Like PostgreSQL 16,
+// REVOKE removes only a membership that the revoking user granted.
 type fakeServer struct {
 	host        string
+	port        uint16
+	dbname      string
 	masterUser  string
 	masterPW    string
 	roles       map[string]bool
-	logins      map[string]string // role -> stored password (verifier), for roles with LOGIN
-	memberOf    map[string]string // user -> group granted to it
-	defaultRole map[string]string // user -> "SET role" default
-	failOn      string            // an Exec whose SQL starts with this fails
+	logins      map[string]string            // role -> stored password (verifier), for roles with LOGIN
+	members     map[string]map[string]string // member -> role -> grantor
+	defaultRole map[string]string            // user -> "SET role" default
+	failOn      string                       // an Exec whose SQL starts with this fails
 
-	connStrings []string
-	execs       []string // Exec SQL, in order, across sessions
-	queries     []string // QueryRow SQL, in order
-	open        int      // sessions not yet closed
+	configs []*pgx.ConnConfig // every session asked for, in order
+	execs   []string          // Exec SQL, in order, across sessions
+	queries []string          // QueryRow SQL, in order
+	open    int               // sessions not yet closed
 }
 
 func newFakeServer(host string) *fakeServer {
 	return &fakeServer{
 		host:        host,
+		port:        5432,
+		dbname:      "taskmanager",
 		masterUser:  "postgres_admin",
 		masterPW:    "master-S3cret!",
 		roles:       map[string]bool{},
 		logins:      map[string]string{},
-		memberOf:    map[string]string{},
+		members:     map[string]map[string]string{},
 		defaultRole: map[string]string{},
 	}
 }
 
-func (s *fakeServer) connect(_ context.Context, connString string) (DB, error) {
-	s.connStrings = append(s.connStrings, connString)
-	u, err := url.Parse(connString)
-	if err != nil {
-		return nil, errors.New("fake: cannot parse connection string")
+func (s *fakeServer) connect(_ context.Context, cfg *pgx.ConnConfig) (DB, error) {
+	s.configs = append(s.configs, cfg)
+	if err := checkVerifyFull(cfg); err != nil {
+		return nil, err
 	}
-	if u.Scheme != "postgresql" || u.Query().Get("sslmode") != "require" {
-		return nil, errors.New("fake: connection without sslmode=require refused")
+	if cfg.Host != s.host || cfg.Port != s.port || cfg.Database != s.dbname {
+		return nil, fmt.Errorf("fake: no server at %s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
 	}
-	if u.Hostname() != s.host || u.Port() != "5432" || u.Path != "/taskmanager" {
-		return nil, fmt.Errorf("fake: no server at %s%s", u.Host, u.Path)
+	if !(cfg.User == s.masterUser && cfg.Password == s.masterPW) && !s.accepts(cfg.User, cfg.Password) {
+		return nil, &pgconn.PgError{Severity: "FATAL", Code: "28P01", Message: fmt.Sprintf("password authentication failed for user %q", cfg.User)}
 	}
-	user := u.User.Username()
-	pw, _ := u.User.Password()
-	if !(user == s.masterUser && pw == s.masterPW) && !s.accepts(user, pw) {
-		return nil, &pgconn.PgError{Severity: "FATAL", Code: "28P01", Message: fmt.Sprintf("password authentication failed for user %q", user)}
+	if role := s.defaultRole[cfg.User]; role != "" && s.members[cfg.User][role] == "" {
+		// PostgreSQL applies the role's "SET role" at login and refuses a role it cannot set.
+		return nil, &pgconn.PgError{Severity: "FATAL", Code: "42501", Message: fmt.Sprintf("permission denied to set role %q", role)}
 	}
 	s.open++
-	return &fakeDB{server: s, user: user}, nil
+	return &fakeDB{server: s, user: cfg.User}, nil
+}
+
+// checkVerifyFull refuses any session that would not verify the server's certificate against
+// the RDS CA bundle and the configured host name, like a client facing a man in the middle.
+func checkVerifyFull(cfg *pgx.ConnConfig) error {
+	roots, err := rdsRoots()
+	if err != nil {
+		return err
+	}
+	tc := cfg.TLSConfig
+	switch {
+	case tc == nil:
+		return errors.New("fake: connection without TLS refused")
+	case tc.InsecureSkipVerify || tc.VerifyPeerCertificate != nil:
+		return errors.New("fake: connection without certificate verification refused")
+	case tc.RootCAs == nil || !tc.RootCAs.Equal(roots):
+		return errors.New("fake: certificate signed by unknown authority")
+	case tc.ServerName != cfg.Host:
+		return fmt.Errorf("fake: certificate is valid for %s, not %s", cfg.Host, tc.ServerName)
+	case len(cfg.Fallbacks) > 0:
+		return errors.New("fake: fallback configurations refused")
+	}
+	return nil
 }
 
 // accepts checks a password against what the server stores for a login: a SCRAM-SHA-256
@@ -431,21 +458,53 @@ func (s *fakeServer) accepts(user, password string) bool {
 	return err == nil && want == stored
 }
 
+// memberOf lists the roles user is a direct member of, sorted.
+func (s *fakeServer) memberOf(user string) []string {
+	return slices.Sorted(maps.Keys(s.members[user]))
+}
+
+// grant records a membership as the server would, granted by grantor.
+func (s *fakeServer) grant(role, member, grantor string) {
+	if s.members[member] == nil {
+		s.members[member] = map[string]string{}
+	}
+	s.members[member][role] = grantor
+}
+
+// hasRole is pg_has_role(user, role, 'MEMBER'): direct or indirect membership.
+func (s *fakeServer) hasRole(user, role string) bool {
+	if user == role {
+		return true
+	}
+	for r := range s.members[user] {
+		if s.hasRole(r, role) {
+			return true
+		}
+	}
+	return false
+}
+
 var reVerifier = regexp.MustCompile(`^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`)
 
 type fakeDB struct {
 	server *fakeServer
 	user   string
+	role   string      // SET LOCAL ROLE in force, "" for the session user
 	snap   *fakeServer // state at BEGIN, restored on ROLLBACK or on close inside a transaction
 	closed bool
 }
 
 var (
-	reIdent     = `"((?:[^"]|"")+)"`
-	reCreateGrp = regexp.MustCompile(`^CREATE ROLE ` + reIdent + ` NOLOGIN$`)
-	reLogin     = regexp.MustCompile(`^(CREATE|ALTER) ROLE ` + reIdent + ` WITH LOGIN PASSWORD E'(.*)'$`)
-	reGrantRole = regexp.MustCompile(`^GRANT ` + reIdent + ` TO ` + reIdent + `$`)
-	reSetRole   = regexp.MustCompile(`^ALTER ROLE ` + reIdent + ` SET role TO ` + reIdent + `$`)
+	reIdent      = `"((?:[^"]|"")+)"`
+	reCreateRole = regexp.MustCompile(`^CREATE ROLE ` + reIdent + ` NOLOGIN$`)
+	reLogin      = regexp.MustCompile(`^(CREATE|ALTER) ROLE ` + reIdent + ` WITH LOGIN PASSWORD E'(.*)'$`)
+	reGrantRole  = regexp.MustCompile(`^GRANT ` + reIdent + ` TO (?:` + reIdent + `|(CURRENT_USER))$`)
+	reRevokeRole = regexp.MustCompile(`^REVOKE ` + reIdent + ` FROM ` + reIdent + `$`)
+	reSetRole    = regexp.MustCompile(`^ALTER ROLE ` + reIdent + ` SET role TO ` + reIdent + `$`)
+	reResetRole  = regexp.MustCompile(`^ALTER ROLE ` + reIdent + ` RESET role$`)
+	reSetLocal   = regexp.MustCompile(`^SET LOCAL ROLE ` + reIdent + `$`)
+	reDefaultFor = regexp.MustCompile(`^ALTER DEFAULT PRIVILEGES FOR ROLE ` + reIdent + ` IN SCHEMA public GRANT .* TO ` + reIdent + `$`)
+	reOnAll      = regexp.MustCompile(`^GRANT .* ON ALL (TABLES|SEQUENCES) IN SCHEMA public TO ` + reIdent + `$`)
 )
 
 func unquoteIdent(s string) string { return strings.ReplaceAll(s, `""`, `"`) }
@@ -479,15 +538,23 @@ func (d *fakeDB) Exec(_ context.Context, sql string, args ...any) (pgconn.Comman
 	if s.failOn != "" && strings.HasPrefix(sql, s.failOn) {
 		return pgconn.CommandTag{}, pgErr("42501", "permission denied")
 	}
+	roleExists := func(names ...string) error {
+		for _, n := range names {
+			if !s.roles[n] {
+				return pgErr("42704", fmt.Sprintf("role %q does not exist", n))
+			}
+		}
+		return nil
+	}
 	switch {
 	case sql == "BEGIN":
 		d.snap = s.clone()
 	case sql == "COMMIT":
-		d.snap = nil
+		d.snap, d.role = nil, ""
 	case sql == "ROLLBACK":
 		d.rollback()
-	case reCreateGrp.MatchString(sql):
-		role := unquoteIdent(reCreateGrp.FindStringSubmatch(sql)[1])
+	case reCreateRole.MatchString(sql):
+		role := unquoteIdent(reCreateRole.FindStringSubmatch(sql)[1])
 		if s.roles[role] {
 			return pgconn.CommandTag{}, pgErr("42710", "role already exists")
 		}
@@ -510,17 +577,71 @@ func (d *fakeDB) Exec(_ context.Context, sql string, args ...any) (pgconn.Comman
 	case reGrantRole.MatchString(sql):
 		m := reGrantRole.FindStringSubmatch(sql)
 		group, user := unquoteIdent(m[1]), unquoteIdent(m[2])
-		if group == user {
+		if m[3] == "CURRENT_USER" {
+			user = d.user
+		} else if err := roleExists(user); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+		if err := roleExists(group); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+		if group == user || s.hasRole(group, user) {
 			return pgconn.CommandTag{}, pgErr("0LP01", "role is a member of itself")
 		}
-		if !s.roles[group] || !s.roles[user] {
-			return pgconn.CommandTag{}, pgErr("42704", "role does not exist")
+		if s.members[user][group] == "" {
+			s.grant(group, user, d.user)
 		}
-		s.memberOf[user] = group
+	case reRevokeRole.MatchString(sql):
+		m := reRevokeRole.FindStringSubmatch(sql)
+		group, user := unquoteIdent(m[1]), unquoteIdent(m[2])
+		if err := roleExists(group, user); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+		// Only the revoking user's own grant goes; otherwise PostgreSQL merely warns.
+		if s.members[user][group] == d.user {
+			delete(s.members[user], group)
+		}
 	case reSetRole.MatchString(sql):
 		m := reSetRole.FindStringSubmatch(sql)
+		if err := roleExists(unquoteIdent(m[1]), unquoteIdent(m[2])); err != nil {
+			return pgconn.CommandTag{}, err
+		}
 		s.defaultRole[unquoteIdent(m[1])] = unquoteIdent(m[2])
-	case strings.HasPrefix(sql, "GRANT "):
+	case reResetRole.MatchString(sql):
+		user := unquoteIdent(reResetRole.FindStringSubmatch(sql)[1])
+		if err := roleExists(user); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+		delete(s.defaultRole, user)
+	case reSetLocal.MatchString(sql):
+		role := unquoteIdent(reSetLocal.FindStringSubmatch(sql)[1])
+		if d.snap == nil {
+			return pgconn.CommandTag{}, pgErr("25P01", "SET LOCAL can only be used in transaction blocks")
+		}
+		if !s.hasRole(d.user, role) {
+			return pgconn.CommandTag{}, pgErr("42501", fmt.Sprintf("permission denied to set role %q", role))
+		}
+		d.role = role
+	case sql == "RESET ROLE":
+		d.role = ""
+	case reDefaultFor.MatchString(sql):
+		m := reDefaultFor.FindStringSubmatch(sql)
+		if target := unquoteIdent(m[1]); d.role != target {
+			return pgconn.CommandTag{}, pgErr("42501", fmt.Sprintf("permission denied to change default privileges of %q", target))
+		}
+		if err := roleExists(unquoteIdent(m[2])); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+	case reOnAll.MatchString(sql):
+		// The app's objects belong to the owner role: only it may grant on them.
+		if d.role != OwnerRole {
+			return pgconn.CommandTag{}, pgErr("42501", "permission denied for table tasks")
+		}
+		if err := roleExists(unquoteIdent(reOnAll.FindStringSubmatch(sql)[2])); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+	case strings.HasPrefix(sql, "GRANT "), strings.HasPrefix(sql, "REVOKE "):
+		// Privileges on the database and the schema, which the master user may grant.
 	default:
 		return pgconn.CommandTag{}, pgErr("42601", "fake: unsupported statement")
 	}
@@ -531,17 +652,21 @@ func (s *fakeServer) clone() *fakeServer {
 	c := *s
 	c.roles = maps.Clone(s.roles)
 	c.logins = maps.Clone(s.logins)
-	c.memberOf = maps.Clone(s.memberOf)
+	c.members = map[string]map[string]string{}
+	for u, m := range s.members {
+		c.members[u] = maps.Clone(m)
+	}
 	c.defaultRole = maps.Clone(s.defaultRole)
 	return &c
 }
 
 func (d *fakeDB) rollback() {
+	d.role = ""
 	if d.snap == nil {
 		return
 	}
 	s := d.server
-	s.roles, s.logins, s.memberOf, s.defaultRole = d.snap.roles, d.snap.logins, d.snap.memberOf, d.snap.defaultRole
+	s.roles, s.logins, s.members, s.defaultRole = d.snap.roles, d.snap.logins, d.snap.members, d.snap.defaultRole
 	d.snap = nil
 }
 
@@ -554,6 +679,10 @@ func (d *fakeDB) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
 	case strings.Contains(sql, "FROM pg_catalog.pg_roles WHERE rolname = $1") && len(args) == 1:
 		name, _ := args[0].(string)
 		return fakeRow{value: s.roles[name]}
+	case sql == "SELECT pg_catalog.pg_has_role($1, $2, 'MEMBER')" && len(args) == 2:
+		user, _ := args[0].(string)
+		role, _ := args[1].(string)
+		return fakeRow{value: s.hasRole(user, role)}
 	case sql == "SELECT 1":
 		return fakeRow{value: 1}
 	}

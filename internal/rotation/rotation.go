@@ -87,8 +87,10 @@ type DB interface {
 	Close(ctx context.Context) error
 }
 
-// Connect opens a database session from a PostgreSQL URL.
-type Connect func(ctx context.Context, connString string) (DB, error)
+// Connect opens a database session with a configuration the Rotator builds: the configured host,
+// port and database, sslmode=verify-full against the embedded RDS CA bundle (see connConfig).
+// pgx.ConnectConfig implements it, wrapped to return a DB.
+type Connect func(ctx context.Context, cfg *pgx.ConnConfig) (DB, error)
 
 // Rotator handles rotation events. Secrets and Config are always needed, Connect for the
 // database kind, ECS when Config names services to redeploy, CodeDeploy when one of them is a

@@ -92,7 +92,7 @@ func TestHandleDoesNothingForCurrentVersion(t *testing.T) {
 			err := fx.rotator.Handle(context.Background(), Event{SecretID: dbSecretID, ClientRequestToken: fx.initial, Step: step})
 			require.NoError(t, err)
 			assert.Empty(t, fx.sm.randomCalls)
-			assert.Empty(t, fx.server.connStrings)
+			assert.Empty(t, fx.server.configs)
 			assert.Empty(t, fx.ecs.calls)
 		})
 	}

@@ -159,9 +159,6 @@ func Load(src Source) (*Config, error) {
 	if decoded["compute"] && decoded["edge"] && c.Compute.APIDeployment == compute.BlueGreen && c.Edge.Internal {
 		ps.Addf(Namespace+":compute.apiDeployment", "blueGreen needs an HTTPS load balancer with a test listener, and taskmanager:edge.internal is true; want rolling")
 	}
-	if decoded["logging"] && decoded["storage"] && c.Logging.ArchiveDays != nil && !c.Storage.Logs {
-		ps.Addf(Namespace+":logging.archiveDays", "archives to the logs bucket, and taskmanager:storage.logs is false; want storage.logs true, or no archiveDays")
-	}
 	if decoded["environment"] {
 		if tag, ok := c.Tags["Environment"]; ok && tag != c.Environment {
 			ps.Addf("aws:defaultTags.tags.Environment", "%q differs from taskmanager:environment %q; want the same value", tag, c.Environment)

@@ -230,15 +230,16 @@ func (e *environment) schedule() error {
 // storage is the buckets; the logs bucket keeps the log archive as long as the archive says.
 func (e *environment) storage() (err error) {
 	cfg := e.cfg
-	logDays := cfg.Logging.RetentionDays
+	logDays, archiveDays := cfg.Logging.RetentionDays, 0
 	if cfg.Logging.ArchiveDays != nil {
-		logDays = *cfg.Logging.ArchiveDays
+		logDays, archiveDays = *cfg.Logging.ArchiveDays, *cfg.Logging.ArchiveDays
 	}
 	e.buckets, err = storage.NewStorage(e.ctx, cfg.Stack, &storage.Args{
 		Config: cfg.Storage, Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
 		KeyArn:              e.key.Arn,
 		BackupRetentionDays: cfg.Database.BackupRetentionDays,
 		LogRetentionDays:    logDays,
+		ArchiveDays:         archiveDays,
 		Protect:             e.protect,
 	})
 	return err
@@ -345,7 +346,7 @@ func (e *environment) operations() (err error) {
 		}
 		if _, err := observability.NewLogArchive(e.ctx, cfg.Stack, &observability.ArchiveArgs{
 			Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
-			LogGroups: groups, BucketArn: e.buckets.LogsBucketArn, KeyArn: e.key.Arn,
+			LogGroups: groups, BucketArn: e.buckets.ArchiveBucketArn, KeyArn: e.key.Arn,
 		}); err != nil {
 			return err
 		}

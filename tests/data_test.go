@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 

@@ -138,7 +138,7 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 	bastion := []string{"bastion out 443 0.0.0.0/0", "bastion out 5432 sg:database", "database in 5432 sg:bastion"}
 	want := map[string][]string{
 		// dev's load balancer is internal: HTTP from inside the VPC only, reached through the bastion.
-		"dev":     append(append(appFlows(2525), bastion...), "alb in 80 10.1.0.0/16", "bastion out 80 sg:alb"),
+		"dev": append(append(appFlows(2525), bastion...), "alb in 80 10.1.0.0/16", "bastion out 80 sg:alb"),
 		// staging's load balancer signs people in with Cognito: it calls the token endpoint.
 		"staging": append(append(appFlows(587), publicALB...), "alb out 443 0.0.0.0/0"),
 		// production deploys blue/green: its test listener answers inside the VPC only.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
 )
 
 func TestAlarmsPerStack(t *testing.T) {
@@ -144,7 +146,7 @@ func TestProductionArchivesLogsFor365Days(t *testing.T) {
 	rec := runStack(t, "production")
 	stream := one(t, rec, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "production-log-archive")
 	s3 := stream.Inputs["extendedS3Configuration"].(map[string]any)
-	assert.Equal(t, "arn:aws:s3:::production-logs", s3["bucketArn"])
+	assert.Equal(t, "arn:aws:s3:::production-log-archive", s3["bucketArn"], "the archive's own bucket, not the access logs'")
 	var groups []string
 	for _, f := range rec.All("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter") {
 		groups = append(groups, f.Inputs["logGroup"].(string))
@@ -155,9 +157,11 @@ func TestProductionArchivesLogsFor365Days(t *testing.T) {
 	// prefix: its role may write both, or failed records are lost without a trace.
 	role := one(t, rec, "aws:iam/role:Role", "production-log-archive-delivery")
 	puts := policyResources(t, role.Inputs["inlinePolicies"].([]any)[0].(map[string]any)["policy"].(string))["s3:PutObject"]
+	assert.Equal(t, []string{keyArn("production")}, policyResources(t, role.Inputs["inlinePolicies"].([]any)[0].(map[string]any)["policy"].(string))["kms:GenerateDataKey"],
+		"the archive's bucket encrypts with the environment's key")
 	for _, key := range []string{"prefix", "errorOutputPrefix"} {
 		prefix := s3[key].(string)
-		object := "arn:aws:s3:::production-logs/" + prefix[:strings.Index(prefix, "!{")] + "2026/11/28/part-1"
+		object := "arn:aws:s3:::production-log-archive/" + prefix[:strings.Index(prefix, "!{")] + "2026/11/28/part-1"
 		assert.True(t, slices.ContainsFunc(puts, func(p string) bool { return iamMatch(p, object) }), "the delivery role may not put %s (%s %q); it may put %v", object, key, prefix, puts)
 	}
 	// CloudWatch keeps 30 days (hot); the bucket keeps the archive 365 days (cold).
@@ -166,8 +170,10 @@ func TestProductionArchivesLogsFor365Days(t *testing.T) {
 	for _, stack := range []string{"dev", "staging"} {
 		assert.Empty(t, runStack(t, stack).All("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"), "%s has no archive", stack)
 	}
-	assert.Contains(t, runInvalid(t, mutate(t, loadStack(t, "dev"), "taskmanager:logging", func(m map[string]any) { m["archiveDays"] = 365 })),
-		"taskmanager:logging.archiveDays: archives to the logs bucket, and taskmanager:storage.logs is false; want storage.logs true, or no archiveDays")
+	// The archive brings its own bucket: dev, with no logs bucket, may archive too.
+	devArchive, err := mockengine.RunSource(mockengine.WithExternalSecrets(mutate(t, loadStack(t, "dev"), "taskmanager:logging", func(m map[string]any) { m["archiveDays"] = 365 })))
+	require.NoError(t, err)
+	one(t, devArchive, "aws:s3/bucketV2:BucketV2", "dev-log-archive")
 }
 
 // iamMatch is IAM's resource matching: '*' is any run of characters, '/' included.

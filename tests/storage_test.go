@@ -13,11 +13,12 @@ import (
 )
 
 func TestBuckets(t *testing.T) {
-	want := map[string][]string{"dev": nil, "staging": {"logs"}, "production": {"backups", "static-assets", "logs"}}
-	// Expiry in days: backups follow the database's backup retention, logs the archive.
+	want := map[string][]string{"dev": nil, "staging": {"logs"}, "production": {"backups", "static-assets", "logs", "log-archive"}}
+	// Expiry in days: backups follow the database's backup retention, logs and the archive the
+	// archive's days.
 	expire := map[string]map[string]float64{
 		"staging":    {"logs": 30},
-		"production": {"backups": 30, "logs": 365},
+		"production": {"backups": 30, "logs": 365, "log-archive": 365},
 	}
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
@@ -70,6 +71,26 @@ func TestBuckets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Production's log archive has a bucket of its own: encrypted with the environment's key,
+// versioned, and every object locked in compliance mode for the archive's 365 days, so that not
+// even the account's root can shorten it.
+func TestLogArchiveBucketIsLocked(t *testing.T) {
+	rec := runStack(t, "production")
+	bucket := one(t, rec, "aws:s3/bucketV2:BucketV2", "production-log-archive")
+	assert.Equal(t, true, bucket.Inputs["objectLockEnabled"], "Object Lock is set when the bucket is created")
+	versioning := one(t, rec, "aws:s3/bucketVersioningV2:BucketVersioningV2", "production-log-archive")
+	assert.Equal(t, map[string]any{"status": "Enabled"}, versioning.Inputs["versioningConfiguration"])
+	lock := one(t, rec, "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "production-log-archive")
+	assert.Equal(t, map[string]any{"defaultRetention": map[string]any{"mode": "COMPLIANCE", "days": 365.0}}, lock.Inputs["rule"])
+	assert.Contains(t, lock.DependsOn, versioning.URN, "Object Lock needs versioning on first")
+	for _, other := range []string{"production-logs", "production-backups", "production-static-assets"} {
+		assert.NotEqual(t, true, one(t, rec, "aws:s3/bucketV2:BucketV2", other).Inputs["objectLockEnabled"], other)
+	}
+	for _, stack := range []string{"dev", "staging"} {
+		assert.Empty(t, runStack(t, stack).All("aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2"), "%s has no archive", stack)
 	}
 }
 

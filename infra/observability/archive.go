@@ -19,8 +19,8 @@ type ArchiveArgs struct {
 	// LogGroups are the names of the groups archived (the app's), as their owner's outputs: a
 	// subscription filter's create fails when its group does not exist yet.
 	LogGroups []pulumi.StringInput
-	// BucketArn is the logs bucket; its lifecycle keeps the archive for the spec's
-	// log_archive_days.
+	// BucketArn is the archive's own bucket (SSE-KMS with KeyArn, Object Lock); its lifecycle
+	// keeps the archive for the spec's log_archive_days.
 	BucketArn pulumi.StringInput
 	KeyArn    pulumi.StringInput
 }
@@ -60,8 +60,11 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 					iampolicy.Allow([]string{"s3:PutObject", "s3:AbortMultipartUpload"},
 						v[0]+"/"+ArchivePrefix+"*", v[0]+"/"+ArchiveErrorPrefix+"*"),
 					iampolicy.Allow([]string{"s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"}, v[0]),
+					// The bucket encrypts with the environment's key: through S3 only.
+					iampolicy.Statement{Effect: "Allow", Action: []string{"kms:GenerateDataKey", "kms:Decrypt"}, Resource: []string{v[1]},
+						Condition: map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("s3.%s.amazonaws.com", args.Region)}}},
 				)
-			}, args.BucketArn),
+			}, args.BucketArn, args.KeyArn),
 		}},
 	}, parent)
 	if err != nil {

@@ -28,6 +28,9 @@ type Args struct {
 	// BackupRetentionDays expires backups (spec: 7/14/30 days); LogRetentionDays expires logs
 	// (the archive's days where there is an archive).
 	BackupRetentionDays, LogRetentionDays int
+	// ArchiveDays, when not 0, adds the log archive's bucket: SSE-KMS with the environment's key,
+	// versioned, and each object locked (compliance mode) then expired after that many days.
+	ArchiveDays int
 	// Protect keeps Pulumi from deleting the buckets, and retains them if removed from the
 	// program (production).
 	Protect bool
@@ -41,7 +44,9 @@ type Storage struct {
 	LogsBucket    pulumi.StringOutput
 	LogsBucketArn pulumi.StringOutput
 	LogsReady     pulumi.Resource
-	// Buckets are the names by purpose (backups, static-assets, logs).
+	// ArchiveBucketArn is the log archive's bucket, with ArchiveDays.
+	ArchiveBucketArn pulumi.StringOutput
+	// Buckets are the names by purpose (backups, static-assets, logs, log-archive).
 	Buckets map[string]pulumi.StringOutput
 }
 
@@ -51,6 +56,7 @@ type bucket struct {
 	kms        bool // SSE-KMS with the environment's key; else SSE-S3, which ALB access logs need
 	versioned  bool
 	expireDays int // 0 keeps objects
+	lockDays   int // Object Lock in compliance mode for that many days; 0: no lock
 	extra      func(arn string) []iampolicy.Statement
 }
 
@@ -73,14 +79,21 @@ func NewStorage(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 			return elbLogDelivery(arn, args.Region, args.AccountID)
 		}})
 	}
+	if args.ArchiveDays > 0 {
+		// Nobody, root included, can delete or overwrite an archived log before its time.
+		buckets = append(buckets, bucket{purpose: "log-archive", kms: true, versioned: true, expireDays: args.ArchiveDays, lockDays: args.ArchiveDays})
+	}
 	for _, b := range buckets {
 		bkt, policy, err := newBucket(ctx, name, args, b, parent)
 		if err != nil {
 			return nil, err
 		}
 		st.Buckets[b.purpose] = bkt.Bucket
-		if b.purpose == "logs" {
+		switch b.purpose {
+		case "logs":
 			st.LogsBucket, st.LogsBucketArn, st.LogsReady = bkt.Bucket, bkt.Arn, policy
+		case "log-archive":
+			st.ArchiveBucketArn = bkt.Arn
 		}
 	}
 	outs := pulumi.Map{}
@@ -96,6 +109,8 @@ func newBucket(ctx *pulumi.Context, name string, args *Args, b bucket, parent pu
 	bkt, err := s3.NewBucketV2(ctx, base, &s3.BucketV2Args{
 		// Outside production a destroyed environment takes its objects with it.
 		ForceDestroy: pulumi.Bool(!args.Protect),
+		// Object Lock can only be turned on when the bucket is created.
+		ObjectLockEnabled: pulumi.Bool(b.lockDays > 0),
 	}, stateful...)
 	if err != nil {
 		return nil, nil, err
@@ -127,11 +142,24 @@ func newBucket(ctx *pulumi.Context, name string, args *Args, b bucket, parent pu
 		return nil, nil, err
 	}
 	if b.versioned {
-		if _, err := s3.NewBucketVersioningV2(ctx, base, &s3.BucketVersioningV2Args{
+		versioning, err := s3.NewBucketVersioningV2(ctx, base, &s3.BucketVersioningV2Args{
 			Bucket:                  bkt.ID(),
 			VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
-		}, parent); err != nil {
+		}, parent)
+		if err != nil {
 			return nil, nil, err
+		}
+		if b.lockDays > 0 {
+			if _, err := s3.NewBucketObjectLockConfigurationV2(ctx, base, &s3.BucketObjectLockConfigurationV2Args{
+				Bucket: bkt.ID(),
+				Rule: s3.BucketObjectLockConfigurationV2RuleArgs{
+					DefaultRetention: s3.BucketObjectLockConfigurationV2RuleDefaultRetentionArgs{
+						Mode: pulumi.String("COMPLIANCE"), Days: pulumi.Int(b.lockDays),
+					},
+				},
+			}, parent, pulumi.DependsOn([]pulumi.Resource{versioning})); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	rule := s3.BucketLifecycleConfigurationV2RuleArgs{

@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	cat <<'EOF'
-Usage: scripts/create-environment.sh <stack> [image-tag]
+Usage: scripts/create-environment.sh [--i-mean-production] <stack> [image-tag]
 
 <stack> is dev, staging or production. [image-tag] is the image to deploy once the
 infrastructure exists; default: the stack's taskmanager:compute.imageTag. The image must be in
@@ -28,6 +28,12 @@ Steps:
   3. scripts/build-lambdas.sh (the rotation function the program deploys)
   4. pulumi up --yes (the first up also creates the app's database users)
   5. scripts/deploy.sh <stack> <image-tag>: migrations, then the services
+
+Production outside CI (CI is not "true") is refused unless you pass --i-mean-production. Then,
+after step 3, it shows `pulumi preview` of production and asks you to type "production" at the
+terminal (/dev/tty; with no terminal it refuses) before `pulumi up`; step 5 (deploy.sh, given the
+flag) shows its own preview and asks again before the migrations. Nothing in production changes
+before the first answer.
 
 Environment: PULUMI_ORG (Pulumi organisation of the stacks), BUILD_LAMBDAS (the build script).
 EOF
@@ -80,20 +86,33 @@ ask_secret() {
 	log "    set (encrypted in Pulumi.$stack.yaml)"
 }
 
+# create_preview STACK: what the first `pulumi up` creates (or, on an existing stack, changes).
+create_preview() {
+	step "Preview of $1: what pulumi up creates or changes"
+	pulumi preview --diff --stack "$(stack_ref "$1")" --message "preview before creating $1" >&2
+}
+
 main() {
-	local stack tag
-	case ${1:-} in
-	-h | --help)
-		usage
-		return 0
-		;;
-	esac
-	[[ $# -ge 1 && $# -le 2 ]] || {
+	local stack tag args=() i_mean_production=0 deploy
+	while (($#)); do
+		case $1 in
+		-h | --help)
+			usage
+			return 0
+			;;
+		"$PRODUCTION_FLAG") i_mean_production=1 ;;
+		-*) die "unknown option $1 (see --help)" ;;
+		*) args+=("$1") ;;
+		esac
+		shift
+	done
+	[[ ${#args[@]} -ge 1 && ${#args[@]} -le 2 ]] || {
 		usage >&2
 		die "want <stack> [image-tag]"
 	}
-	stack=$1
+	stack=${args[0]}
 	check_stack "$stack"
+	require_production_flag "$stack" "$i_mean_production"
 	require_tools pulumi aws jq
 	cd "$REPO_ROOT"
 
@@ -118,18 +137,23 @@ main() {
 	step "Building the rotation function"
 	"${BUILD_LAMBDAS:-$REPO_ROOT/scripts/build-lambdas.sh}"
 
+	# Production outside CI: the preview, then the stack's name typed at the terminal.
+	production_gate "$stack" create_preview "$stack"
+
 	step "pulumi up"
 	# The services are created with the stack file's image tag; until that image exists in the
 	# new repository their tasks do not start, and the app starts only after its migrations, in
 	# the deploy below.
 	pulumi up --yes --stack "$(stack_ref "$stack")" --message "create $stack"
 
-	tag=${2:-}
+	tag=${args[1]:-}
 	if [[ -z $tag ]]; then
 		tag=$(config_get "$stack" taskmanager:compute.imageTag)
 	fi
 	step "Deploying $tag"
-	"$REPO_ROOT/scripts/deploy.sh" "$stack" "$tag" || die "the infrastructure of $stack exists, but the deploy of $tag failed (above); fix that, then run: scripts/deploy.sh $stack <image-tag>"
+	deploy=("$REPO_ROOT/scripts/deploy.sh")
+	((i_mean_production == 0)) || deploy+=("$PRODUCTION_FLAG")
+	"${deploy[@]}" "$stack" "$tag" || die "the infrastructure of $stack exists, but the deploy of $tag failed (above); fix that, then run: scripts/deploy.sh ${deploy[*]:1}${deploy[1]:+ }$stack <image-tag>"
 
 	step "Environment $stack created"
 	log "Outputs: pulumi stack output --stack $(stack_ref "$stack")"

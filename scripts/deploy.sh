@@ -19,6 +19,12 @@ Usage:
 <stack> is dev, staging or production. <image-tag> must exist in the stack's repository
 (taskmanager-<stack>); "current" redeploys the tag the stack runs now (an infrastructure change).
 
+Production outside CI (CI is not "true"): a deploy or a rollback is refused unless you pass
+--i-mean-production; then, before anything changes, it shows the preview (pulumi preview of
+production with the image it runs now, and the image change; for --rollback, what it puts back)
+and asks you to type "production" at the terminal (/dev/tty; with no terminal it refuses). In CI
+(GitHub sets CI=true) production's approval is the GitHub environment's reviewers.
+
 A deploy:
   1. checks the image is in the repository and its scan has no finding of a gated severity;
   2. registers a copy of the migrations task definition with the new image, runs it
@@ -41,6 +47,7 @@ Options:
                           The migration task still runs the /tmp check of step 2, alone.
   --wait-for-termination  production: wait until CodeDeploy has removed the old tasks (the end
                           of the one-hour rollback window) instead of until traffic has shifted
+  --i-mean-production     production outside CI: go on to the preview and the typed confirmation
   -h, --help              this help
 
 Environment:
@@ -388,6 +395,9 @@ deploy() {
 	check_tag "$tag"
 	image="$repo_url:$tag"
 
+	# Production outside CI: the preview, then the stack's name typed at the terminal.
+	production_gate "$stack" deploy_preview "$stack" "$cluster" "$tag"
+
 	record_previous "$stack" "$cluster"
 	if [[ -n $PROMOTE_FROM ]]; then
 		promote_image "$PROMOTE_FROM" "$repo_url" "$tag"
@@ -419,6 +429,23 @@ deploy() {
 		verify_services "$cluster" "api=$api_td" "worker=$worker_td" || die "the services are not running $tag"
 	fi
 	step "Deployed $tag to $stack"
+}
+
+# deploy_preview STACK CLUSTER TAG: what a deploy of TAG changes, shown before anything changes:
+# `pulumi preview` with the image the stack runs now (the stack file's tag is a placeholder, as in
+# CI's previews), so that the diff is this checkout's change; then the image change, in words.
+deploy_preview() {
+	local stack=$1 cluster=$2 tag=$3 running from=""
+	[[ -z $PROMOTE_FROM ]] || from=" (copied from $PROMOTE_FROM)"
+	step "Preview of $stack: what this checkout changes besides the image"
+	if running=$(running_image "$cluster" worker); then
+		pulumi config set --path taskmanager:compute.imageTag "${running##*:}" --stack "$(stack_ref "$stack")" || return 1
+	else
+		running="no image yet"
+	fi
+	pulumi preview --diff --stack "$(stack_ref "$stack")" --message "preview before deploying $tag" >&2 || return 1
+	log "Then the deploy runs the migrations of $tag against $stack's database, and moves the services"
+	log "from ${running##*:} to $tag$from."
 }
 
 # smoke_test STACK: the services are healthy on their task definitions, and the API answers its
@@ -498,6 +525,8 @@ rollback() {
 	app=$(output "$outputs" codeDeployApplication)
 	group=$(output "$outputs" codeDeployDeploymentGroup)
 
+	production_gate "$stack" rollback_plan "$stack"
+
 	step "Rolling back $stack"
 	for svc in api worker; do
 		[[ $svc == api && -n $app ]] && continue
@@ -548,6 +577,18 @@ rollback() {
 	log "to align it now: scripts/deploy.sh --skip-migrations $stack <previous tag>"
 }
 
+# rollback_plan STACK: what --rollback puts back, from the record of the last deploy.
+rollback_plan() {
+	local stack=$1 svc id
+	step "Rollback of $stack: what the last deploy from this checkout recorded ($(state_file "$stack"))"
+	for svc in api worker; do
+		log "  $svc back to: $(state_get "$stack" "previous_$svc")"
+	done
+	id=$(state_get "$stack" codedeploy_deployment)
+	[[ -z $id ]] || log "  the API's CodeDeploy deployment $id: stopped with rollback within its window, else the API's task definition above deployed through CodeDeploy"
+	log "No migration runs."
+}
+
 # ecs_usable TASK_DEFINITION: the task definition itself when still ACTIVE, else a new revision
 # with the same content (a service cannot be pointed at an INACTIVE revision).
 ecs_usable() {
@@ -580,6 +621,7 @@ main() {
 	PROMOTE_FROM=""
 	SKIP_MIGRATIONS=0
 	WAIT_FOR_TERMINATION=0
+	I_MEAN_PRODUCTION=0
 	while (($#)); do
 		case $1 in
 		-h | --help)
@@ -591,6 +633,7 @@ main() {
 		--running-image) mode=running_image ;;
 		--skip-migrations) SKIP_MIGRATIONS=1 ;;
 		--wait-for-termination) WAIT_FOR_TERMINATION=1 ;;
+		"$PRODUCTION_FLAG") I_MEAN_PRODUCTION=1 ;;
 		--promote-from)
 			[[ $# -ge 2 ]] || die "--promote-from needs an image"
 			PROMOTE_FROM=$2
@@ -607,6 +650,7 @@ main() {
 			usage >&2
 			die "want <stack> <image-tag>"
 		}
+		require_production_flag "${args[0]}" "$I_MEAN_PRODUCTION"
 		deploy "${args[@]}"
 		;;
 	*)
@@ -616,7 +660,10 @@ main() {
 		}
 		case $mode in
 		smoke) smoke_test "${args[0]}" ;;
-		rollback) rollback "${args[0]}" ;;
+		rollback)
+			require_production_flag "${args[0]}" "$I_MEAN_PRODUCTION"
+			rollback "${args[0]}"
+			;;
 		running_image)
 			check_stack "${args[0]}"
 			require_tools aws jq

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Destroys a non-production environment: the spec's destroy script, in Pulumi terms. Stops the
-# services, takes a final database snapshot and waits for it, lifts the database's deletion
-# protection where it is on (staging), then `pulumi destroy`. Production is refused.
+# Destroys a non-production environment: the spec's destroy script, in Pulumi terms. Checks that
+# the AWS credentials are for the account the stack was deployed to, stops the services, takes a
+# final database snapshot and waits for it, lifts the database's deletion protection where it is
+# on (staging), then `pulumi destroy`. The environment's KMS key, which encrypts the final
+# snapshots, is kept (the program retains it; this script never schedules its deletion). Production
+# is refused.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -14,7 +17,10 @@ Usage: scripts/destroy-environment.sh <stack>
 <stack> is dev or staging; production is refused (its data stores are `protect`ed in Pulumi:
 deleting them is a deliberate, reviewed change, never a script).
 
-Asks you to type "yes", then:
+Asks you to type "yes", then checks that your AWS credentials are for the account the stack was
+deployed to (aws sts get-caller-identity against the account of the stack's output kmsKeyArn):
+on a mismatch, or if the stack's outputs cannot be read, it stops before anything is changed.
+Then:
   1. stops auto scaling from starting tasks again (min = max = 0) and scales api and worker to 0,
      so nothing writes to the database any more, and waits until their tasks have stopped;
   2. snapshots the database as <stack>-final-<UTC time> and waits until the snapshot is available;
@@ -22,9 +28,65 @@ Asks you to type "yes", then:
      you type the stack's name at a second prompt (asked before anything is changed);
   4. pulumi destroy --yes. The stack itself and its config (Pulumi.<stack>.yaml, with the
      secrets you set) are kept, so scripts/create-environment.sh <stack> recreates it.
+  5. prints the final snapshots (the database's and, where the program takes them, the program's
+     own) and the ARN of the KMS key that encrypts them, which outlives the stack: it must stay
+     enabled for as long as the snapshots are to be restorable. If the key was scheduled for
+     deletion anyway (a program that does not retain it), the deletion is cancelled and the key
+     enabled again. docs/runbook.md: "Restore a destroyed environment's snapshot".
 
 Environment: PULUMI_ORG (Pulumi organisation of the stacks).
 EOF
+}
+
+# check_account STACK KEY_ARN: the credentials' account must be the one the stack was deployed to
+# (the account part of its key's ARN), or a destroy would act on another account's resources of
+# the same names.
+check_account() {
+	local stack=$1 key_arn=$2 deployed caller
+	[[ $key_arn == arn:*:kms:*:*:key/* ]] ||
+		die "cannot tell which AWS account stack $stack was deployed to: it has no kmsKeyArn output (pulumi login? PULUMI_ORG?); nothing was changed"
+	deployed=$(cut -d: -f5 <<<"$key_arn")
+	caller=$(aws sts get-caller-identity --query Account --output text) ||
+		die "cannot tell which AWS account these credentials are for (aws sts get-caller-identity failed); nothing was changed"
+	[[ $caller == "$deployed" ]] ||
+		die "these AWS credentials are for account $caller, but stack $stack was deployed to account $deployed: use credentials for $deployed (AWS_PROFILE?); nothing was changed"
+	log "  AWS account $caller: the account of stack $stack"
+}
+
+# keep_key KEY_ARN: the key that encrypts the final snapshots stays enabled, and its state is
+# printed. The program retains it on destroy (RetainOnDelete); should it have been scheduled for
+# deletion all the same, that is cancelled (which leaves it disabled) and the key enabled again.
+keep_key() {
+	local key=$1 state
+	state=$(aws kms describe-key --key-id "$key" --query KeyMetadata.KeyState --output text) || {
+		warn "cannot read the state of $key (aws kms describe-key); the final snapshots need it enabled"
+		printf 'state unknown'
+		return 0
+	}
+	if [[ $state == PendingDeletion ]]; then
+		warn "$key was scheduled for deletion by pulumi destroy; cancelling that: the final snapshots are unusable without it"
+		{ aws kms cancel-key-deletion --key-id "$key" --query KeyId --output text >/dev/null &&
+			aws kms enable-key --key-id "$key"; } ||
+			die "could not cancel the deletion of $key: run aws kms cancel-key-deletion --key-id $key, then aws kms enable-key --key-id $key, before its deletion window ends"
+		state=$(aws kms describe-key --key-id "$key" --query KeyMetadata.KeyState --output text) || state="state unknown"
+	fi
+	[[ $state == Enabled ]] || warn "$key is $state: the final snapshots cannot be restored until it is Enabled (aws kms enable-key --key-id $key)"
+	printf '%s' "$state"
+}
+
+# final_snapshots DB KEY_ARN: "<kind> <identifier>" of each snapshot this environment left that is
+# encrypted with its key: the database's (this script's, and the program's final one where it
+# takes one) and the cache's (the program's final one, where it takes one). Earlier environments
+# of the same name had keys of their own: their snapshots are not listed.
+final_snapshots() {
+	local db=$1 key=$2
+	# $k and $key are jq's.
+	# shellcheck disable=SC2016
+	local mine='select((.KmsKeyId // "") as $k | $k == $key or $k == ($key | sub(".*/"; "")))'
+	aws rds describe-db-snapshots --db-instance-identifier "$db" --snapshot-type manual --output json |
+		jq -r --arg key "$key" ".DBSnapshots[] | $mine | \"database \(.DBSnapshotIdentifier)\"" || return 1
+	aws elasticache describe-snapshots --output json |
+		jq -r --arg key "$key" ".Snapshots[] | $mine | \"cache    \(.SnapshotName)\"" || return 1
 }
 
 # protection DB: "True" when the instance exists and has deletion protection on.
@@ -34,7 +96,7 @@ protection() {
 }
 
 main() {
-	local stack outputs="" cluster db snapshot protected=() instance targets target svc
+	local stack outputs="" cluster db snapshot protected=() instance targets target svc key key_state snapshots
 	case ${1:-} in
 	-h | --help)
 		usage
@@ -57,7 +119,12 @@ main() {
 	require_tools pulumi aws jq
 	cd "$REPO_ROOT"
 
-	outputs=$(stack_outputs "$stack" 2>/dev/null) || outputs='{}'
+	outputs=$(stack_outputs "$stack") ||
+		die "cannot read the outputs of stack $stack (pulumi login? PULUMI_ORG?); nothing was changed"
+	# Before anything is read or changed in AWS: the account the stack lives in.
+	step "Checking the AWS account"
+	key=$(output "$outputs" kmsKeyArn)
+	check_account "$stack" "$key"
 	# The names are fixed by the program (DESIGN, Names); the outputs are read when there are any.
 	cluster=$(output "$outputs" clusterName)
 	cluster=${cluster:-$stack-taskmanager}
@@ -114,15 +181,27 @@ main() {
 	step "pulumi destroy"
 	pulumi destroy --yes --stack "$(stack_ref "$stack")" --message "destroy $stack"
 
+	key_state=$(keep_key "$key")
+	snapshots=$(final_snapshots "$db" "$key") || {
+		warn "could not list the snapshots encrypted with $key"
+		snapshots=""
+	}
+	# This script's snapshot is named even when the listing missed it.
+	grep -qxF "database $snapshot" <<<"$snapshots" || snapshots=$(printf 'database %s\n%s' "$snapshot" "$snapshots")
+
 	step "Environment $stack destroyed"
 	cat >&2 <<EOF
-The database's final snapshot: $snapshot (aws rds describe-db-snapshots --db-snapshot-identifier $snapshot).
+Final snapshots, encrypted with the environment's KMS key:
+$(sed '/^$/d; s/^/  /' <<<"$snapshots")
+The key, retained: $key ($key_state)
+  Keep it enabled for as long as any of these snapshots may be restored; once they are deleted,
+  schedule its deletion (docs/runbook.md, "Restore a destroyed environment's snapshot").
 Its secrets are deleted with it (dev: at once; staging: after a 7-day recovery window, so before
 recreating staging within that window: aws secretsmanager restore-secret, or delete-secret
 --force-delete-without-recovery, for each taskmanager/$stack/* secret).
 To recreate the environment (same names, the stack's config and secrets are kept):
   scripts/create-environment.sh $stack
-To bring the data back, restore $snapshot as described in docs/runbook.md (Destroy).
+To bring the data back: docs/runbook.md, "Restore a destroyed environment's snapshot".
 EOF
 }
 

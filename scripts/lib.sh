@@ -146,3 +146,45 @@ confirm() {
 	[[ -t 0 ]] || printf '\n' >&2
 	[[ $answer == "$2" ]]
 }
+
+# --- production from a person's machine ---------------------------------------------------------
+
+# The flag with which a person says they mean production (deploy.sh, create-environment.sh).
+PRODUCTION_FLAG=--i-mean-production
+
+# in_ci: true in CI. GitHub Actions sets CI=true, and production's pipeline job is bound to the
+# GitHub environment "production" (required reviewers): that approval is the intent there.
+in_ci() { [[ ${CI:-} == true ]]; }
+
+# require_production_flag STACK GIVEN: outside CI, production needs PRODUCTION_FLAG (GIVEN is 1 when
+# it was passed). Called before anything runs, so that a refusal has changed nothing.
+require_production_flag() {
+	[[ $1 == production ]] || return 0
+	in_ci && return 0
+	[[ $2 == 1 ]] && return 0
+	die "refusing production outside CI (CI is not \"true\"; production's deploys go through release.yml)." \
+		"To change production from this machine, pass $PRODUCTION_FLAG: you are then shown the preview and asked to type the stack's name at the terminal." \
+		"Nothing was changed"
+}
+
+# has_terminal: the process has a controlling terminal to ask a person on.
+has_terminal() { (exec </dev/tty) 2>/dev/null; }
+
+# production_gate STACK SHOW...: outside CI, production goes on only once the person has been shown
+# what will change (SHOW..., a command: the preview) and has then typed the stack's name. The
+# answer is read from the terminal (/dev/tty), never from stdin: piped or scripted input is not a
+# person's intent. No terminal, no production. Other stacks, and CI, pass at once.
+production_gate() {
+	local stack=$1 answer=""
+	shift
+	[[ $stack == production ]] || return 0
+	in_ci && return 0
+	has_terminal || die "no terminal to confirm production on (the stack's name is asked at /dev/tty, not on stdin); nothing was changed in production"
+	"$@" || die "could not show what changes in $stack; nothing was changed in production"
+	printf '\n%s ' "The above is what changes in $stack. Type the stack's name ($stack) to go on:" >&2
+	IFS= read -r answer </dev/tty || true
+	# The terminal echoed the answer; stderr elsewhere (a log) still gets the prompt's line ended.
+	[[ -t 2 ]] || printf '\n' >&2
+	[[ $answer == "$stack" ]] || die "aborted: the name typed is not \"$stack\"; nothing was changed in production"
+	log "  confirmed at the terminal: $stack"
+}

@@ -308,6 +308,7 @@ func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesIn
 				ServiceName:          aws.String(name),
 				Status:               aws.String("ACTIVE"),
 				DeploymentController: &ecstypes.DeploymentController{Type: ecstypes.DeploymentControllerTypeEcs},
+				RunningCount:         2, // tasks that hold the previous credentials
 			}, true
 		}
 		if !ok {

@@ -50,6 +50,14 @@ func (r *Rotator) redeploy(ctx context.Context, log *slog.Logger) error {
 			log.Warn("ECS service not found or not active; nothing to redeploy", "cluster", cluster, "service", name)
 			continue
 		}
+		if svc.RunningCount == 0 && svc.PendingCount == 0 {
+			// No task holds the previous credentials: the next ones read AWSCURRENT when they start.
+			// A new environment's first rotation finds its services so (no image deployed yet), and
+			// a CodeDeploy deployment of a task definition that cannot start would block the
+			// deployment group for the release that follows.
+			log.Info("ECS service runs no task; nothing to redeploy", "cluster", cluster, "service", name)
+			continue
+		}
 		if svc.DeploymentController == nil || svc.DeploymentController.Type != ecstypes.DeploymentControllerTypeCodeDeploy {
 			errs = append(errs, r.forceNewDeployment(ctx, name, log))
 			continue

@@ -37,6 +37,7 @@ func blueGreenAPI() ecstypes.Service {
 		TaskDefinition:       aws.String(taskDefARN + "5"),
 		NetworkConfiguration: network("subnet-created-with"),
 		PlatformVersion:      aws.String("LATEST"),
+		RunningCount:         5,
 		LoadBalancers: []ecstypes.LoadBalancer{{
 			ContainerName:  aws.String("api"),
 			ContainerPort:  aws.Int32(8000),
@@ -58,6 +59,7 @@ func rollingService(name string) ecstypes.Service {
 		ServiceName:          aws.String(name),
 		Status:               aws.String("ACTIVE"),
 		DeploymentController: &ecstypes.DeploymentController{Type: ecstypes.DeploymentControllerTypeEcs},
+		RunningCount:         2,
 	}
 }
 
@@ -233,4 +235,23 @@ func countLines(s, substr string) int {
 		}
 	}
 	return n
+}
+
+// A service that runs no task has nobody to restart: on a new environment the first rotation
+// finds its services so (no image deployed yet), and a CodeDeploy deployment would hold the
+// deployment group against the release that follows.
+func TestRedeploySkipsServicesThatRunNoTask(t *testing.T) {
+	fx := newProdFixture(t)
+	api, worker := blueGreenAPI(), rollingService(prodWorker)
+	api.RunningCount, worker.RunningCount = 0, 0
+	fx.ecs.described = map[string]ecstypes.Service{prodAPI: api, prodWorker: worker}
+	require.NoError(t, fx.rotator.redeploy(t.Context(), fx.rotator.logger()))
+	assert.Empty(t, fx.cd.calls, "no CodeDeploy deployment")
+	assert.Empty(t, fx.ecs.services(), "no forced deployment")
+
+	// A task that is starting may already have read the previous value: it is redeployed.
+	worker.PendingCount = 1
+	fx.ecs.described[prodWorker] = worker
+	require.NoError(t, fx.rotator.redeploy(t.Context(), fx.rotator.logger()))
+	assert.Equal(t, []string{prodWorker}, fx.ecs.services())
 }

@@ -383,6 +383,11 @@ var freeTypes = map[string]bool{
 	"aws:cloudwatch/logResourcePolicy:LogResourcePolicy": true,
 	// One invocation per database instance: a fraction of a cent, once.
 	"aws:lambda/invocation:Invocation": true,
+	// Staging's sign-in: Cognito's first 10,000 monthly active users are free, and staging has
+	// tens. Object Lock itself costs nothing; the locked objects are storage.
+	"aws:cognito/userPool:UserPool": true, "aws:cognito/userPoolClient:UserPoolClient": true,
+	"aws:cognito/userPoolDomain:UserPoolDomain":                              true,
+	"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2": true,
 }
 
 // classify sorts the resources that are not priced into usage-based ones and unknown ones.

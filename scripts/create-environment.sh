@@ -22,8 +22,8 @@ Steps:
      to Pulumi on stdin, never on a command line):
        production: smtpUsername smtpPassword googleClientId googleClientSecret githubClientId
                    githubClientSecret sentryDsn datadogApiKey, all required
-       staging:    basicAuth (user:password), required; the eight above, optional
-       dev:        the eight above, optional
+       staging, dev: the eight above, optional (staging's people sign in through its own
+                   Cognito user pool: docs/runbook.md says how to invite them)
      An optional one is skipped with an empty answer (its integration stays off).
   3. scripts/build-lambdas.sh (the rotation function the program deploys)
   4. pulumi up --yes (the first up also creates the app's database users)
@@ -57,7 +57,6 @@ ask_secret() {
 	fi
 	hint="optional, Enter to skip"
 	[[ $required == required ]] && hint="required"
-	[[ $key == basicAuth ]] && hint+=", user:password"
 	while :; do
 		printf '  %s (%s): ' "$key" "$hint" >&2
 		value=""
@@ -74,8 +73,6 @@ ask_secret() {
 				return 0
 			}
 			log "    $key is required for $stack"
-		elif [[ $key == basicAuth && $value != ?*:?* ]]; then
-			log "    want user:password"
 		else
 			break
 		fi
@@ -123,11 +120,6 @@ main() {
 	case $stack in
 	production)
 		for key in "${EXTERNAL_SECRETS[@]}"; do ask_secret "$stack" "$key" required; done
-		;;
-	staging)
-		# The staging WAF's basic-auth credential (taskmanager:edge.basicAuth: true).
-		ask_secret "$stack" basicAuth required
-		for key in "${EXTERNAL_SECRETS[@]}"; do ask_secret "$stack" "$key" optional; done
 		;;
 	*)
 		for key in "${EXTERNAL_SECRETS[@]}"; do ask_secret "$stack" "$key" optional; done

@@ -408,6 +408,10 @@ func (e *environment) export() {
 		secretArns[name] = arn
 	}
 	ctx.Export("secretArns", secretArns)
+	if cfg.Edge.SignIn {
+		// The pipeline's smoke tests read the token from here to pass the sign-in.
+		ctx.Export("smokeTestHeaderSecretArn", e.store.Arns[secrets.SmokeTestHeader])
+	}
 }
 
 // checkImage fails before anything is registered when the stack's image repository holds images

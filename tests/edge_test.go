@@ -201,6 +201,8 @@ func TestStagingSignIn(t *testing.T) {
 	assert.Equal(t, []any{map[string]any{"httpHeader": map[string]any{"httpHeaderName": "X-Smoke-Test-Token", "values": []any{token}}}}, smoke.Inputs["conditions"])
 	assert.True(t, smoke.SecretInputs["conditions"], "the token is a secret in Pulumi's state")
 	assert.Equal(t, []any{map[string]any{"type": "forward", "targetGroupArn": blue}}, smoke.Inputs["actions"])
+	assert.Equal(t, secretArn("staging", "smoke-test-header"), rec.Outputs()["smokeTestHeaderSecretArn"].Value,
+		"the pipeline reads the token from the secret the output names")
 	// The load balancer calls Cognito's token endpoint itself.
 	assert.Contains(t, flows(t, rec, "staging"), "alb out 443 0.0.0.0/0")
 
@@ -208,6 +210,7 @@ func TestStagingSignIn(t *testing.T) {
 		other := runStack(t, stack)
 		assert.Empty(t, other.All("aws:cognito/userPool:UserPool"), "%s has no sign-in", stack)
 		assert.Empty(t, other.All("aws:lb/listenerRule:ListenerRule"), stack)
+		assert.NotContains(t, other.Outputs(), "smokeTestHeaderSecretArn", stack)
 	}
 	assert.Contains(t, runInvalid(t, mutate(t, loadStack(t, "dev"), "taskmanager:edge", func(m map[string]any) { m["signIn"] = true })),
 		"taskmanager:edge.signIn: true needs the HTTPS listener of an internet-facing load balancer, and internal is true; want false")

@@ -495,16 +495,16 @@ func TestDeployProductionFailsWhenCodeDeployFails(t *testing.T) {
 }
 
 // The smoke test of a public stack gets the health path through the load balancer; staging's
-// basic-auth credential reaches curl on stdin only, and is never printed.
+// sign-in lets it through with the secret header, whose token reaches curl on stdin only and is
+// never printed.
 func TestSmokeTest(t *testing.T) {
 	t.Parallel()
-	const cred = "qa:Sm0ke-Pa55word"
+	const token = "Sm0keT0kenAbc123"
 	stagingRules := func(s *sandbox) {
 		s.on("pulumi stack output --json --stack staging", 0, outputs(t, "staging", newRev))
 		s.on("aws ecs describe-services *", 0, serviceRows("staging", newRev, "api", "worker"))
 		s.on("pulumi config get --path taskmanager:api.healthCheckPath *", 0, "/health")
-		s.on("pulumi config get --path taskmanager:edge.basicAuth *", 0, "true")
-		s.on("pulumi config get --path taskmanager:externalSecrets.basicAuth *", 0, cred)
+		s.on("aws secretsmanager get-secret-value --secret-id arn:aws:secretsmanager:us-east-1:123456789012:secret:taskmanager/staging/smoke-test-header-AbCdEf *", 0, token)
 	}
 	t.Run("staging passes", func(t *testing.T) {
 		s := newSandbox(t)
@@ -517,10 +517,10 @@ func TestSmokeTest(t *testing.T) {
 		require.Len(t, curls, 2, "one retry after the 503")
 		assert.Contains(t, curls[1], "-K - https://staging.taskmanager.com/health")
 		for _, c := range s.calls() {
-			assert.NotContains(t, c, "Pa55word")
+			assert.NotContains(t, c, token)
 		}
-		assert.NotContains(t, r.output(), "Pa55word")
-		assert.Contains(t, s.read("curl-config.log"), `user = "`+cred+`"`)
+		assert.NotContains(t, r.output(), token)
+		assert.Contains(t, s.read("curl-config.log"), `header = "X-Smoke-Test-Token: `+token+`"`)
 	})
 	t.Run("staging fails", func(t *testing.T) {
 		s := newSandbox(t)

@@ -87,36 +87,33 @@ func TestCreateProductionRequiresTheSecrets(t *testing.T) {
 	requireNoCall(t, calls, "build-lambdas")
 }
 
-// Staging requires its basic-auth credential (user:password) and lets the others be skipped;
-// a secret that is already set is not asked for again.
+// Staging asks for no credential of its own (its people sign in through its Cognito user pool):
+// every secret may be skipped, and one that is already set is not asked for again.
 func TestCreateStaging(t *testing.T) {
 	t.Parallel()
-	t.Run("asks for basicAuth, skips empty optional ones", func(t *testing.T) {
+	t.Run("skips empty optional ones", func(t *testing.T) {
 		s := newSandbox(t)
 		createRules(t, s, "staging")
-		stdin := "no-colon\nqa:B4sic-Auth-Pw\n" + secretValue("smtpUsername") + "\n" + strings.Repeat("\n", 7)
+		stdin := secretValue("smtpUsername") + "\n" + strings.Repeat("\n", 7)
 		r := s.run(stdin, "create-environment.sh", "staging", newTag)
 		require.Equal(t, 0, r.code, r.stderr)
-		assert.Contains(t, r.stderr, "want user:password")
+		assert.NotContains(t, r.stderr, "basicAuth")
 		calls := s.calls()
 		sets := filter(calls, "pulumi config set --secret")
-		require.Len(t, sets, 2)
-		assert.Contains(t, sets[0], "taskmanager:externalSecrets.basicAuth --stack staging")
-		assert.Contains(t, sets[1], "taskmanager:externalSecrets.smtpUsername --stack staging")
-		assert.Contains(t, s.read("stdin.log"), "externalSecrets.basicAuth --stack staging\tqa:B4sic-Auth-Pw\n")
-		assert.NotContains(t, r.output(), "B4sic-Auth-Pw")
+		require.Len(t, sets, 1)
+		assert.Contains(t, sets[0], "taskmanager:externalSecrets.smtpUsername --stack staging")
 		// The tag given on the command line, not the stack file's.
 		requireNoCall(t, calls, "pulumi config get --path taskmanager:compute.imageTag")
 		requireSequence(t, calls, []string{"pulumi up --yes --stack staging"}, []string{"aws ecs run-task"}, []string{"pulumi up --yes --stack staging"})
 	})
 	t.Run("keeps what is set", func(t *testing.T) {
 		s := newSandbox(t)
-		s.on("pulumi config get --path taskmanager:externalSecrets.basicAuth --stack staging", 0, "qa:already-set")
+		s.on("pulumi config get --path taskmanager:externalSecrets.smtpUsername --stack staging", 0, "already-set")
 		createRules(t, s, "staging")
-		r := s.run(strings.Repeat("\n", 8), "create-environment.sh", "staging", newTag)
+		r := s.run(strings.Repeat("\n", 7), "create-environment.sh", "staging", newTag)
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Empty(t, filter(s.calls(), "pulumi config set --secret"))
-		assert.Contains(t, r.stderr, "basicAuth: already set, kept")
+		assert.Contains(t, r.stderr, "smtpUsername: already set, kept")
 		assert.NotContains(t, r.output(), "already-set")
 	})
 }

@@ -1,0 +1,60 @@
+package tests
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// updateURNs rewrites tests/testdata/<stack>.urns from what the program registers now:
+//
+//	go test ./tests -run TestResourceIdentity -update-urns
+//
+// Only do it for a change of identity made on purpose, and say in the commit why each added or
+// removed URN is right. A resource whose URN changes is deleted and created again by the next
+// `pulumi up` unless it carries pulumi.Aliases with its old identity: a database, a key or a
+// bucket must never move without one.
+var updateURNs = flag.Bool("update-urns", false, "rewrite tests/testdata/<stack>.urns from the program")
+
+// Every resource's identity (its URN: type, name and parents) is under test: a refactor that
+// renames, re-types or re-parents a resource fails here instead of replacing it in AWS.
+func TestResourceIdentity(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			var urns []string
+			for _, r := range runStack(t, stack).Resources() {
+				urns = append(urns, r.URN)
+			}
+			slices.Sort(urns)
+			got := strings.Join(urns, "\n") + "\n"
+			path := filepath.Join("testdata", stack+".urns")
+			if *updateURNs {
+				require.NoError(t, os.MkdirAll("testdata", 0o755))
+				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+				return
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "no recorded identities; create them with -update-urns")
+			wantURNs := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
+			var added, removed []string
+			for _, u := range urns {
+				if !slices.Contains(wantURNs, u) {
+					added = append(added, u)
+				}
+			}
+			for _, u := range wantURNs {
+				if !slices.Contains(urns, u) {
+					removed = append(removed, u)
+				}
+			}
+			assert.Empty(t, removed, "%s: resources whose identity is gone (each would be deleted, or replaced without an alias)", stack)
+			assert.Empty(t, added, "%s: new identities (new resources, or moved ones without an alias); if on purpose: go test ./tests -run TestResourceIdentity -update-urns", stack)
+		})
+	}
+}

@@ -36,6 +36,9 @@ type Resource struct {
 	RetainOnDelete bool
 	IgnoreChanges  []string
 	DependsOn      []string // URNs
+	// Aliases are the URNs the resource had before (pulumi.Aliases): Pulumi moves it instead of
+	// replacing it.
+	Aliases []string
 }
 
 // Recorder is a pulumi.MockResourceMonitor that records every registration and answers with
@@ -125,6 +128,26 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		res.IgnoreChanges = rpc.GetIgnoreChanges()
 		res.DependsOn = rpc.GetDependencies()
 		res.URN = urn(res.Parent, args.TypeToken, args.Name)
+		for _, a := range rpc.GetAliases() {
+			if u := a.GetUrn(); u != "" {
+				res.Aliases = append(res.Aliases, u)
+				continue
+			}
+			spec := a.GetSpec()
+			name, typ, parent := spec.GetName(), spec.GetType(), res.Parent
+			if name == "" {
+				name = args.Name
+			}
+			if typ == "" {
+				typ = args.TypeToken
+			}
+			if p := spec.GetParentUrn(); p != "" {
+				parent = p
+			} else if spec.GetNoParent() {
+				parent = ""
+			}
+			res.Aliases = append(res.Aliases, urn(parent, typ, name))
+		}
 	}
 	r.mu.Lock()
 	r.resources = append(r.resources, res)

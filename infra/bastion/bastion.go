@@ -72,7 +72,7 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		Name:            pulumi.Sprintf("/ssm/%s-taskmanager-sessions", args.Stack),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
 		KmsKeyId:        args.KeyArn,
-	}, parent)
+	}, parent, pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	if _, err := ssm.NewDocument(ctx, base+"-session", &ssm.DocumentArgs{
 		Name: pulumi.String(document), DocumentType: pulumi.String("Session"),
 		DocumentFormat: pulumi.String("JSON"), Content: content,
-	}, parent); err != nil {
+	}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // operators start sessions with this name
 		return nil, err
 	}
 

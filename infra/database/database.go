@@ -99,7 +99,7 @@ func NewDatabase(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 				Name:            pulumi.Sprintf("/aws/rds/instance/%s/%s", id, kind),
 				RetentionInDays: pulumi.Int(args.LogRetentionDays),
 				KmsKeyId:        args.KeyArn,
-			}, parent)
+			}, parent, pulumi.DeleteBeforeReplace(true)) // RDS writes to exactly this name
 			if err != nil {
 				return nil, err
 			}

@@ -120,7 +120,7 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 		Name:            pulumi.String(fmt.Sprintf("aws-waf-logs-taskmanager-%s", args.Stack)),
 		RetentionInDays: pulumi.Int(args.WAFLogRetentionDays),
 		KmsKeyId:        args.KeyArn,
-	}, parent)
+	}, parent, pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return err
 	}

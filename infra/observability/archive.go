@@ -70,6 +70,7 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 	if err != nil {
 		return nil, err
 	}
+	// The stream's name is in the subscription role's policy: a replacement deletes it first.
 	stream, err := kinesis.NewFirehoseDeliveryStream(ctx, base, &kinesis.FirehoseDeliveryStreamArgs{
 		Name:        pulumi.String(streamName),
 		Destination: pulumi.String("extended_s3"),
@@ -87,7 +88,7 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 			BufferingInterval: pulumi.Int(300),
 			BufferingSize:     pulumi.Int(5),
 		},
-	}, parent)
+	}, parent, pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return nil, err
 	}

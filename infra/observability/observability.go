@@ -139,7 +139,9 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 				ma.Statistic = pulumi.String(a.stat)
 			}
 		}
-		al, err := cloudwatch.NewMetricAlarm(ctx, alarmName, ma, parent)
+		// The alarm's name is what the runbook and the pipeline read: a replacement deletes the old
+		// alarm first, since two cannot share it.
+		al, err := cloudwatch.NewMetricAlarm(ctx, alarmName, ma, parent, pulumi.DeleteBeforeReplace(true))
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +154,7 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 			if _, err := cloudwatch.NewDashboard(ctx, fmt.Sprintf("%s-%s", name, d.key), &cloudwatch.DashboardArgs{
 				DashboardName: pulumi.Sprintf("%s-taskmanager-%s", args.Stack, d.key),
 				DashboardBody: d.body,
-			}, parent); err != nil {
+			}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // named by the spec's checklist
 				return nil, err
 			}
 		}

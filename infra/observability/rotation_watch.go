@@ -38,7 +38,7 @@ func rotationWatch(ctx *pulumi.Context, name string, args *Args, parent pulumi.R
 		Name:            pulumi.Sprintf("/aws/events/%s-taskmanager-rotation-failed", args.Stack),
 		RetentionInDays: pulumi.Int(args.EventRetentionDays),
 		KmsKeyId:        args.KeyArn,
-	}, parent)
+	}, parent, pulumi.DeleteBeforeReplace(true)) // EventBridge requires the /aws/events/ name
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func NewKey(ctx *pulumi.Context, name string, args *KeyArgs, opts ...pulumi.Reso
 	if _, err := kms.NewAlias(ctx, name, &kms.AliasArgs{
 		Name:        pulumi.Sprintf("alias/taskmanager-%s", args.Stack),
 		TargetKeyId: key.KeyId,
-	}, pulumi.Parent(k)); err != nil {
+	}, pulumi.Parent(k), pulumi.DeleteBeforeReplace(true)); err != nil { // one alias, one name
 		return nil, err
 	}
 	k.Arn = key.Arn

@@ -182,7 +182,7 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotatio
 		Name:            pulumi.String("/aws/lambda/" + fnName),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
 		KmsKeyId:        args.KeyArn,
-	}, parent)
+	}, parent, pulumi.DeleteBeforeReplace(true)) // Lambda writes to exactly this name
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,9 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotatio
 			SecurityGroupIds: pulumi.StringArray{args.SecurityGroupID},
 		}
 	}
-	fn, err := lambda.NewFunction(ctx, base, fnArgs, parent, pulumi.DependsOn([]pulumi.Resource{logs, rolePolicy}))
+	// The function's name is the runbook's (aws lambda invoke) and its log group's: a
+	// replacement deletes the old function first.
+	fn, err := lambda.NewFunction(ctx, base, fnArgs, parent, pulumi.DependsOn([]pulumi.Resource{logs, rolePolicy}), pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,9 @@ type Resource struct {
 	Protect        bool
 	RetainOnDelete bool
 	IgnoreChanges  []string
-	DependsOn      []string // URNs
+	// DeleteBeforeReplace: a replacement deletes the old resource first (its fixed name is free).
+	DeleteBeforeReplace bool
+	DependsOn           []string // URNs
 	// Aliases are the URNs the resource had before (pulumi.Aliases): Pulumi moves it instead of
 	// replacing it.
 	Aliases []string
@@ -127,6 +129,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		res.RetainOnDelete = rpc.GetRetainOnDelete()
 		res.IgnoreChanges = rpc.GetIgnoreChanges()
 		res.DependsOn = rpc.GetDependencies()
+		res.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		res.URN = urn(res.Parent, args.TypeToken, args.Name)
 		for _, a := range rpc.GetAliases() {
 			if u := a.GetUrn(); u != "" {

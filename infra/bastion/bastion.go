@@ -52,8 +52,8 @@ type Args struct {
 // Bastion is the instance and the session document that logs what is done on it.
 type Bastion struct {
 	pulumi.ResourceState
-	InstanceID      pulumi.StringOutput
-	SessionDocument pulumi.StringOutput
+	InstanceID      pulumi.StringOutput `pulumi:"instanceId"`
+	SessionDocument pulumi.StringOutput `pulumi:"sessionDocument"`
 }
 
 // NewBastion creates the bastion.
@@ -156,5 +156,5 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	}
 	b.InstanceID = instance.ID().ToStringOutput()
 	b.SessionDocument = pulumi.String(document).ToStringOutput()
-	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{"instanceId": b.InstanceID})
+	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{"instanceId": b.InstanceID, "sessionDocument": b.SessionDocument})
 }

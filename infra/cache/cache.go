@@ -29,12 +29,12 @@ type Args struct {
 // Cache is Redis: cache, Celery broker (db 0) and result backend (db 1).
 type Cache struct {
 	pulumi.ResourceState
-	PrimaryAddress pulumi.StringOutput
+	PrimaryAddress pulumi.StringOutput `pulumi:"primaryAddress"`
 	// GroupID is the replication group's id; its nodes are <id>-001, -002, ...
-	GroupID pulumi.StringOutput
+	GroupID pulumi.StringOutput `pulumi:"groupId"`
 	// AuthToken is generated at deploy time; it is a secret output, kept only in Pulumi's
 	// encrypted state and in the Secrets Manager URLs.
-	AuthToken pulumi.StringOutput
+	AuthToken pulumi.StringOutput `pulumi:"authToken"` // a secret output
 }
 
 // NewCache creates the replication group.
@@ -127,7 +127,9 @@ func NewCache(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resou
 	c.PrimaryAddress = rg.PrimaryEndpointAddress
 	c.GroupID = rg.ID().ToStringOutput()
 	c.AuthToken = pulumi.ToSecret(token.Result).(pulumi.StringOutput)
-	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"primaryAddress": c.PrimaryAddress})
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"primaryAddress": c.PrimaryAddress, "groupId": c.GroupID, "authToken": c.AuthToken,
+	})
 }
 
 func majorOf(version string) string {

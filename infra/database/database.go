@@ -42,16 +42,16 @@ type Args struct {
 // Database is the PostgreSQL primary and, when configured, its read replica.
 type Database struct {
 	pulumi.ResourceState
-	Address       pulumi.StringOutput
-	ReaderAddress pulumi.StringOutput // the replica's, or the primary's when there is none
-	Identifier    pulumi.StringOutput
+	Address       pulumi.StringOutput `pulumi:"address"`
+	ReaderAddress pulumi.StringOutput `pulumi:"readerAddress"` // the replica's, or the primary's when there is none
+	Identifier    pulumi.StringOutput `pulumi:"identifier"`
 	// ReplicaIdentifier is the replica's identifier; nil without a replica.
 	ReplicaIdentifier pulumi.StringInput
 	// ResourceID is the primary's immutable id (db-...): it changes only when the instance is
 	// replaced.
-	ResourceID pulumi.StringOutput
+	ResourceID pulumi.StringOutput `pulumi:"resourceId"`
 	// MasterSecretArn is RDS's secret of the master user's credentials.
-	MasterSecretArn pulumi.StringOutput
+	MasterSecretArn pulumi.StringOutput `pulumi:"masterSecretArn"`
 }
 
 // NewDatabase creates the database.
@@ -207,10 +207,14 @@ func NewDatabase(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 		d.ReplicaIdentifier = replica.Identifier
 	}
 
-	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{
-		"address":       d.Address,
-		"readerAddress": d.ReaderAddress,
-	})
+	outs := pulumi.Map{
+		"address": d.Address, "readerAddress": d.ReaderAddress, "identifier": d.Identifier,
+		"resourceId": d.ResourceID, "masterSecretArn": d.MasterSecretArn,
+	}
+	if d.ReplicaIdentifier != nil {
+		outs["replicaIdentifier"] = d.ReplicaIdentifier
+	}
+	return d, ctx.RegisterResourceOutputs(d, outs)
 }
 
 // logExports are the PostgreSQL logs RDS sends to CloudWatch.

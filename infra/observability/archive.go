@@ -29,7 +29,7 @@ type ArchiveArgs struct {
 // the bucket for the archive's (spec: production, 30 days hot, 365 days cold).
 type LogArchive struct {
 	pulumi.ResourceState
-	StreamName pulumi.StringOutput
+	StreamName pulumi.StringOutput `pulumi:"streamName"`
 }
 
 // ArchivePrefix is where the archive lands in the logs bucket, and ArchiveErrorPrefix where

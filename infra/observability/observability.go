@@ -40,8 +40,8 @@ type Args struct {
 // Observability is the alarms, the dashboards and, where alerting, the topic that pages.
 type Observability struct {
 	pulumi.ResourceState
-	AlarmNames pulumi.StringArrayOutput
-	TopicArn   pulumi.StringOutput // "" without alerting
+	AlarmNames pulumi.StringArrayOutput `pulumi:"alarmNames"`
+	TopicArn   pulumi.StringOutput      `pulumi:"topicArn"` // "" without alerting
 }
 
 // alarm is one static-threshold alarm.
@@ -159,7 +159,7 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 			}
 		}
 	}
-	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{"alarmNames": o.AlarmNames})
+	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{"alarmNames": o.AlarmNames, "topicArn": o.TopicArn})
 }
 
 // alarms are what breaks this system: the load balancer's errors and latency, unhealthy targets,

@@ -26,7 +26,7 @@ type KeyArgs struct {
 // secrets and the log groups.
 type Key struct {
 	pulumi.ResourceState
-	Arn pulumi.StringOutput
+	Arn pulumi.StringOutput `pulumi:"arn"`
 }
 
 // NewKey creates the key, with a policy that lets the account administer it and CloudWatch Logs

@@ -192,9 +192,13 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 		s.Arns[v.name] = secret.Arn
 	}
 
-	outs := pulumi.Map{}
+	arns := pulumi.StringMap{}
 	for n, arn := range s.Arns {
-		outs[n] = arn
+		arns[n] = arn
+	}
+	outs := pulumi.Map{"arns": arns}
+	if args.SmokeTestHeader {
+		outs["smokeTestToken"] = s.SmokeTestToken // a secret output
 	}
 	return s, ctx.RegisterResourceOutputs(s, outs)
 }

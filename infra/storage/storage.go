@@ -41,11 +41,11 @@ type Storage struct {
 	pulumi.ResourceState
 	// LogsBucket is the logs bucket's name ("" without one); LogsReady is its policy, which the
 	// load balancer must wait for.
-	LogsBucket    pulumi.StringOutput
-	LogsBucketArn pulumi.StringOutput
+	LogsBucket    pulumi.StringOutput `pulumi:"logsBucket"`
+	LogsBucketArn pulumi.StringOutput `pulumi:"logsBucketArn"`
 	LogsReady     pulumi.Resource
 	// ArchiveBucketArn is the log archive's bucket, with ArchiveDays.
-	ArchiveBucketArn pulumi.StringOutput
+	ArchiveBucketArn pulumi.StringOutput `pulumi:"archiveBucketArn"`
 	// Buckets are the names by purpose (backups, static-assets, logs, log-archive).
 	Buckets map[string]pulumi.StringOutput
 }
@@ -96,9 +96,16 @@ func NewStorage(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 			st.ArchiveBucketArn = bkt.Arn
 		}
 	}
-	outs := pulumi.Map{}
+	names := pulumi.StringMap{}
 	for k, v := range st.Buckets {
-		outs[k] = v
+		names[k] = v
+	}
+	outs := pulumi.Map{"buckets": names}
+	if args.Config.Logs {
+		outs["logsBucket"], outs["logsBucketArn"] = st.LogsBucket, st.LogsBucketArn
+	}
+	if args.ArchiveDays > 0 {
+		outs["archiveBucketArn"] = st.ArchiveBucketArn
 	}
 	return st, ctx.RegisterResourceOutputs(st, outs)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/taskmanager/taskmanager-infra/infra/secrets"
 	"github.com/taskmanager/taskmanager-infra/infra/storage"
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 // Deploy is the program: pulumi.Run(stacks.Deploy).
@@ -376,7 +377,7 @@ func (e *environment) export() {
 		ctx.Export(name+"TaskDefinitionArn", arn)
 	}
 	// What the pipeline's `aws ecs run-task` of the migrations needs.
-	ctx.Export("migrationsTaskFamily", pulumi.String(cfg.Stack+"-taskmanager-"+compute.Migrations))
+	ctx.Export("migrationsTaskFamily", pulumi.String(naming.For(cfg.Stack).Resource(compute.Migrations)))
 	ctx.Export("migrationsSubnetIds", e.net.PrivateSubnetIDs)
 	ctx.Export("migrationsSecurityGroupId", e.net.SecurityGroups.Migrations.ToStringOutput())
 	if e.blueGreen() {

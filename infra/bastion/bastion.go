@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 const bastionType = "taskmanager:bastion:Bastion"
@@ -69,7 +70,7 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	base := name + "-bastion"
 
 	logs, err := cloudwatch.NewLogGroup(ctx, base+"-sessions", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.Sprintf("/ssm/%s-taskmanager-sessions", args.Stack),
+		Name:            pulumi.String(naming.For(args.Stack).LogGroup("/ssm", "sessions")),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
 		KmsKeyId:        args.KeyArn,
 	}, parent, pulumi.DeleteBeforeReplace(true))
@@ -78,7 +79,7 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	}
 	// Sessions started with this document are streamed to the log group. It is the stack's own
 	// document: the account's default (SSM-SessionManagerRunShell) is shared by every stack.
-	document := fmt.Sprintf("%s-taskmanager-session", args.Stack)
+	document := naming.For(args.Stack).Resource("session")
 	content := logs.Name.ApplyT(func(group string) (string, error) {
 		body, err := json.Marshal(map[string]any{
 			"schemaVersion": "1.0",
@@ -149,7 +150,7 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		RootBlockDevice: ec2.InstanceRootBlockDeviceArgs{
 			Encrypted: pulumi.Bool(true), KmsKeyId: args.KeyArn, VolumeType: pulumi.String("gp3"), VolumeSize: pulumi.Int(8),
 		},
-		Tags: pulumi.StringMap{"Name": pulumi.Sprintf("%s-taskmanager-bastion", args.Stack)},
+		Tags: pulumi.StringMap{"Name": pulumi.String(naming.For(args.Stack).Resource("bastion"))},
 	}, parent, pulumi.IgnoreChanges([]string{"ami"})) // a newer image must not replace the bastion mid-session
 	if err != nil {
 		return nil, err

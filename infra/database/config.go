@@ -2,11 +2,11 @@
 package database
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 // Config sizes the database. Every field comes from the stack file's taskmanager:database
@@ -86,4 +86,4 @@ func (c Config) Validate() error {
 
 // Identifier is the instance's name in RDS, which the spec's runbook uses:
 // <stack>-taskmanager-db.
-func Identifier(stack string) string { return fmt.Sprintf("%s-taskmanager-db", stack) }
+func Identifier(stack string) string { return naming.For(stack).Resource("db") }

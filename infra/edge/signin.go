@@ -6,6 +6,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cognito"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 // SmokeTestHeader is the header the pipeline's smoke tests send, with the token of the
@@ -25,7 +27,7 @@ type signIn struct {
 
 func newSignIn(ctx *pulumi.Context, name string, args *Args, hosts []string, parent pulumi.ResourceOption) (*signIn, error) {
 	pool, err := cognito.NewUserPool(ctx, name+"-sign-in", &cognito.UserPoolArgs{
-		Name: pulumi.Sprintf("taskmanager-%s", args.Stack),
+		Name: pulumi.String(naming.For(args.Stack).Project()),
 		// Invited users only: no self sign-up.
 		AdminCreateUserConfig:  cognito.UserPoolAdminCreateUserConfigArgs{AllowAdminCreateUserOnly: pulumi.Bool(true)},
 		UsernameAttributes:     pulumi.ToStringArray([]string{"email"}),
@@ -48,7 +50,7 @@ func newSignIn(ctx *pulumi.Context, name string, args *Args, hosts []string, par
 	// The hosted sign-in page. A prefix is unique per region across all accounts: the account id
 	// makes it ours.
 	domain, err := cognito.NewUserPoolDomain(ctx, name+"-sign-in", &cognito.UserPoolDomainArgs{
-		Domain:     pulumi.Sprintf("taskmanager-%s-%s", args.Stack, args.AccountID),
+		Domain:     pulumi.String(naming.For(args.Stack).Project(args.AccountID)),
 		UserPoolId: pool.ID(),
 	}, parent)
 	if err != nil {
@@ -60,7 +62,7 @@ func newSignIn(ctx *pulumi.Context, name string, args *Args, hosts []string, par
 		callbacks = append(callbacks, fmt.Sprintf("https://%s/oauth2/idpresponse", h))
 	}
 	client, err := cognito.NewUserPoolClient(ctx, name+"-sign-in", &cognito.UserPoolClientArgs{
-		Name:                            pulumi.Sprintf("taskmanager-%s-load-balancer", args.Stack),
+		Name:                            pulumi.String(naming.For(args.Stack).Project("load-balancer")),
 		UserPoolId:                      pool.ID(),
 		GenerateSecret:                  pulumi.Bool(true), // the load balancer is a confidential client
 		AllowedOauthFlowsUserPoolClient: pulumi.Bool(true),

@@ -1,13 +1,14 @@
 package edge
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/wafv2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 // wafRules are the web ACL's rules in WAF's own JSON (ruleJson), in the order WAF evaluates them:
@@ -117,7 +118,7 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 	}
 	// WAF only logs to a destination whose name starts with aws-waf-logs-.
 	logs, err := cloudwatch.NewLogGroup(ctx, name+"-waf", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String(fmt.Sprintf("aws-waf-logs-taskmanager-%s", args.Stack)),
+		Name:            pulumi.String("aws-waf-logs-" + naming.For(args.Stack).Project()),
 		RetentionInDays: pulumi.Int(args.WAFLogRetentionDays),
 		KmsKeyId:        args.KeyArn,
 	}, parent, pulumi.DeleteBeforeReplace(true))

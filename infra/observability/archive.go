@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 const archiveType = "taskmanager:observability:LogArchive"
@@ -47,7 +48,7 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 	}
 	parent := pulumi.Parent(a)
 	base := name + "-log-archive"
-	streamName := fmt.Sprintf("%s-taskmanager-log-archive", args.Stack)
+	streamName := naming.For(args.Stack).Resource("log-archive")
 	streamArn := fmt.Sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", args.Region, args.AccountID, streamName)
 
 	firehoseRole, err := iam.NewRole(ctx, base+"-delivery", &iam.RoleArgs{

@@ -8,6 +8,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 const observabilityType = "taskmanager:observability:Observability"
@@ -152,7 +154,7 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 	if cfg.Level != Basic {
 		for _, d := range dashboards(args) {
 			if _, err := cloudwatch.NewDashboard(ctx, fmt.Sprintf("%s-%s", name, d.key), &cloudwatch.DashboardArgs{
-				DashboardName: pulumi.Sprintf("%s-taskmanager-%s", args.Stack, d.key),
+				DashboardName: pulumi.String(naming.For(args.Stack).Resource(d.key)),
 				DashboardBody: d.body,
 			}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // named by the spec's checklist
 				return nil, err

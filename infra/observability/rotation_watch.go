@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 // rotationFailedPattern matches Secrets Manager's RotationFailed events: a rotation that could
@@ -35,7 +36,7 @@ func rotationWatch(ctx *pulumi.Context, name string, args *Args, parent pulumi.R
 			comparison: "GreaterThanOrEqualToThreshold", threshold: 1})
 	}
 	group, err := cloudwatch.NewLogGroup(ctx, name+"-rotation-failed", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.Sprintf("/aws/events/%s-taskmanager-rotation-failed", args.Stack),
+		Name:            pulumi.String(naming.For(args.Stack).LogGroup("/aws/events", "rotation-failed")),
 		RetentionInDays: pulumi.Int(args.EventRetentionDays),
 		KmsKeyId:        args.KeyArn,
 	}, parent, pulumi.DeleteBeforeReplace(true)) // EventBridge requires the /aws/events/ name
@@ -51,7 +52,7 @@ func rotationWatch(ctx *pulumi.Context, name string, args *Args, parent pulumi.R
 	}
 	// EventBridge writes to a log group through the group's resource policy, from this rule only.
 	policy, err := cloudwatch.NewLogResourcePolicy(ctx, name+"-rotation-failed", &cloudwatch.LogResourcePolicyArgs{
-		PolicyName: pulumi.Sprintf("%s-taskmanager-rotation-failed", args.Stack),
+		PolicyName: pulumi.String(naming.For(args.Stack).Resource("rotation-failed")),
 		// CreateLogStream is not made on the rule's behalf (no aws:SourceArn): only PutLogEvents
 		// can carry the condition.
 		PolicyDocument: iampolicy.Render(func(v []string) iampolicy.Document {

@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 const keyType = "taskmanager:secrets:Key"
@@ -79,7 +80,7 @@ func NewKey(ctx *pulumi.Context, name string, args *KeyArgs, opts ...pulumi.Reso
 		return nil, err
 	}
 	if _, err := kms.NewAlias(ctx, name, &kms.AliasArgs{
-		Name:        pulumi.Sprintf("alias/taskmanager-%s", args.Stack),
+		Name:        pulumi.String("alias/" + naming.For(args.Stack).Project()),
 		TargetKeyId: key.KeyId,
 	}, pulumi.Parent(k), pulumi.DeleteBeforeReplace(true)); err != nil { // one alias, one name
 		return nil, err

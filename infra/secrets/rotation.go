@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 const rotationType = "taskmanager:secrets:Rotation"
@@ -177,9 +178,9 @@ func (r *Rotation) AllowPassingRoles(ctx *pulumi.Context, name string, roleArns 
 
 func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotation, rot rotator, parent pulumi.ResourceOption) error {
 	base := fmt.Sprintf("%s-rotate-%s", name, rot.kind)
-	fnName := fmt.Sprintf("%s-taskmanager-rotate-%s", args.Stack, rot.kind)
+	fnName := naming.For(args.Stack).Resource("rotate", rot.kind)
 	logs, err := cloudwatch.NewLogGroup(ctx, base, &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String("/aws/lambda/" + fnName),
+		Name:            pulumi.String(naming.For(args.Stack).LogGroup("/aws/lambda", "rotate", rot.kind)),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
 		KmsKeyId:        args.KeyArn,
 	}, parent, pulumi.DeleteBeforeReplace(true)) // Lambda writes to exactly this name

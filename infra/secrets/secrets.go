@@ -8,6 +8,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 const storeType = "taskmanager:secrets:Secrets"
@@ -79,9 +81,6 @@ type Store struct {
 	// Versions are the secrets' first values: what reads a secret at create time waits for them.
 	Versions []pulumi.Resource
 }
-
-// FullName is a secret's name in Secrets Manager.
-func FullName(stack, name string) string { return fmt.Sprintf("taskmanager/%s/%s", stack, name) }
 
 // NewStore creates the secrets and their first values.
 func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.ResourceOption) (*Store, error) {
@@ -167,7 +166,7 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 	}
 	for _, v := range values {
 		secret, err := secretsmanager.NewSecret(ctx, name+"-"+v.name, &secretsmanager.SecretArgs{
-			Name:                 pulumi.String(FullName(args.Stack, v.name)),
+			Name:                 pulumi.String(naming.For(args.Stack).Secret(v.name)),
 			Description:          pulumi.String(v.description),
 			KmsKeyId:             args.KeyArn,
 			RecoveryWindowInDays: pulumi.Int(args.RecoveryWindowDays),

@@ -35,7 +35,22 @@ type Config struct {
 	PerformanceInsights bool `json:"performanceInsights"`
 	// Replica, when set, adds a read replica (spec: db_create_replica, db_replica_instance_class).
 	Replica *ReplicaConfig `json:"replica,omitempty"`
+	// Proxy, when set, puts RDS Proxy in front of the primary: the app's DATABASE_URL points at
+	// it, and its connections to the database stay under a ceiling however far the services scale.
+	Proxy *ProxyConfig `json:"proxy,omitempty"`
 }
+
+// ProxyConfig is RDS Proxy's pool.
+type ProxyConfig struct {
+	// MaxConnectionsPercent is the share of the instance's max_connections the proxy may open,
+	// leaving ReservedConnections for the migration task, the bastion and the rotation function.
+	MaxConnectionsPercent int `json:"maxConnectionsPercent"`
+}
+
+// ReservedConnections are the database connections kept outside the proxy's ceiling: the
+// migration task (its pool), people through the bastion, the rotation function, and RDS's own
+// reserved superuser slots.
+const ReservedConnections = 30
 
 // ReplicaConfig sizes the read replica.
 type ReplicaConfig struct {
@@ -72,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains(monitoringIntervals, c.MonitoringIntervalSeconds) {
 		ps.Addf("monitoringIntervalSeconds", "%d is not an Enhanced Monitoring interval; want %s", c.MonitoringIntervalSeconds, configcheck.OneOf(monitoringIntervals))
+	}
+	if p := c.Proxy; p != nil && (p.MaxConnectionsPercent < 1 || p.MaxConnectionsPercent > 100) {
+		ps.Addf("proxy.maxConnectionsPercent", "%d is not a percentage RDS Proxy takes; want 1 to 100", p.MaxConnectionsPercent)
 	}
 	if c.Replica != nil {
 		if c.BackupRetentionDays == 0 {

@@ -37,6 +37,8 @@ type Args struct {
 	LogRetentionDays int
 	// Protect keeps Pulumi from deleting the instances (production).
 	Protect bool
+	// Proxy is what RDS Proxy needs, with Config.Proxy.
+	Proxy ProxyArgs
 }
 
 // Database is the PostgreSQL primary and, when configured, its read replica.
@@ -52,6 +54,11 @@ type Database struct {
 	ResourceID pulumi.StringOutput `pulumi:"resourceId"`
 	// MasterSecretArn is RDS's secret of the master user's credentials.
 	MasterSecretArn pulumi.StringOutput `pulumi:"masterSecretArn"`
+	// ProxyEndpoint is RDS Proxy's address, where the app connects (with Config.Proxy); else
+	// the app connects to Address.
+	ProxyEndpoint pulumi.StringOutput `pulumi:"proxyEndpoint"`
+	// LoginSecretArns are the proxy's login secrets by user, which the rotation keeps current.
+	LoginSecretArns map[string]pulumi.StringOutput
 }
 
 // NewDatabase creates the database.
@@ -190,6 +197,11 @@ func NewDatabase(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 		return *s[0].SecretArn
 	}).(pulumi.StringOutput)
 
+	if cfg.Proxy != nil {
+		if err := newProxy(ctx, name, args, d, primary, parent); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Replica != nil {
 		// Same region: the replica follows the primary by identifier and inherits its subnet
 		// group, encryption and master user; it keeps no backups and no final snapshot.
@@ -213,6 +225,9 @@ func NewDatabase(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 	}
 	if d.ReplicaIdentifier != nil {
 		outs["replicaIdentifier"] = d.ReplicaIdentifier
+	}
+	if cfg.Proxy != nil {
+		outs["proxyEndpoint"] = d.ProxyEndpoint
 	}
 	return d, ctx.RegisterResourceOutputs(d, outs)
 }

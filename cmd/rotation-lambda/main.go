@@ -2,7 +2,8 @@
 // System. ROTATION_KIND selects the secret it rotates. Besides the rotation events of Secrets
 // Manager it takes {"Action":"bootstrap"}, which the Pulumi program sends at deploy time; see
 // internal/rotation and docs/rotation.md. Database sessions verify the server's certificate
-// against the Amazon RDS CA bundle built into the binary (internal/rotation/certs).
+// against the Amazon RDS CA bundle built into the binary (internal/rotation/certs). With
+// LOGIN_SECRET_ARNS it also keeps RDS Proxy's two login secrets at their users' passwords.
 // scripts/build-lambdas.sh builds it as build/rotation/bootstrap for the provided.al2023 runtime.
 package main
 

@@ -26,6 +26,7 @@ const (
 	EnvDBName                = "DB_NAME"                     // the app's database; required for database
 	EnvReaderSecretARN       = "READER_SECRET_ARN"           // optional, database only
 	EnvReaderHost            = "READER_HOST"                 // required when READER_SECRET_ARN is set
+	EnvLoginSecretARNs       = "LOGIN_SECRET_ARNS"           // optional, database only: taskmanager_app=<arn>,taskmanager_app_clone=<arn>
 	EnvECSCluster            = "ECS_CLUSTER"                 // optional, together with ECS_SERVICES
 	EnvECSServices           = "ECS_SERVICES"                // comma-separated service names
 	EnvCodeDeployApplication = "CODEDEPLOY_APPLICATION"      // optional, together with CODEDEPLOY_DEPLOYMENT_GROUP
@@ -47,6 +48,10 @@ type Config struct {
 	DBName          string
 	ReaderSecretARN string
 	ReaderHost      string
+	// LoginSecretARNs maps each alternating app login to the secret that holds that login's
+	// current password as {"username","password"}, for RDS Proxy. It is nil, or names both
+	// logins.
+	LoginSecretARNs map[string]string
 	ECSCluster      string
 	ECSServices     []string
 	// CodeDeployApplication and CodeDeployDeploymentGroup redeploy a blue/green
@@ -89,7 +94,18 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if cfg.ReaderSecretARN != "" && cfg.ReaderHost == "" {
 			return Config{}, missing(EnvReaderHost, "required when "+EnvReaderSecretARN+" is set")
 		}
+		logins, err := parseLoginSecrets(env(EnvLoginSecretARNs))
+		if err != nil {
+			return Config{}, err
+		}
+		if err := cfg.checkLoginSecretsAreTheirOwn(logins); err != nil {
+			return Config{}, err
+		}
+		cfg.LoginSecretARNs = logins
 	case KindJWT:
+		if env(EnvLoginSecretARNs) != "" {
+			return Config{}, fmt.Errorf("environment variable %s is set, but only ROTATION_KIND=database writes login secrets", EnvLoginSecretARNs)
+		}
 	case "":
 		return Config{}, missing(EnvKind, `must be "database" or "jwt"`)
 	default:
@@ -128,6 +144,68 @@ func (cfg *Config) loadDatabase(env func(string) string) error {
 		return fmt.Errorf("environment variable %s=%q: must be a port number (1-65535)", EnvDBPort, raw)
 	}
 	cfg.DBPort = port
+	return nil
+}
+
+// parseLoginSecrets reads LOGIN_SECRET_ARNS: "taskmanager_app=<arn>,taskmanager_app_clone=<arn>",
+// in either order. Empty means no login secrets (no RDS Proxy). Otherwise both alternating logins
+// must have one, each its own: a proxy that knows only one of them refuses the tasks on the other
+// after the next rotation. The split is at the first "=", since a secret's name may contain "=";
+// it may not contain ",".
+func parseLoginSecrets(raw string) (map[string]string, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("environment variable %s: %s (want %s=<secret ARN>,%s=<secret ARN>)",
+			EnvLoginSecretARNs, fmt.Sprintf(format, args...), AppUser, AppCloneUser)
+	}
+	logins := map[string]string{}
+	for _, pair := range strings.Split(raw, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		user, arn, ok := strings.Cut(pair, "=")
+		user, arn = strings.TrimSpace(user), strings.TrimSpace(arn)
+		switch {
+		case !ok || user == "" || arn == "":
+			return nil, bad("%q is not user=<secret ARN>", pair)
+		case user != AppUser && user != AppCloneUser:
+			return nil, bad("unknown user %q: the login secrets are for %s only", user, quotedList([]string{AppUser, AppCloneUser}))
+		case logins[user] != "":
+			return nil, bad("user %q is given twice", user)
+		case !strings.HasPrefix(arn, "arn:") || strings.ContainsAny(arn, " \t"):
+			return nil, bad("the secret of %q, %q, is not a secret ARN", user, arn)
+		}
+		logins[user] = arn
+	}
+	for _, user := range []string{AppUser, AppCloneUser} {
+		if logins[user] == "" {
+			return nil, bad("no login secret for %q: give both alternating users one, or leave the variable unset", user)
+		}
+	}
+	if logins[AppUser] == logins[AppCloneUser] {
+		return nil, bad("%q and %q name the same secret; each needs its own", AppUser, AppCloneUser)
+	}
+	return logins, nil
+}
+
+// checkLoginSecretsAreTheirOwn refuses a login secret that is one of the function's other
+// secrets: writing {"username","password"} over database-url or the reader secret would take
+// DATABASE_URL away from the app, and over the master or migration secret would lose a login.
+func (cfg *Config) checkLoginSecretsAreTheirOwn(logins map[string]string) error {
+	others := []struct{ name, arn string }{
+		{EnvSecretARN, cfg.SecretARN}, {EnvMasterSecretARN, cfg.MasterSecretARN},
+		{EnvMigrationsSecretARN, cfg.MigrationsSecretARN}, {EnvReaderSecretARN, cfg.ReaderSecretARN},
+	}
+	for _, user := range []string{AppUser, AppCloneUser} {
+		for _, o := range others {
+			if logins[user] != "" && logins[user] == o.arn {
+				return fmt.Errorf("environment variable %s: the login secret of %q is %s's secret; it needs a secret of its own", EnvLoginSecretARNs, user, o.name)
+			}
+		}
+	}
 	return nil
 }
 

@@ -52,6 +52,85 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{name: "database minimal", env: dbEnv(nil), want: dbMinimal},
 		{
+			name: "database with login secrets",
+			env: dbEnv(map[string]string{
+				// Either order, spaces around, and "=" in a secret's name.
+				EnvLoginSecretARNs: " taskmanager_app_clone = arn:aws:secretsmanager:eu-west-1:1:secret:login-clone=x-AbC ,taskmanager_app=arn:aws:secretsmanager:eu-west-1:1:secret:login-app-DeF,",
+			}),
+			want: func() Config {
+				c := dbMinimal
+				c.LoginSecretARNs = map[string]string{
+					AppUser:      "arn:aws:secretsmanager:eu-west-1:1:secret:login-app-DeF",
+					AppCloneUser: "arn:aws:secretsmanager:eu-west-1:1:secret:login-clone=x-AbC",
+				}
+				return c
+			}(),
+		},
+		{name: "login secrets blank", env: dbEnv(map[string]string{EnvLoginSecretARNs: "  "}), want: dbMinimal},
+		{
+			name:    "login secrets for an unknown user",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "taskmanager_app=arn:a,taskmanager_migrations=arn:m"}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: unknown user "taskmanager_migrations"`,
+		},
+		{
+			name:    "login secrets with a user twice",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "taskmanager_app=arn:a,taskmanager_app=arn:b"}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: user "taskmanager_app" is given twice`,
+		},
+		{
+			name:    "login secret for one user only",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "taskmanager_app=arn:a"}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: no login secret for "taskmanager_app_clone"`,
+		},
+		{
+			name:    "login secret for the other user only",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "taskmanager_app_clone=arn:c"}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: no login secret for "taskmanager_app"`,
+		},
+		{
+			name:    "login secrets: pair without =",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "taskmanager_app=arn:a,arn:c"}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: "arn:c" is not user=<secret ARN>`,
+		},
+		{
+			name:    "login secrets: pair without ARN",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "taskmanager_app=arn:a,taskmanager_app_clone="}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: "taskmanager_app_clone=" is not user=<secret ARN>`,
+		},
+		{
+			name:    "login secrets: pair without user",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "=arn:a"}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: "=arn:a" is not user=<secret ARN>`,
+		},
+		{
+			name:    "login secrets: not an ARN",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "taskmanager_app=arn:a,taskmanager_app_clone=taskmanager/prod/login"}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: the secret of "taskmanager_app_clone", "taskmanager/prod/login", is not a secret ARN`,
+		},
+		{
+			name:    "login secrets: one secret for both users",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "taskmanager_app=arn:a,taskmanager_app_clone=arn:a"}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: "taskmanager_app" and "taskmanager_app_clone" name the same secret`,
+		},
+		{
+			name:    "login secret is the rotated secret",
+			env:     dbEnv(map[string]string{EnvLoginSecretARNs: "taskmanager_app=arn:db,taskmanager_app_clone=arn:c"}),
+			wantErr: `environment variable LOGIN_SECRET_ARNS: the login secret of "taskmanager_app" is SECRET_ARN's secret`,
+		},
+		{
+			name: "login secret is the reader secret",
+			env: dbEnv(map[string]string{
+				EnvReaderSecretARN: "arn:reader", EnvReaderHost: "r",
+				EnvLoginSecretARNs: "taskmanager_app=arn:a,taskmanager_app_clone=arn:reader",
+			}),
+			wantErr: `the login secret of "taskmanager_app_clone" is READER_SECRET_ARN's secret`,
+		},
+		{
+			name:    "login secrets on the jwt function",
+			env:     map[string]string{EnvKind: "jwt", EnvLoginSecretARNs: "taskmanager_app=arn:a,taskmanager_app_clone=arn:c"},
+			wantErr: "environment variable LOGIN_SECRET_ARNS is set, but only ROTATION_KIND=database",
+		},
+		{
 			name: "jwt needs no database settings",
 			env:  map[string]string{EnvKind: "jwt", EnvECSCluster: "c", EnvECSServices: "api"},
 			want: Config{Kind: KindJWT, ECSCluster: "c", ECSServices: []string{"api"}},

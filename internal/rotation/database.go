@@ -103,13 +103,19 @@ type storedLogin struct {
 // login reads a login secret's version and checks its username against allowed before anything
 // uses it. Errors name the secret, the version and the key, never the password.
 func (r *Rotator) login(ctx context.Context, secretID, versionID, stage, what string, allowed ...string) (DatabaseSecret, error) {
-	raw, err := r.secretString(ctx, secretID, versionID, stage)
+	s, _, err := r.loginAndVersion(ctx, secretID, versionID, stage, what, allowed...)
+	return s, err
+}
+
+// loginAndVersion is login, and the ID of the version read.
+func (r *Rotator) loginAndVersion(ctx context.Context, secretID, versionID, stage, what string, allowed ...string) (DatabaseSecret, string, error) {
+	raw, id, err := r.secretVersion(ctx, secretID, versionID, stage)
 	if err != nil {
-		return DatabaseSecret{}, err
+		return DatabaseSecret{}, "", err
 	}
 	var l storedLogin
 	if err := decodeJSON(raw, secretID, what, &l); err != nil {
-		return DatabaseSecret{}, err
+		return DatabaseSecret{}, "", err
 	}
 	var empty []string
 	for _, f := range []struct{ key, value string }{{"username", l.Username}, {"password", l.Password}} {
@@ -118,13 +124,13 @@ func (r *Rotator) login(ctx context.Context, secretID, versionID, stage, what st
 		}
 	}
 	if len(empty) > 0 {
-		return DatabaseSecret{}, fmt.Errorf("%s of secret %s has empty %s", what, secretID, strings.Join(empty, ", "))
+		return DatabaseSecret{}, "", fmt.Errorf("%s of secret %s has empty %s", what, secretID, strings.Join(empty, ", "))
 	}
 	if !slices.Contains(allowed, l.Username) {
-		return DatabaseSecret{}, fmt.Errorf("%s of secret %s: key \"username\" is %q, which is not %s",
+		return DatabaseSecret{}, "", fmt.Errorf("%s of secret %s: key \"username\" is %q, which is not %s",
 			what, secretID, l.Username, quotedList(allowed))
 	}
-	return r.onConfiguredDatabase(DatabaseSecret{Engine: l.Engine, Username: l.Username, Password: l.Password}, r.Config.DBHost), nil
+	return r.onConfiguredDatabase(DatabaseSecret{Engine: l.Engine, Username: l.Username, Password: l.Password}, r.Config.DBHost), id, nil
 }
 
 // appLogin reads a version of the rotated secret, which may only name an alternating app login.
@@ -207,19 +213,27 @@ func (r *Rotator) masterCredentials(ctx context.Context) (username, password str
 	return m.Username, m.Password, nil
 }
 
+// setDatabaseSecret sets the pending login's password in PostgreSQL, then writes it to that
+// login's secret for RDS Proxy (LOGIN_SECRET_ARNS), in that order: the proxy can only log in with
+// a password PostgreSQL already has. The other login, which the running tasks use, keeps its
+// password and its login secret.
 func (r *Rotator) setDatabaseSecret(ctx context.Context, ev Event, log *slog.Logger) error {
 	pending, err := r.pendingDatabaseSecret(ctx, ev)
 	if err != nil {
 		return err
 	}
-	return r.configureDatabase(ctx, pending, nil, log)
+	if err := r.configureDatabase(ctx, pending, nil, log); err != nil {
+		return err
+	}
+	return r.writeLoginSecret(ctx, pending, ev.ClientRequestToken, log)
 }
 
 // bootstrapDatabase creates the logins that the first values of the app's secret and of the
 // migration secret name. Pulumi generates those values, and nothing else creates the users
 // before the first rotation, so the program invokes this at deploy time before any task uses
-// the secrets. It reads AWSCURRENT of both and writes no version or stage: run again, it only
-// sets the same passwords once more.
+// the secrets. It reads AWSCURRENT of both and writes no version or stage of them: run again, it
+// only sets the same passwords once more. With LOGIN_SECRET_ARNS it then writes the app login's
+// password to that login's secret for RDS Proxy, unless that secret holds it already.
 func (r *Rotator) bootstrapDatabase(ctx context.Context, log *slog.Logger) error {
 	if r.Config.SecretARN == "" {
 		return missing(EnvSecretARN, "needed to bootstrap the database user")
@@ -227,7 +241,7 @@ func (r *Rotator) bootstrapDatabase(ctx context.Context, log *slog.Logger) error
 	if r.Config.MigrationsSecretARN == "" {
 		return missing(EnvMigrationsSecretARN, "needed to bootstrap the migration login")
 	}
-	current, err := r.appLogin(ctx, r.Config.SecretARN, "", StageCurrent, "current version")
+	current, version, err := r.loginAndVersion(ctx, r.Config.SecretARN, "", StageCurrent, "current version", AppUser, AppCloneUser)
 	if err != nil {
 		return err
 	}
@@ -235,7 +249,12 @@ func (r *Rotator) bootstrapDatabase(ctx context.Context, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	return r.configureDatabase(ctx, current, &migrations, log.With("secret", r.Config.SecretARN, "migrations_secret", r.Config.MigrationsSecretARN))
+	log = log.With("secret", r.Config.SecretARN, "version", version, "migrations_secret", r.Config.MigrationsSecretARN)
+	if err := r.configureDatabase(ctx, current, &migrations, log); err != nil {
+		return err
+	}
+	// The version read identifies the password: a bootstrap run again for it writes nothing new.
+	return r.writeLoginSecret(ctx, current, "bootstrap "+version, log)
 }
 
 // configureDatabase connects as the master user and, in one transaction, puts the database in

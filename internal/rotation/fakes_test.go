@@ -33,6 +33,8 @@ type fakeSM struct {
 	randomCalls []*secretsmanager.GetRandomPasswordInput
 	putCalls    []*secretsmanager.PutSecretValueInput
 	fail        map[string]error // operation name -> error
+	failGet     map[string]error // secret ID -> error of GetSecretValue on it
+	onPut       func(*secretsmanager.PutSecretValueInput)
 	nextID      int
 }
 
@@ -47,7 +49,7 @@ type fakeVersion struct {
 }
 
 func newFakeSM() *fakeSM {
-	return &fakeSM{secrets: map[string]*fakeSecret{}, fail: map[string]error{}}
+	return &fakeSM{secrets: map[string]*fakeSecret{}, fail: map[string]error{}, failGet: map[string]error{}}
 }
 
 func (f *fakeSM) newID() string {
@@ -65,6 +67,26 @@ func (f *fakeSM) addSecret(id string, rotationEnabled bool, value string) string
 		versions:        map[string]*fakeVersion{v: {value: aws.String(value), stages: []string{StageCurrent}}},
 	}
 	return v
+}
+
+// addEmptySecret creates a secret that has no version yet.
+func (f *fakeSM) addEmptySecret(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.secrets[id] = &fakeSecret{versions: map[string]*fakeVersion{}}
+}
+
+// putsTo lists the PutSecretValue calls on one secret.
+func (f *fakeSM) putsTo(id string) []*secretsmanager.PutSecretValueInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*secretsmanager.PutSecretValueInput
+	for _, in := range f.putCalls {
+		if aws.ToString(in.SecretId) == id {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // startRotation does what RotateSecret does before invoking the Lambda: a new version ID,
@@ -137,6 +159,9 @@ func (f *fakeSM) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSe
 func (f *fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.failGet[aws.ToString(in.SecretId)]; err != nil {
+		return nil, err
+	}
 	sec, err := f.secret(in.SecretId)
 	if err != nil {
 		return nil, err
@@ -161,6 +186,9 @@ func (f *fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretV
 }
 
 func (f *fakeSM) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	if f.onPut != nil {
+		f.onPut(in)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.putCalls = append(f.putCalls, in)
@@ -180,7 +208,8 @@ func (f *fakeSM) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretV
 		if *v.value != aws.ToString(in.SecretString) {
 			return nil, &types.ResourceExistsException{Message: aws.String("a version with this ID already exists with different data")}
 		}
-		return &secretsmanager.PutSecretValueOutput{VersionId: aws.String(id)}, nil
+		// Like the service: the same data again changes nothing, not even the stages.
+		return &secretsmanager.PutSecretValueOutput{VersionId: aws.String(id), VersionStages: slices.Clone(v.stages)}, nil
 	}
 	if !ok {
 		v = &fakeVersion{}
@@ -194,7 +223,7 @@ func (f *fakeSM) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretV
 	for _, s := range stages {
 		sec.moveStage(s, id)
 	}
-	return &secretsmanager.PutSecretValueOutput{VersionId: aws.String(id)}, nil
+	return &secretsmanager.PutSecretValueOutput{VersionId: aws.String(id), VersionStages: slices.Clone(v.stages)}, nil
 }
 
 func (f *fakeSM) UpdateSecretVersionStage(_ context.Context, in *secretsmanager.UpdateSecretVersionStageInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {

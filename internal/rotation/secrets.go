@@ -15,6 +15,12 @@ import (
 // secretString reads one version of a secret, chosen by version ID and/or stage. Without
 // either, Secrets Manager returns AWSCURRENT.
 func (r *Rotator) secretString(ctx context.Context, secretID, versionID, stage string) (string, error) {
+	value, _, err := r.secretVersion(ctx, secretID, versionID, stage)
+	return value, err
+}
+
+// secretVersion is secretString, and the ID of the version read.
+func (r *Rotator) secretVersion(ctx context.Context, secretID, versionID, stage string) (value, id string, err error) {
 	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)}
 	if versionID != "" {
 		in.VersionId = aws.String(versionID)
@@ -24,12 +30,12 @@ func (r *Rotator) secretString(ctx context.Context, secretID, versionID, stage s
 	}
 	out, err := r.Secrets.GetSecretValue(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("get secret %s (version %q, stage %q): %w", secretID, versionID, stage, err)
+		return "", "", fmt.Errorf("get secret %s (version %q, stage %q): %w", secretID, versionID, stage, err)
 	}
 	if out.SecretString == nil {
-		return "", fmt.Errorf("secret %s (version %q, stage %q) has no string value", secretID, versionID, stage)
+		return "", "", fmt.Errorf("secret %s (version %q, stage %q) has no string value", secretID, versionID, stage)
 	}
-	return *out.SecretString, nil
+	return *out.SecretString, aws.ToString(out.VersionId), nil
 }
 
 // pendingExists reports whether createSecret already stored a value for this token. Secrets

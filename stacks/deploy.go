@@ -16,8 +16,10 @@ import (
 	"github.com/taskmanager/taskmanager-infra/infra/compute"
 	"github.com/taskmanager/taskmanager-infra/infra/database"
 	"github.com/taskmanager/taskmanager-infra/infra/edge"
+	"github.com/taskmanager/taskmanager-infra/infra/firewall"
 	"github.com/taskmanager/taskmanager-infra/infra/network"
 	"github.com/taskmanager/taskmanager-infra/infra/observability"
+	"github.com/taskmanager/taskmanager-infra/infra/release"
 	"github.com/taskmanager/taskmanager-infra/infra/secrets"
 	"github.com/taskmanager/taskmanager-infra/infra/storage"
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
@@ -58,16 +60,51 @@ type environment struct {
 	protect bool
 
 	key        *secrets.Key
-	net        *network.Network
+	net        *networkView
+	firewall   *firewall.Firewall
 	db         *database.Database
 	redis      *cache.Cache
 	store      *secrets.Store
 	buckets    *storage.Storage
 	front      *edge.Edge
-	app        *compute.Compute
+	app        *computeView
+	release    *release.BlueGreen // nil unless the API deploys blue/green
 	monitoring *observability.Observability
 	bastion    *bastion.Bastion
 	rotator    *secrets.Rotation
+}
+
+// Transitional: data(), rotation(), operations() and export() read the security groups and the
+// CodeDeploy names where they were before the firewall and the release had components of their
+// own (e.net.SecurityGroups.Database, e.net.Rules, e.app.CodeDeployApplication). These views
+// give them the same names until they read e.firewall and e.release themselves.
+
+// networkView is the network with the firewall's group ids and rules.
+type networkView struct {
+	*network.Network
+	SecurityGroups struct {
+		LoadBalancer, API, Worker, Migrations, Database, Cache, Rotation pulumi.StringOutput
+		Bastion                                                          pulumi.StringOutput // with a bastion
+	}
+	Rules []pulumi.Resource
+}
+
+func newNetworkView(net *network.Network, fw *firewall.Firewall, bastion bool) *networkView {
+	v := &networkView{Network: net, Rules: fw.Rules}
+	g := &v.SecurityGroups
+	g.LoadBalancer, g.API, g.Worker = fw.GroupID(firewall.Alb), fw.GroupID(firewall.API), fw.GroupID(firewall.Worker)
+	g.Migrations, g.Database, g.Cache = fw.GroupID(firewall.Migrations), fw.GroupID(firewall.Database), fw.GroupID(firewall.Cache)
+	g.Rotation = fw.GroupID(firewall.Rotation)
+	if bastion {
+		g.Bastion = fw.GroupID(firewall.Bastion)
+	}
+	return v
+}
+
+// computeView is the compute with, under blue/green, the release's application and group.
+type computeView struct {
+	*compute.Compute
+	CodeDeployApplication, CodeDeployGroup pulumi.StringOutput
 }
 
 // build registers the environment's resources from a valid config.
@@ -96,7 +133,7 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 
 func (e *environment) blueGreen() bool { return e.cfg.Compute.APIDeployment == compute.BlueGreen }
 
-// foundation is the environment's key and its network.
+// foundation is the environment's key, its network and the network's firewall.
 func (e *environment) foundation() (err error) {
 	cfg := e.cfg
 	e.key, err = secrets.NewKey(e.ctx, cfg.Stack, &secrets.KeyArgs{
@@ -105,6 +142,16 @@ func (e *environment) foundation() (err error) {
 		AccountID:          e.account,
 		DeletionWindowDays: cfg.Secrets.KeyDeletionWindowDays,
 		Protect:            e.protect,
+	})
+	if err != nil {
+		return err
+	}
+	net, err := network.NewNetwork(e.ctx, cfg.Stack, &network.Args{
+		Config:               cfg.Network,
+		FlowLogRetentionDays: cfg.Logging.RetentionDays,
+		LogKmsKeyArn:         e.key.Arn,
+		Region:               cfg.Region,
+		AccountID:            e.account,
 	})
 	if err != nil {
 		return err
@@ -118,25 +165,29 @@ func (e *environment) foundation() (err error) {
 	if e.blueGreen() {
 		testPort = edge.TestListenerPort
 	}
-	e.net, err = network.NewNetwork(e.ctx, cfg.Stack, &network.Args{
-		Config: cfg.Network,
-		Ports: network.Ports{
+	e.firewall, err = firewall.NewFirewall(e.ctx, cfg.Stack, &firewall.Args{
+		VpcID:   net.VpcID,
+		VpcCidr: net.VpcCidr,
+		Ports: firewall.Ports{
 			Container: cfg.API.ContainerPort,
 			Database:  database.Port,
 			Cache:     cache.Port,
 			SMTP:      cfg.App.SMTP.Port,
 		},
-		PublicLoadBalancer:   !cfg.Edge.Internal,
-		LoadBalancerSignIn:   cfg.Edge.SignIn,
-		LoadBalancerPorts:    lbPorts,
-		TestListenerPort:     testPort,
-		Bastion:              cfg.Bastion.Enabled,
-		FlowLogRetentionDays: cfg.Logging.RetentionDays,
-		LogKmsKeyArn:         e.key.Arn,
-		Region:               cfg.Region,
-		AccountID:            e.account,
+		PublicLoadBalancer: !cfg.Edge.Internal,
+		LoadBalancerSignIn: cfg.Edge.SignIn,
+		LoadBalancerPorts:  lbPorts,
+		TestListenerPort:   testPort,
+		Bastion:            cfg.Bastion.Enabled,
+		// The groups and their rules were the network's children until the firewall had a
+		// component of its own: their aliases keep every live group and rule.
+		PreviousParent: net,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	e.net = newNetworkView(net, e.firewall, cfg.Bastion.Enabled)
+	return nil
 }
 
 // data is PostgreSQL, Redis and the secrets that hold their URLs.
@@ -214,11 +265,13 @@ func (e *environment) rotation() (err error) {
 	return err
 }
 
-// schedule turns the rotations on once the services they redeploy exist, and with blue/green
-// lets the functions pass the API's roles to CodeDeploy.
+// schedule turns the rotations on once the services they redeploy exist (with blue/green, the
+// API's deployment group too), and with blue/green lets the functions pass the API's roles to
+// CodeDeploy.
 func (e *environment) schedule() error {
 	after := slices.Clone(e.app.Services)
 	if e.blueGreen() {
+		after = append(after, e.release.Group)
 		policies, err := e.rotator.AllowPassingRoles(e.ctx, e.cfg.Stack, e.app.TaskRoleArns[compute.API])
 		if err != nil {
 			return err
@@ -258,7 +311,7 @@ func (e *environment) edge() (err error) {
 		Stack:               cfg.Stack,
 		VpcID:               e.net.VpcID,
 		SubnetIDs:           subnets,
-		SecurityGroupID:     e.net.SecurityGroups.LoadBalancer.ToStringOutput(),
+		SecurityGroupID:     e.firewall.GroupID(firewall.Alb),
 		ContainerPort:       cfg.API.ContainerPort,
 		HealthCheckPath:     cfg.API.HealthCheckPath,
 		BlueGreen:           e.blueGreen(),
@@ -277,22 +330,11 @@ func (e *environment) edge() (err error) {
 	return err
 }
 
-// compute is the cluster, the services and the migration task behind the load balancer.
-func (e *environment) compute() (err error) {
+// compute is the cluster, the services and the migration task behind the load balancer, and
+// with blue/green the API's release.
+func (e *environment) compute() error {
 	cfg, front := e.cfg, e.front
-	lb := compute.LoadBalancer{
-		TargetGroupArn: front.TargetGroupArn,
-		RequestLabel:   front.RequestLabel,
-		Listeners:      front.Listeners,
-	}
-	if e.blueGreen() {
-		lb.BlueGreen = &compute.BlueGreenTargets{
-			BlueName: front.BlueName, GreenName: front.GreenName,
-			ProdListener: front.ProdListener, TestListener: front.TestListener,
-			LoadBalancerSuffix: front.ArnSuffix, BlueSuffix: front.BlueArnSuffix, GreenSuffix: front.GreenArnSuffix,
-		}
-	}
-	e.app, err = compute.NewCompute(e.ctx, cfg.Stack, &compute.Args{
+	app, err := compute.NewCompute(e.ctx, cfg.Stack, &compute.Args{
 		Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
 		Settings: compute.Settings{
 			Environment: cfg.Environment, LogLevel: cfg.Logging.Level, App: cfg.App, Worker: cfg.Worker, Port: cfg.API.ContainerPort,
@@ -302,19 +344,44 @@ func (e *environment) compute() (err error) {
 		Compute:   cfg.Compute,
 		SubnetIDs: e.net.PrivateSubnetIDs,
 		SecurityGroups: map[string]pulumi.StringInput{
-			compute.API:        e.net.SecurityGroups.API.ToStringOutput(),
-			compute.Worker:     e.net.SecurityGroups.Worker.ToStringOutput(),
-			compute.Migrations: e.net.SecurityGroups.Migrations.ToStringOutput(),
+			compute.API:        e.firewall.GroupID(firewall.API),
+			compute.Worker:     e.firewall.GroupID(firewall.Worker),
+			compute.Migrations: e.firewall.GroupID(firewall.Migrations),
 		},
 		KeyArn:           e.key.Arn,
 		SecretArns:       e.store.Arns,
 		LogRetentionDays: cfg.Logging.RetentionDays,
-		LoadBalancer:     lb,
-		Protect:          e.protect,
+		LoadBalancer: compute.LoadBalancer{
+			TargetGroupArn: front.TargetGroupArn,
+			RequestLabel:   front.RequestLabel,
+			Listeners:      front.Listeners,
+			BlueGreen:      e.blueGreen(),
+		},
+		Protect: e.protect,
 		// Tasks read database-url at start: its login must exist by then.
 		ServicesAfter: []pulumi.Resource{e.rotator.Bootstrap},
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	e.app = &computeView{Compute: app}
+	if !e.blueGreen() {
+		return nil
+	}
+	e.release, err = release.NewBlueGreen(e.ctx, cfg.Stack, &release.Args{
+		ClusterName:         app.ClusterName,
+		ServiceName:         app.ServiceNames[compute.API],
+		DeploymentGroupName: compute.BlueGreenGroup,
+		Targets:             release.Targets(*front.BlueGreen),
+		// The release's resources were the compute's children until the release had a
+		// component of its own: their aliases keep the live application, group and alarms.
+		PreviousParent: app,
+	})
+	if err != nil {
+		return err
+	}
+	e.app.CodeDeployApplication, e.app.CodeDeployGroup = e.release.Application, e.release.DeploymentGroup
+	return nil
 }
 
 // operations is the monitoring, the log archive and the bastion.

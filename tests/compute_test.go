@@ -266,6 +266,42 @@ func TestProductionDeploysBlueGreenThroughCodeDeploy(t *testing.T) {
 	}
 }
 
+// Production's blue/green deployment is the release's: the CodeDeploy application, group, role
+// and alarms. They were the compute's: each carries an alias of its URN there, so that
+// `pulumi up` moves it instead of replacing it. The group deploys the compute's API service.
+func TestReleaseOwnsTheBlueGreenDeployment(t *testing.T) {
+	rec := runStack(t, "production")
+	release := one(t, rec, "taskmanager:release:BlueGreen", "production")
+	var children []string
+	for _, r := range rec.Resources() {
+		if r.Parent != release.URN {
+			continue
+		}
+		children = append(children, r.Type+" "+r.Name)
+		was := strings.Replace(r.URN, "::taskmanager:release:BlueGreen$", "::taskmanager:compute:Compute$", 1)
+		assert.Equal(t, []string{was}, r.Aliases, "%s: moved from the compute", r.Name)
+	}
+	alarm := "aws:cloudwatch/metricAlarm:MetricAlarm production-api-deploy-"
+	assert.ElementsMatch(t, []string{
+		"aws:iam/role:Role production-codedeploy",
+		"aws:codedeploy/application:Application production",
+		"aws:codedeploy/deploymentGroup:DeploymentGroup production",
+		alarm + "blue-HTTPCode_Target_5XX_Count", alarm + "blue-UnHealthyHostCount",
+		alarm + "green-HTTPCode_Target_5XX_Count", alarm + "green-UnHealthyHostCount",
+	}, children)
+
+	group := one(t, rec, "aws:codedeploy/deploymentGroup:DeploymentGroup", "production")
+	assert.Equal(t, map[string]any{"clusterName": "production-taskmanager", "serviceName": "api"}, group.Inputs["ecsService"])
+	api := one(t, rec, "aws:ecs/service:Service", "production-api")
+	assert.True(t, dependsOnTransitively(rec, group, api), "the group waits for the service it deploys")
+
+	for _, stack := range []string{"dev", "staging"} {
+		for _, r := range runStack(t, stack).Resources() {
+			assert.NotEqual(t, "taskmanager:release:BlueGreen", r.Type, "%s deploys rolling", stack)
+		}
+	}
+}
+
 func TestMigrationTaskOutputs(t *testing.T) {
 	for _, stack := range allStacks {
 		out := runStack(t, stack).Outputs()

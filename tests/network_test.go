@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -166,6 +167,36 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 			for _, g := range names {
 				assert.NotEmpty(t, groups[stack+"-"+g], "group %s", g)
 			}
+		})
+	}
+}
+
+// The security groups and their rules are the firewall's. They were the network's: each carries
+// an alias of its URN there, so that `pulumi up` moves it instead of replacing it.
+func TestFirewallOwnsTheGroupsAndTheirRules(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			fw := one(t, rec, "taskmanager:firewall:Firewall", stack)
+			owned := []string{
+				"aws:ec2/securityGroup:SecurityGroup",
+				"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+				"aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+			}
+			children := 0
+			for _, r := range rec.Resources() {
+				if slices.Contains(owned, r.Type) {
+					assert.Equal(t, fw.URN, r.Parent, "%s belongs to the firewall", r.Name)
+				}
+				if r.Parent != fw.URN {
+					continue
+				}
+				children++
+				assert.Contains(t, owned, r.Type, "%s: the firewall holds groups and rules only", r.Name)
+				was := strings.Replace(r.URN, "::taskmanager:firewall:Firewall$", "::taskmanager:network:Network$", 1)
+				assert.Equal(t, []string{was}, r.Aliases, "%s: moved from the network", r.Name)
+			}
+			assert.Equal(t, len(rec.All(owned[0]))+len(rec.All(owned[1]))+len(rec.All(owned[2])), children)
 		})
 	}
 }

@@ -74,17 +74,10 @@ type LoadBalancer struct {
 	RequestLabel pulumi.StringInput
 	// Listeners must exist before the service: ECS refuses a target group without a load balancer.
 	Listeners []pulumi.Resource
-	// BlueGreen is set for CodeDeploy deployments.
-	BlueGreen *BlueGreenTargets
-}
-
-// BlueGreenTargets are what CodeDeploy shifts traffic between.
-type BlueGreenTargets struct {
-	BlueName, GreenName        pulumi.StringInput
-	ProdListener, TestListener pulumi.StringInput
-	// The metric dimensions of the load balancer and the two target groups (their ARN
-	// suffixes), which the deployment alarms watch.
-	LoadBalancerSuffix, BlueSuffix, GreenSuffix pulumi.StringInput
+	// BlueGreen: CodeDeploy deploys the API (infra/release), not ECS. The service takes the
+	// CODE_DEPLOY controller and leaves its task definition and target group to CodeDeploy, and
+	// scales on CPU alone (the target group changes at every deployment).
+	BlueGreen bool
 }
 
 // Compute is the ECS cluster with the API and worker services and the migration task.
@@ -97,13 +90,12 @@ type Compute struct {
 	// TaskRoleArns are each workload's execution role and task role, which whoever registers
 	// or deploys its task definition must be allowed to pass.
 	TaskRoleArns map[string][]pulumi.StringOutput
-	// Services are the ECS services and, with blue/green, the API's deployment group: what a
-	// redeploy acts on. They are the resources to depend on, not this component: the Go SDK
-	// expands a component in DependsOn to the children registered so far, and children register
-	// asynchronously.
+	// Services are the ECS services: what a redeploy acts on. They are the resources to depend
+	// on, not this component: the Go SDK expands a component in DependsOn to the children
+	// registered so far, and children register asynchronously.
 	Services []pulumi.Resource
-	// CodeDeployApplication and CodeDeployGroup are set with blue/green.
-	CodeDeployApplication, CodeDeployGroup pulumi.StringOutput
+	// ServiceNames are the services' names by api and worker, once they exist.
+	ServiceNames map[string]pulumi.StringOutput
 }
 
 // NewCompute creates the cluster, the task definitions and the services.
@@ -117,6 +109,7 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		TaskDefinition: map[string]pulumi.StringOutput{},
 		LogGroupNames:  map[string]pulumi.StringOutput{},
 		TaskRoleArns:   map[string][]pulumi.StringOutput{},
+		ServiceNames:   map[string]pulumi.StringOutput{},
 	}
 	if err := ctx.RegisterComponentResource(computeType, name, c, opts...); err != nil {
 		return nil, err

@@ -48,18 +48,32 @@ type Args struct {
 // Edge is the load balancer and what is in front of it.
 type Edge struct {
 	pulumi.ResourceState
-	URL            pulumi.StringOutput
-	DNSName        pulumi.StringOutput
-	ArnSuffix      pulumi.StringOutput
-	TargetGroupArn pulumi.StringOutput // blue
+	URL            pulumi.StringOutput `pulumi:"url"`
+	DNSName        pulumi.StringOutput `pulumi:"dnsName"`
+	ArnSuffix      pulumi.StringOutput `pulumi:"arnSuffix"`
+	TargetGroupArn pulumi.StringOutput `pulumi:"targetGroupArn"` // blue
 	// RequestLabel is the resource label of ALBRequestCountPerTarget for the blue target group.
-	RequestLabel               pulumi.StringOutput
-	BlueName, GreenName        pulumi.StringOutput
-	GreenArnSuffix             pulumi.StringOutput
-	BlueArnSuffix              pulumi.StringOutput
-	ProdListener, TestListener pulumi.StringOutput
+	RequestLabel pulumi.StringOutput `pulumi:"requestLabel"`
+	// BlueArnSuffix and GreenArnSuffix are the target groups' metric dimensions, which the
+	// alarms watch; green only with blue/green.
+	BlueArnSuffix  pulumi.StringOutput `pulumi:"blueArnSuffix"`
+	GreenArnSuffix pulumi.StringOutput
 	// Listeners must exist before a service registers in a target group.
 	Listeners []pulumi.Resource
+	// BlueGreen is what CodeDeploy shifts traffic between; nil unless Args.BlueGreen.
+	BlueGreen *BlueGreenTargets
+}
+
+// BlueGreenTargets are what CodeDeploy shifts traffic between: the load balancer's two target
+// groups and the listeners that route to them. release.Targets mirrors it field for field, so
+// that the composition converts one into the other (components do not import each other) and
+// the compiler keeps the two in step.
+type BlueGreenTargets struct {
+	BlueName, GreenName        pulumi.StringOutput // the target groups' names
+	ProdListener, TestListener pulumi.StringOutput // the listeners' ARNs
+	// The metric dimensions of the load balancer and the two target groups (their ARN
+	// suffixes), which the deployment alarms watch.
+	LoadBalancerSuffix, BlueSuffix, GreenSuffix pulumi.StringOutput
 }
 
 // NewEdge creates the load balancer, its listeners, certificate, DNS and WAF.
@@ -116,7 +130,6 @@ func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 		return nil, err
 	}
 	e.TargetGroupArn = blue.Arn
-	e.BlueName = blue.Name
 	e.BlueArnSuffix = blue.ArnSuffix
 	e.RequestLabel = pulumi.Sprintf("%s/%s", alb.ArnSuffix, blue.ArnSuffix)
 	forward := func(tg *lb.TargetGroup) lb.ListenerDefaultActionArray {
@@ -139,7 +152,6 @@ func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 			return nil, err
 		}
 		e.Listeners = []pulumi.Resource{http}
-		e.ProdListener = http.Arn
 		e.URL = pulumi.Sprintf("http://%s", cfg.DomainName).ToStringOutput()
 	} else {
 		certArn, err := certificate(ctx, name, names, zoneID, parent)
@@ -179,7 +191,6 @@ func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 			}
 		}
 		e.Listeners = []pulumi.Resource{redirect, https}
-		e.ProdListener = https.Arn
 		e.URL = pulumi.Sprintf("https://%s", cfg.DomainName).ToStringOutput()
 
 		if args.BlueGreen {
@@ -195,9 +206,12 @@ func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 				return nil, err
 			}
 			e.Listeners = append(e.Listeners, test)
-			e.GreenName = green.Name
 			e.GreenArnSuffix = green.ArnSuffix
-			e.TestListener = test.Arn
+			e.BlueGreen = &BlueGreenTargets{
+				BlueName: blue.Name, GreenName: green.Name,
+				ProdListener: https.Arn, TestListener: test.Arn,
+				LoadBalancerSuffix: alb.ArnSuffix, BlueSuffix: blue.ArnSuffix, GreenSuffix: green.ArnSuffix,
+			}
 		}
 		if cfg.WAF != nil {
 			if err := newWAF(ctx, name, args, alb.Arn, parent); err != nil {
@@ -216,7 +230,19 @@ func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 			return nil, err
 		}
 	}
-	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{"url": e.URL, "dnsName": e.DNSName})
+	outs := pulumi.Map{
+		"url": e.URL, "dnsName": e.DNSName, "arnSuffix": e.ArnSuffix, "targetGroupArn": e.TargetGroupArn,
+		"requestLabel": e.RequestLabel, "blueArnSuffix": e.BlueArnSuffix,
+	}
+	if bg := e.BlueGreen; bg != nil {
+		outs["greenArnSuffix"] = e.GreenArnSuffix
+		outs["blueGreen"] = pulumi.StringMap{
+			"blueName": bg.BlueName, "greenName": bg.GreenName,
+			"prodListener": bg.ProdListener, "testListener": bg.TestListener,
+			"loadBalancerSuffix": bg.LoadBalancerSuffix, "blueSuffix": bg.BlueSuffix, "greenSuffix": bg.GreenSuffix,
+		}
+	}
+	return e, ctx.RegisterResourceOutputs(e, outs)
 }
 
 // blueGreenOwned are the listener properties CodeDeploy changes when it shifts traffic.

@@ -1,5 +1,5 @@
-// Package network is the environment's VPC: subnets in three tiers, NAT, flow logs and the
-// security groups that say who may talk to whom.
+// Package network is the environment's VPC: subnets in three tiers, NAT and flow logs. Who may
+// talk to whom inside it is the firewall's (infra/firewall).
 package network
 
 import (
@@ -16,30 +16,9 @@ import (
 
 const networkType = "taskmanager:network:Network"
 
-// Ports are the TCP ports the security groups open between tiers.
-type Ports struct {
-	Container int // the API container's port, reached from the load balancer
-	Database  int // PostgreSQL
-	Cache     int // Redis
-	SMTP      int // the mail relay the app sends through
-}
-
 // Args configures a Network.
 type Args struct {
 	Config Config
-	Ports  Ports
-	// PublicLoadBalancer says the load balancer faces the internet: its group then takes 80 and
-	// 443 from anywhere. Otherwise it takes LoadBalancerPorts from inside the VPC only.
-	PublicLoadBalancer bool
-	// LoadBalancerPorts are the listener ports of the load balancer.
-	LoadBalancerPorts []int
-	// LoadBalancerSignIn: the load balancer signs people in itself, and so calls the identity
-	// provider's token and user info endpoints over HTTPS.
-	LoadBalancerSignIn bool
-	// Bastion adds the bastion's group: PostgreSQL and HTTPS (SSM) out, nothing in.
-	Bastion bool
-	// TestListenerPort, when not 0, is the blue/green test listener: reachable from the VPC only.
-	TestListenerPort int
 	// FlowLogRetentionDays is the flow log group's retention, an allowed CloudWatch value.
 	FlowLogRetentionDays int
 	// LogKmsKeyArn, when set, encrypts the flow log group with that key.
@@ -48,32 +27,18 @@ type Args struct {
 	Region, AccountID string
 }
 
-// SecurityGroups are the ids of the groups, one per role in the system.
-type SecurityGroups struct {
-	LoadBalancer pulumi.IDOutput
-	API          pulumi.IDOutput
-	Worker       pulumi.IDOutput
-	Migrations   pulumi.IDOutput
-	Database     pulumi.IDOutput
-	Cache        pulumi.IDOutput
-	Rotation     pulumi.IDOutput
-	Bastion      pulumi.IDOutput // set with Args.Bastion
-}
-
-// Network is the VPC of one environment.
+// Network is the VPC of one environment. Its security groups are the firewall's (infra/firewall).
 type Network struct {
 	pulumi.ResourceState
-	VpcID             pulumi.StringOutput
-	PublicSubnetIDs   pulumi.StringArrayOutput // the load balancer's and the NAT's
-	PrivateSubnetIDs  pulumi.StringArrayOutput // the app's tasks: egress through NAT, no public IPs
-	IsolatedSubnetIDs pulumi.StringArrayOutput // the data stores: no route out of the VPC
-	SecurityGroups    SecurityGroups
-	// Rules are the security groups' rules: what first connects across the network at deploy
-	// time waits for them (a group without its rules drops the packets).
-	Rules []pulumi.Resource
+	VpcID pulumi.StringOutput `pulumi:"vpcId"`
+	// VpcCidr is the VPC's IPv4 block (taskmanager:network.vpcCidr).
+	VpcCidr           pulumi.StringOutput      `pulumi:"vpcCidr"`
+	PublicSubnetIDs   pulumi.StringArrayOutput `pulumi:"publicSubnetIds"`   // the load balancer's and the NAT's
+	PrivateSubnetIDs  pulumi.StringArrayOutput `pulumi:"privateSubnetIds"`  // the app's tasks: egress through NAT, no public IPs
+	IsolatedSubnetIDs pulumi.StringArrayOutput `pulumi:"isolatedSubnetIds"` // the data stores: no route out of the VPC
 }
 
-// NewNetwork builds the VPC, its flow logs and its security groups.
+// NewNetwork builds the VPC, its flow logs and its default security group, which allows nothing.
 func NewNetwork(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Network, error) {
 	if err := args.Config.Validate(); err != nil {
 		return nil, err
@@ -111,6 +76,9 @@ func NewNetwork(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		return nil, err
 	}
 	n.VpcID = vpc.VpcId
+	// The block as configured: awsx creates the VPC with it, and its own outputs are not
+	// visible to the tests (a remote component under mocks).
+	n.VpcCidr = pulumi.String(args.Config.VpcCidr).ToStringOutput()
 	n.PublicSubnetIDs = vpc.PublicSubnetIds
 	n.PrivateSubnetIDs = vpc.PrivateSubnetIds
 	n.IsolatedSubnetIDs = vpc.IsolatedSubnetIds
@@ -128,12 +96,9 @@ func NewNetwork(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	if err := newFlowLogs(ctx, name, args, vpc.VpcId, parent); err != nil {
 		return nil, err
 	}
-	if n.SecurityGroups, n.Rules, err = newSecurityGroups(ctx, name, args, vpc.VpcId, parent); err != nil {
-		return nil, err
-	}
-
 	return n, ctx.RegisterResourceOutputs(n, pulumi.Map{
 		"vpcId":             n.VpcID,
+		"vpcCidr":           n.VpcCidr,
 		"publicSubnetIds":   n.PublicSubnetIDs,
 		"privateSubnetIds":  n.PrivateSubnetIDs,
 		"isolatedSubnetIds": n.IsolatedSubnetIDs,

@@ -22,6 +22,7 @@ const (
 	EnvMasterSecretARN       = "MASTER_SECRET_ARN"           // RDS-managed master secret; required for database
 	EnvMigrationsSecretARN   = "MIGRATIONS_SECRET_ARN"       // the migration login's secret, for bootstrap; required for database
 	EnvDBHost                = "DB_HOST"                     // the primary's address; required for database
+	EnvAppHost               = "APP_HOST"                    // the host written into database-url (RDS Proxy's); default DB_HOST
 	EnvDBPort                = "DB_PORT"                     // the primary's port; required for database
 	EnvDBName                = "DB_NAME"                     // the app's database; required for database
 	EnvReaderSecretARN       = "READER_SECRET_ARN"           // optional, database only
@@ -43,7 +44,10 @@ type Config struct {
 	// DBHost, DBPort and DBName are where every database session goes: the function's own
 	// configuration, never the secret it rotates, so that whoever can write that secret cannot
 	// send the master credentials to a server of their choosing.
-	DBHost          string
+	DBHost string
+	// AppHost is the host the app's database-url names: RDS Proxy's endpoint where there is one
+	// (APP_HOST), else DBHost. The function itself always connects to DBHost.
+	AppHost         string
 	DBPort          int
 	DBName          string
 	ReaderSecretARN string
@@ -144,6 +148,9 @@ func (cfg *Config) loadDatabase(env func(string) string) error {
 		return fmt.Errorf("environment variable %s=%q: must be a port number (1-65535)", EnvDBPort, raw)
 	}
 	cfg.DBPort = port
+	if cfg.AppHost = env(EnvAppHost); cfg.AppHost == "" {
+		cfg.AppHost = cfg.DBHost
+	}
 	return nil
 }
 

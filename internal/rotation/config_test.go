@@ -26,7 +26,7 @@ func dbEnv(extra map[string]string) map[string]string {
 func TestLoadConfig(t *testing.T) {
 	dbMinimal := Config{
 		Kind: KindDatabase, SecretARN: "arn:db", MasterSecretARN: "arn:master", MigrationsSecretARN: "arn:migrations",
-		DBHost: "tm.abc.us-east-1.rds.amazonaws.com", DBPort: 5432, DBName: "taskmanager",
+		DBHost: "tm.abc.us-east-1.rds.amazonaws.com", AppHost: "tm.abc.us-east-1.rds.amazonaws.com", DBPort: 5432, DBName: "taskmanager",
 	}
 	tests := []struct {
 		name    string
@@ -44,7 +44,7 @@ func TestLoadConfig(t *testing.T) {
 			}),
 			want: Config{
 				Kind: KindDatabase, SecretARN: "arn:db", MasterSecretARN: "arn:master", MigrationsSecretARN: "arn:migrations",
-				DBHost: "tm.abc.us-east-1.rds.amazonaws.com", DBPort: 6432, DBName: "taskmanager",
+				DBHost: "tm.abc.us-east-1.rds.amazonaws.com", AppHost: "tm.abc.us-east-1.rds.amazonaws.com", DBPort: 6432, DBName: "taskmanager",
 				ReaderSecretARN: "arn:reader", ReaderHost: "replica.internal",
 				ECSCluster: "tm-dev", ECSServices: []string{"api", "worker"},
 				CodeDeployApplication: "tm-prod-api", CodeDeployDeploymentGroup: "tm-prod-api-group",

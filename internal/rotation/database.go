@@ -130,7 +130,7 @@ func (r *Rotator) loginAndVersion(ctx context.Context, secretID, versionID, stag
 		return DatabaseSecret{}, "", fmt.Errorf("%s of secret %s: key \"username\" is %q, which is not %s",
 			what, secretID, l.Username, quotedList(allowed))
 	}
-	return r.onConfiguredDatabase(DatabaseSecret{Engine: l.Engine, Username: l.Username, Password: l.Password}, r.Config.DBHost), id, nil
+	return r.onConfiguredDatabase(DatabaseSecret{Engine: l.Engine, Username: l.Username, Password: l.Password}, r.Config.AppHost), id, nil
 }
 
 // appLogin reads a version of the rotated secret, which may only name an alternating app login.
@@ -182,7 +182,7 @@ func (r *Rotator) createDatabaseSecret(ctx context.Context, ev Event, log *slog.
 	pending := current
 	pending.Username = AlternateUsername(current.Username)
 	pending.Password = password
-	pending = r.onConfiguredDatabase(pending, r.Config.DBHost)
+	pending = r.onConfiguredDatabase(pending, r.Config.AppHost)
 	if err := r.putPending(ctx, ev, pending); err != nil {
 		return err
 	}

@@ -80,6 +80,7 @@ func newDBFixture(t *testing.T) *dbFixture {
 			MasterSecretARN:     masterSecretID,
 			MigrationsSecretARN: migrationsSecretID,
 			DBHost:              primaryHost,
+			AppHost:             primaryHost,
 			DBPort:              5432,
 			DBName:              "taskmanager",
 			ReaderSecretARN:     readerSecretID,
@@ -675,4 +676,23 @@ func withoutVerifiers(stmts []string) []string {
 		out[i] = re.ReplaceAllString(s, "E'<verifier>'")
 	}
 	return out
+}
+
+// With RDS Proxy the app's secret names the proxy (APP_HOST), while the function keeps
+// connecting to the primary (DB_HOST) itself: a rotation must not move the app off the proxy.
+func TestRotatedSecretNamesTheAppHost(t *testing.T) {
+	fx := newDBFixture(t)
+	fx.rotator.Config.AppHost = "tm-proxy.proxy-abc.us-east-1.rds.amazonaws.com"
+	fx.sm.passwords = []string{"NewPass-123"}
+	token := fx.sm.startRotation(dbSecretID)
+	require.NoError(t, fx.step(t, token, StepCreate))
+	puts := fx.sm.putsTo(dbSecretID)
+	require.NotEmpty(t, puts)
+	var pending DatabaseSecret
+	require.NoError(t, json.Unmarshal([]byte(aws.ToString(puts[len(puts)-1].SecretString)), &pending))
+	assert.Equal(t, "tm-proxy.proxy-abc.us-east-1.rds.amazonaws.com", pending.Host)
+	assert.Contains(t, pending.URL, "@tm-proxy.proxy-abc.us-east-1.rds.amazonaws.com:5432/taskmanager")
+	require.NoError(t, fx.step(t, token, StepSet))
+	require.NoError(t, fx.step(t, token, StepTest))
+	assert.True(t, fx.server.accepts(AppCloneUser, "NewPass-123"), "the function itself still reached the primary")
 }

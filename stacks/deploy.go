@@ -349,7 +349,8 @@ func (e *environment) compute() error {
 			compute.Migrations: e.firewall.GroupID(firewall.Migrations),
 		},
 		KeyArn:           e.key.Arn,
-		SecretArns:       e.store.Arns,
+		AppSecrets:       secretEnv(e.store.Inject(secrets.AppEnv)),
+		MigrationSecrets: secretEnv(e.store.Inject(secrets.MigrationsEnv)),
 		LogRetentionDays: cfg.Logging.RetentionDays,
 		LoadBalancer: compute.LoadBalancer{
 			TargetGroupArn: front.TargetGroupArn,
@@ -506,4 +507,9 @@ func checkImage(ctx *pulumi.Context, cfg *Config) error {
 			cfg.Stack, tag, repo, cfg.Stack, err)
 	}
 	return nil
+}
+
+// secretEnv hands the secrets component's resolution of a container's variables to the compute.
+func secretEnv(in secrets.Injection) compute.SecretEnv {
+	return compute.SecretEnv{ValueFrom: in.ValueFrom, SecretArns: in.SecretArns}
 }

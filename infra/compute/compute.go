@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -15,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 const computeType = "taskmanager:compute:Compute"
@@ -27,21 +27,21 @@ const (
 )
 
 // ClusterName is the ECS cluster's name, which the spec's runbook uses.
-func ClusterName(stack string) string { return stack + "-taskmanager" }
+func ClusterName(stack string) string { return naming.For(stack).Resource() }
 
 // CodeDeployApplicationName and BlueGreenGroup are the API's blue/green deployment, which the
 // pipeline and the rotation functions start.
-func CodeDeployApplicationName(stack string) string { return ClusterName(stack) + "-api" }
+func CodeDeployApplicationName(stack string) string { return naming.For(stack).Resource(API) }
 
 // BlueGreenGroup is the deployment group of the API's blue/green deployments.
 const BlueGreenGroup = "api"
 
 // RepositoryName is the stack's image repository in ECR.
-func RepositoryName(stack string) string { return "taskmanager-" + stack }
+func RepositoryName(stack string) string { return naming.For(stack).Project() }
 
 // LogGroupName is the log group of a workload (api, worker, migrations).
 func LogGroupName(stack, workload string) string {
-	return fmt.Sprintf("/ecs/%s-taskmanager-%s", stack, workload)
+	return naming.For(stack).LogGroup("/ecs", workload)
 }
 
 // Args configures the compute.
@@ -55,9 +55,10 @@ type Args struct {
 	SubnetIDs      pulumi.StringArrayInput
 	SecurityGroups map[string]pulumi.StringInput
 	KeyArn         pulumi.StringInput
-	// SecretArns are the environment's secrets by name (database-url, ...).
-	SecretArns       map[string]pulumi.StringOutput
-	LogRetentionDays int
+	// AppSecrets and MigrationSecrets are the secret variables of the API and worker, and of the
+	// migration task, as the secrets component resolves them.
+	AppSecrets, MigrationSecrets SecretEnv
+	LogRetentionDays             int
 	// LoadBalancer is where the API takes traffic.
 	LoadBalancer LoadBalancer
 	// Protect keeps the image repository (production).
@@ -122,7 +123,7 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		Settings: ecs.ClusterSettingArray{ecs.ClusterSettingArgs{
 			Name: pulumi.String("containerInsights"), Value: pulumi.String("enabled"),
 		}},
-	}, parent)
+	}, parent, pulumi.DeleteBeforeReplace(true)) // the runbook's and the pipeline's cluster
 	if err != nil {
 		return nil, err
 	}
@@ -143,13 +144,13 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	image := pulumi.Sprintf("%s:%s", repo.RepositoryUrl, args.Compute.ImageTag)
 
 	workloads := []workload{
-		{name: API, service: &args.API.ServiceConfig, secrets: AppSecrets, port: args.API.ContainerPort,
+		{name: API, service: &args.API.ServiceConfig, secrets: args.AppSecrets, port: args.API.ContainerPort,
 			healthCheck: apiHealthCheck(args.API.ContainerPort, args.API.HealthCheckPath),
 			command:     args.API.Command, stopTimeout: 30},
 		// Celery's warm shutdown finishes the tasks in hand: give it Fargate's maximum.
-		{name: Worker, service: &args.Worker.ServiceConfig, secrets: AppSecrets,
+		{name: Worker, service: &args.Worker.ServiceConfig, secrets: args.AppSecrets,
 			healthCheck: workerHealthCheck, command: args.Worker.Command, stopTimeout: 120},
-		{name: Migrations, secrets: MigrationSecrets, command: args.Compute.MigrationsCommand, stopTimeout: 30,
+		{name: Migrations, secrets: args.MigrationSecrets, command: args.Compute.MigrationsCommand, stopTimeout: 30,
 			size: &ServiceConfig{CPU: args.Worker.CPU, Memory: args.Worker.Memory}},
 	}
 	for _, w := range workloads {
@@ -176,7 +177,7 @@ type workload struct {
 	name        string
 	service     *ServiceConfig // nil for the migration task, which is no service
 	size        *ServiceConfig // CPU and memory when service is nil
-	secrets     map[string]SecretRef
+	secrets     SecretEnv
 	port        int
 	healthCheck *healthCheck
 	command     []string
@@ -310,29 +311,25 @@ type taskDefinition struct {
 
 func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload, image pulumi.StringOutput, parent pulumi.ResourceOption) (taskDefinition, error) {
 	base := fmt.Sprintf("%s-%s", name, w.name)
-	family := fmt.Sprintf("%s-taskmanager-%s", args.Stack, w.name)
+	family := naming.For(args.Stack).Resource(w.name)
 	logs, err := cloudwatch.NewLogGroup(ctx, base, &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String(LogGroupName(args.Stack, w.name)),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
 		KmsKeyId:        args.KeyArn,
-	}, parent)
+	}, parent, pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return taskDefinition{}, err
 	}
 
-	// The secrets this container reads, in a stable order: its execution role may read exactly these.
-	names := make([]string, 0, len(w.secrets))
-	for env := range w.secrets {
-		names = append(names, env)
+	// Its execution role may read exactly the secrets its variables come from.
+	secretArns := make([]pulumi.StringInput, len(w.secrets.SecretArns))
+	for i, arn := range w.secrets.SecretArns {
+		secretArns[i] = arn
 	}
-	sort.Strings(names)
-	var secretNames []string
-	secretArns := []pulumi.StringInput{}
-	for _, env := range names {
-		if s := w.secrets[env].Secret; !slices.Contains(secretNames, s) {
-			secretNames = append(secretNames, s)
-			secretArns = append(secretArns, args.SecretArns[s])
-		}
+	names := slices.Sorted(maps.Keys(w.secrets.ValueFrom))
+	valueFrom := make([]pulumi.StringOutput, len(names))
+	for i, n := range names {
+		valueFrom[i] = w.secrets.ValueFrom[n]
 	}
 	execRole, err := iam.NewRole(ctx, base+"-execution", &iam.RoleArgs{
 		Description:       pulumi.Sprintf("ECS pulls the %s image, writes its logs and reads its secrets", w.name),
@@ -365,11 +362,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 	if w.name == Migrations {
 		env = map[string]string{"ENVIRONMENT": args.Settings.Environment, "LOG_LEVEL": args.Settings.LogLevel}
 	}
-	definitions := pulumi.All(image, logs.Name, pulumi.ToStringArrayOutput(toOutputs(secretArns))).ApplyT(func(v []any) (string, error) {
-		arns := map[string]string{}
-		for i, s := range secretNames {
-			arns[s] = v[2].([]string)[i]
-		}
+	definitions := pulumi.All(image, logs.Name, pulumi.ToStringArrayOutput(valueFrom)).ApplyT(func(v []any) (string, error) {
 		def := containerDefinition{
 			Name: w.name, Image: v[0].(string), Essential: true, Command: w.command,
 			User: ContainerUser, ReadonlyRootFilesystem: true, StopTimeout: w.stopTimeout,
@@ -382,9 +375,8 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 		for _, k := range slices.Sorted(maps.Keys(env)) {
 			def.Environment = append(def.Environment, nameValue{k, env[k]})
 		}
-		for _, k := range names {
-			ref := w.secrets[k]
-			def.Secrets = append(def.Secrets, secretValue{k, ref.ValueFrom(arns[ref.Secret])})
+		for i, k := range names {
+			def.Secrets = append(def.Secrets, secretValue{k, v[2].([]string)[i]})
 		}
 		if w.port != 0 {
 			def.PortMappings = []portMapping{{ContainerPort: w.port, Protocol: "tcp"}}

@@ -3,6 +3,8 @@ package compute
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // Settings are what the containers' environment is made of.
@@ -56,59 +58,10 @@ func Environment(s Settings) map[string]string {
 	return env
 }
 
-// SecretRef is one environment variable delivered from Secrets Manager: the secret's name
-// (taskmanager/<stack>/<Secret>) and, for a JSON secret, the key inside it.
-type SecretRef struct {
-	Secret string
-	Key    string
-}
-
-// Secret names, as the secrets component creates them.
-const (
-	secretDatabaseURL   = "database-url"
-	secretDatabaseRead  = "database-reader-url"
-	secretRedisURL      = "redis-url"
-	secretCeleryBroker  = "celery-broker-url"
-	secretCeleryResults = "celery-result-backend"
-	secretJWT           = "jwt-secret"
-	secretSMTP          = "smtp"
-	secretOAuthGoogle   = "oauth-google"
-	secretOAuthGitHub   = "oauth-github"
-	secretSentry        = "sentry-dsn"
-	secretDatadog       = "datadog-api-key"
-	secretMigrationsURL = "migrations-database-url"
-)
-
-// AppSecrets are the secret environment variables of the API and the worker.
-var AppSecrets = map[string]SecretRef{
-	"DATABASE_URL":               {secretDatabaseURL, "url"},
-	"DATABASE_READER_URL":        {secretDatabaseRead, "url"},
-	"REDIS_URL":                  {secretRedisURL, ""},
-	"CELERY_BROKER_URL":          {secretCeleryBroker, ""},
-	"CELERY_RESULT_BACKEND":      {secretCeleryResults, ""},
-	"JWT_SECRET_KEY":             {secretJWT, "current"},
-	"JWT_SECRET_KEY_PREVIOUS":    {secretJWT, "previous"},
-	"SMTP_USERNAME":              {secretSMTP, "username"},
-	"SMTP_PASSWORD":              {secretSMTP, "password"},
-	"OAUTH_GOOGLE_CLIENT_ID":     {secretOAuthGoogle, "client_id"},
-	"OAUTH_GOOGLE_CLIENT_SECRET": {secretOAuthGoogle, "client_secret"},
-	"OAUTH_GITHUB_CLIENT_ID":     {secretOAuthGitHub, "client_id"},
-	"OAUTH_GITHUB_CLIENT_SECRET": {secretOAuthGitHub, "client_secret"},
-	"SENTRY_DSN":                 {secretSentry, ""},
-	"DATADOG_API_KEY":            {secretDatadog, ""},
-}
-
-// MigrationSecrets are the migration task's: the database only, as the schema owner's login,
-// which the API and the worker never get.
-var MigrationSecrets = map[string]SecretRef{
-	"DATABASE_URL": {secretMigrationsURL, "url"},
-}
-
-// ValueFrom is the ECS valueFrom of a reference, given its secret's ARN: the ARN alone for a
-// whole secret, or ARN:key:: for one JSON key of its current version.
-func (r SecretRef) ValueFrom(arn string) string {
-	if r.Key == "" {
-		return arn
-	}
-	return arn + ":" + r.Key + "::"
+// SecretEnv are a container's secret variables: each variable's ECS valueFrom, and the secrets
+// they come from, which its execution role may read (exactly those). The secrets component owns
+// the names, the JSON keys and the valueFrom form (secrets.Store.Inject).
+type SecretEnv struct {
+	ValueFrom  map[string]pulumi.StringOutput
+	SecretArns []pulumi.StringOutput
 }

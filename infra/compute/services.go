@@ -66,8 +66,11 @@ func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, clust
 		} else {
 			sa.DeploymentCircuitBreaker = ecs.ServiceDeploymentCircuitBreakerArgs{Enable: pulumi.Bool(true), Rollback: pulumi.Bool(true)}
 		}
+		// "api" and "worker" are the runbook's and the pipeline's names: a replacement (a new
+		// cluster, a change of deployment controller) stops the old service first, and the
+		// preview shows it as a replacement before anyone agrees to it.
 		service, err := ecs.NewService(ctx, fmt.Sprintf("%s-%s", name, svc.name), sa, parent,
-			pulumi.IgnoreChanges(ignore), pulumi.DependsOn(deps))
+			pulumi.IgnoreChanges(ignore), pulumi.DependsOn(deps), pulumi.DeleteBeforeReplace(true))
 		if err != nil {
 			return err
 		}

@@ -226,7 +226,7 @@ func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 			Aliases: route53.RecordAliasArray{route53.RecordAliasArgs{
 				Name: alb.DnsName, ZoneId: alb.ZoneId, EvaluateTargetHealth: pulumi.Bool(true),
 			}},
-		}, parent); err != nil {
+		}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // one record per name and type
 			return nil, err
 		}
 	}
@@ -303,7 +303,7 @@ func certificate(ctx *pulumi.Context, name string, names []string, zoneID pulumi
 			Records:        pulumi.StringArray{option.ResourceRecordValue().Elem()},
 			Ttl:            pulumi.Int(60),
 			AllowOverwrite: pulumi.Bool(true),
-		}, parent)
+		}, parent, pulumi.DeleteBeforeReplace(true)) // an overwrite, then the old one's delete, would remove it
 		if err != nil {
 			return nil, err
 		}

@@ -94,7 +94,7 @@ func NewBlueGreen(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.R
 	app, err := codedeploy.NewApplication(ctx, name, &codedeploy.ApplicationArgs{
 		Name:            pulumi.Sprintf("%s-api", args.ClusterName),
 		ComputePlatform: pulumi.String("ECS"),
-	}, childOpts...)
+	}, append(childOpts, pulumi.DeleteBeforeReplace(true))...) // the pipeline and the rotation deploy through these names
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func NewBlueGreen(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.R
 				},
 			},
 		},
-	}, childOpts...)
+	}, append(childOpts, pulumi.DeleteBeforeReplace(true))...)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ func deploymentAlarms(ctx *pulumi.Context, name string, bg Targets, opts []pulum
 				ComparisonOperator: pulumi.String("GreaterThanThreshold"),
 				TreatMissingData:   pulumi.String("notBreaching"),
 				Dimensions:         pulumi.StringMap{"LoadBalancer": bg.LoadBalancerSuffix, "TargetGroup": tg.suffix},
-			}, opts...)
+			}, append(opts, pulumi.DeleteBeforeReplace(true))...) // the deployment group names it
 			if err != nil {
 				return nil, err
 			}

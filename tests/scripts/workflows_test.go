@@ -260,16 +260,21 @@ func TestSecretsOnlyInSteps(t *testing.T) {
 }
 
 // The Pulumi tokens are used only where allowed. PULUMI_ACCESS_TOKEN, which can read staging and
-// production, is the GitHub environments' own secret, used by the deploy job bound to the stack's
-// environment; PULUMI_PREVIEW_TOKEN_DEV, which reads dev only, by the pull request's preview of dev.
-// No caller passes a Pulumi token to a reusable workflow.
+// production, is the GitHub environments' own secret, used by the jobs bound to an environment:
+// the deploy job and the nightly drift check (drift.yml); PULUMI_PREVIEW_TOKEN_DEV, which reads
+// dev only, by the pull request's preview of dev. No caller passes a Pulumi token to a reusable
+// workflow.
 func TestPulumiTokensOnlyInAllowedJobs(t *testing.T) {
 	t.Parallel()
-	allowed := map[string]string{
-		"PULUMI_ACCESS_TOKEN":      "deploy-stack.yml/deploy",
-		"PULUMI_PREVIEW_TOKEN_DEV": "ci.yml/preview",
+	allowed := map[string][]string{
+		"PULUMI_ACCESS_TOKEN":      {"deploy-stack.yml/deploy", "drift.yml/drift"},
+		"PULUMI_PREVIEW_TOKEN_DEV": {"ci.yml/preview"},
 	}
 	all := loadWorkflows(t)
+	byPullRequests := map[string]bool{}
+	for _, j := range runByPullRequests(t, all) {
+		byPullRequests[j.key()] = true
+	}
 	used := map[string]bool{}
 	for _, w := range all {
 		for _, j := range w.jobs {
@@ -285,8 +290,14 @@ func TestPulumiTokensOnlyInAllowedJobs(t *testing.T) {
 					}
 					want, ok := allowed[name]
 					if assert.True(t, ok, "%s: step %q uses an unknown Pulumi secret %s", j.key(), s.Name, name) {
-						assert.Equal(t, want, j.key(), "%s: step %q uses %s", j.key(), s.Name, name)
+						assert.Contains(t, want, j.key(), "%s: step %q uses %s", j.key(), s.Name, name)
 						used[name] = true
+					}
+					if name == "PULUMI_ACCESS_TOKEN" {
+						// The environment's secret: only a job bound to one has it, and none that a
+						// pull request runs.
+						assert.NotEmpty(t, j.environment(), "%s uses %s without an environment", j.key(), name)
+						assert.False(t, byPullRequests[j.key()], "%s uses %s and runs on pull requests", j.key(), name)
 					}
 				}
 			}

@@ -23,7 +23,6 @@ import (
 	"github.com/taskmanager/taskmanager-infra/infra/secrets"
 	"github.com/taskmanager/taskmanager-infra/infra/storage"
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
-	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 // Deploy is the program: pulumi.Run(stacks.Deploy).
@@ -49,8 +48,9 @@ func bulleted(err error) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// environment is one stack's components, built in dependency order: each step wires the
-// outputs of the earlier ones into the next, and no component imports another.
+// environment is what every step of one stack shares: the context, the config and the account.
+// The components themselves are passed from step to step as arguments and results, so that the
+// compiler, not a nil dereference, enforces the order they are built in.
 type environment struct {
 	ctx     *pulumi.Context
 	cfg     *Config
@@ -58,53 +58,26 @@ type environment struct {
 	// protect: production holds real customer data, so its stateful resources cannot be deleted
 	// by a `pulumi destroy` or a replacing change without first lifting protection on purpose.
 	protect bool
-
-	key        *secrets.Key
-	net        *networkView
-	firewall   *firewall.Firewall
-	db         *database.Database
-	redis      *cache.Cache
-	store      *secrets.Store
-	buckets    *storage.Storage
-	front      *edge.Edge
-	app        *computeView
-	release    *release.BlueGreen // nil unless the API deploys blue/green
-	monitoring *observability.Observability
-	bastion    *bastion.Bastion
-	rotator    *secrets.Rotation
 }
 
-// Transitional: data(), rotation(), operations() and export() read the security groups and the
-// CodeDeploy names where they were before the firewall and the release had components of their
-// own (e.net.SecurityGroups.Database, e.net.Rules, e.app.CodeDeployApplication). These views
-// give them the same names until they read e.firewall and e.release themselves.
-
-// networkView is the network with the firewall's group ids and rules.
-type networkView struct {
-	*network.Network
-	SecurityGroups struct {
-		LoadBalancer, API, Worker, Migrations, Database, Cache, Rotation pulumi.StringOutput
-		Bastion                                                          pulumi.StringOutput // with a bastion
-	}
-	Rules []pulumi.Resource
+// foundation is the environment's key, network and firewall.
+type foundation struct {
+	key *secrets.Key
+	net *network.Network
+	fw  *firewall.Firewall
 }
 
-func newNetworkView(net *network.Network, fw *firewall.Firewall, bastion bool) *networkView {
-	v := &networkView{Network: net, Rules: fw.Rules}
-	g := &v.SecurityGroups
-	g.LoadBalancer, g.API, g.Worker = fw.GroupID(firewall.Alb), fw.GroupID(firewall.API), fw.GroupID(firewall.Worker)
-	g.Migrations, g.Database, g.Cache = fw.GroupID(firewall.Migrations), fw.GroupID(firewall.Database), fw.GroupID(firewall.Cache)
-	g.Rotation = fw.GroupID(firewall.Rotation)
-	if bastion {
-		g.Bastion = fw.GroupID(firewall.Bastion)
-	}
-	return v
+// data is PostgreSQL, Redis and the secrets that hold their URLs.
+type data struct {
+	db    *database.Database
+	redis *cache.Cache
+	store *secrets.Store
 }
 
-// computeView is the compute with, under blue/green, the release's application and group.
-type computeView struct {
-	*compute.Compute
-	CodeDeployApplication, CodeDeployGroup pulumi.StringOutput
+// app is the compute and, with blue/green, the API's release (nil otherwise).
+type app struct {
+	compute *compute.Compute
+	release *release.BlueGreen
 }
 
 // build registers the environment's resources from a valid config.
@@ -122,39 +95,63 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 		}
 	}
 	e := &environment{ctx: ctx, cfg: cfg, account: caller.AccountId, protect: cfg.IsProduction()}
-	for _, step := range []func() error{e.foundation, e.data, e.rotation, e.storage, e.edge, e.compute, e.schedule, e.operations} {
-		if err := step(); err != nil {
-			return err
-		}
+	base, err := e.foundation()
+	if err != nil {
+		return err
 	}
-	e.export()
+	stores, err := e.data(base)
+	if err != nil {
+		return err
+	}
+	rotation, err := e.rotation(base, stores)
+	if err != nil {
+		return err
+	}
+	buckets, err := e.storage(base)
+	if err != nil {
+		return err
+	}
+	front, err := e.edge(base, stores, buckets)
+	if err != nil {
+		return err
+	}
+	services, err := e.compute(base, stores, front, rotation)
+	if err != nil {
+		return err
+	}
+	if err := e.schedule(rotation, services); err != nil {
+		return err
+	}
+	monitoring, bastionHost, err := e.operations(base, stores, buckets, front, services, rotation)
+	if err != nil {
+		return err
+	}
+	e.export(base, stores, buckets, front, services, monitoring, bastionHost)
 	return nil
 }
 
 func (e *environment) blueGreen() bool { return e.cfg.Compute.APIDeployment == compute.BlueGreen }
 
 // foundation is the environment's key, its network and the network's firewall.
-func (e *environment) foundation() (err error) {
+func (e *environment) foundation() (f foundation, err error) {
 	cfg := e.cfg
-	e.key, err = secrets.NewKey(e.ctx, cfg.Stack, &secrets.KeyArgs{
+	if f.key, err = secrets.NewKey(e.ctx, cfg.Stack, &secrets.KeyArgs{
 		Stack:              cfg.Stack,
 		Region:             cfg.Region,
 		AccountID:          e.account,
 		DeletionWindowDays: cfg.Secrets.KeyDeletionWindowDays,
 		Protect:            e.protect,
-	})
-	if err != nil {
-		return err
+	}); err != nil {
+		return f, err
 	}
-	net, err := network.NewNetwork(e.ctx, cfg.Stack, &network.Args{
+	if f.net, err = network.NewNetwork(e.ctx, cfg.Stack, &network.Args{
 		Config:               cfg.Network,
 		FlowLogRetentionDays: cfg.Logging.RetentionDays,
-		LogKmsKeyArn:         e.key.Arn,
+		LogKmsKeyArn:         f.key.Arn,
 		Region:               cfg.Region,
 		AccountID:            e.account,
-	})
-	if err != nil {
-		return err
+	}); err != nil {
+		return f, err
 	}
 	lbPorts := []int{80, 443}
 	if cfg.Edge.Internal {
@@ -165,9 +162,9 @@ func (e *environment) foundation() (err error) {
 	if e.blueGreen() {
 		testPort = edge.TestListenerPort
 	}
-	e.firewall, err = firewall.NewFirewall(e.ctx, cfg.Stack, &firewall.Args{
-		VpcID:   net.VpcID,
-		VpcCidr: net.VpcCidr,
+	f.fw, err = firewall.NewFirewall(e.ctx, cfg.Stack, &firewall.Args{
+		VpcID:   f.net.VpcID,
+		VpcCidr: f.net.VpcCidr,
 		Ports: firewall.Ports{
 			Container: cfg.API.ContainerPort,
 			Database:  database.Port,
@@ -181,160 +178,137 @@ func (e *environment) foundation() (err error) {
 		Bastion:            cfg.Bastion.Enabled,
 		// The groups and their rules were the network's children until the firewall had a
 		// component of its own: their aliases keep every live group and rule.
-		PreviousParent: net,
+		PreviousParent: f.net,
 	})
-	if err != nil {
-		return err
-	}
-	e.net = newNetworkView(net, e.firewall, cfg.Bastion.Enabled)
-	return nil
+	return f, err
 }
 
 // data is PostgreSQL, Redis and the secrets that hold their URLs.
-func (e *environment) data() (err error) {
+func (e *environment) data(f foundation) (d data, err error) {
 	cfg := e.cfg
-	e.db, err = database.NewDatabase(e.ctx, cfg.Stack, &database.Args{
+	if d.db, err = database.NewDatabase(e.ctx, cfg.Stack, &database.Args{
 		Config:           cfg.Database,
 		Stack:            cfg.Stack,
 		Region:           cfg.Region,
 		AccountID:        e.account,
-		SubnetIDs:        e.net.IsolatedSubnetIDs,
-		SecurityGroupID:  e.net.SecurityGroups.Database.ToStringOutput(),
-		KeyArn:           e.key.Arn,
+		SubnetIDs:        f.net.IsolatedSubnetIDs,
+		SecurityGroupID:  f.fw.GroupID(firewall.Database),
+		KeyArn:           f.key.Arn,
 		LogRetentionDays: cfg.Logging.RetentionDays,
 		Protect:          e.protect,
-	})
-	if err != nil {
-		return err
+	}); err != nil {
+		return d, err
 	}
-	e.redis, err = cache.NewCache(e.ctx, cfg.Stack, &cache.Args{
+	if d.redis, err = cache.NewCache(e.ctx, cfg.Stack, &cache.Args{
 		Config:           cfg.Cache,
-		SubnetIDs:        e.net.IsolatedSubnetIDs,
-		SecurityGroupID:  e.net.SecurityGroups.Cache.ToStringOutput(),
-		KeyArn:           e.key.Arn,
+		SubnetIDs:        f.net.IsolatedSubnetIDs,
+		SecurityGroupID:  f.fw.GroupID(firewall.Cache),
+		KeyArn:           f.key.Arn,
 		LogRetentionDays: cfg.Logging.RetentionDays,
 		Protect:          e.protect,
-	})
-	if err != nil {
-		return err
+	}); err != nil {
+		return d, err
 	}
-	e.store, err = secrets.NewStore(e.ctx, cfg.Stack, &secrets.StoreArgs{
+	d.store, err = secrets.NewStore(e.ctx, cfg.Stack, &secrets.StoreArgs{
 		Stack:              cfg.Stack,
-		KeyArn:             e.key.Arn,
+		KeyArn:             f.key.Arn,
 		RecoveryWindowDays: cfg.Secrets.RecoveryWindowDays,
 		Protect:            e.protect,
 		Database: secrets.DatabaseEndpoint{
-			Host: e.db.Address, ReaderHost: e.db.ReaderAddress, Port: database.Port, Name: database.Name,
+			Host: d.db.Address, ReaderHost: d.db.ReaderAddress, Port: database.Port, Name: database.Name,
 		},
-		Cache:           secrets.CacheEndpoint{Host: e.redis.PrimaryAddress, Port: cache.Port, AuthToken: e.redis.AuthToken},
+		Cache:           secrets.CacheEndpoint{Host: d.redis.PrimaryAddress, Port: cache.Port, AuthToken: d.redis.AuthToken},
 		External:        cfg.External,
 		SmokeTestHeader: cfg.Edge.SignIn,
 	})
-	return err
+	return d, err
 }
 
-// rotation rotates the database login and the JWT key, and redeploys the services after.
-func (e *environment) rotation() (err error) {
+// rotation rotates the database login and the JWT key, and redeploys the services after. It is
+// built before the services, which wait for its bootstrap, so it names them by the names compute
+// gives them.
+func (e *environment) rotation(f foundation, d data) (*secrets.Rotation, error) {
 	cfg := e.cfg
 	args := &secrets.RotationArgs{
 		Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
-		KeyArn:              e.key.Arn,
-		SubnetIDs:           e.net.PrivateSubnetIDs,
-		SecurityGroupID:     e.net.SecurityGroups.Rotation.ToStringOutput(),
+		KeyArn:              f.key.Arn,
+		SubnetIDs:           f.net.PrivateSubnetIDs,
+		SecurityGroupID:     f.fw.GroupID(firewall.Rotation),
 		LogRetentionDays:    cfg.Logging.RetentionDays,
-		DatabaseSecretArn:   e.store.Arns[secrets.DatabaseURL],
-		ReaderSecretArn:     e.store.Arns[secrets.DatabaseReaderURL],
-		MasterSecretArn:     e.db.MasterSecretArn,
-		MigrationsSecretArn: e.store.Arns[secrets.MigrationsURL],
-		Database:            secrets.DatabaseEndpoint{Host: e.db.Address, Port: database.Port, Name: database.Name},
-		ReaderHost:          e.db.ReaderAddress,
+		DatabaseSecretArn:   d.store.Arns[secrets.DatabaseURL],
+		ReaderSecretArn:     d.store.Arns[secrets.DatabaseReaderURL],
+		MasterSecretArn:     d.db.MasterSecretArn,
+		MigrationsSecretArn: d.store.Arns[secrets.MigrationsURL],
+		Database:            secrets.DatabaseEndpoint{Host: d.db.Address, Port: database.Port, Name: database.Name},
+		ReaderHost:          d.db.ReaderAddress,
 		DatabaseDays:        cfg.Secrets.DatabaseRotationDays,
-		JWTSecretArn:        e.store.Arns[secrets.JWTSecret],
+		JWTSecretArn:        d.store.Arns[secrets.JWTSecret],
 		JWTDays:             cfg.Secrets.JWTRotationDays,
 		Cluster:             compute.ClusterName(cfg.Stack),
 		Services:            []string{compute.API, compute.Worker},
-		DatabaseID:          e.db.ResourceID,
-		BootstrapAfter:      append(slices.Clone(e.store.Versions), e.net.Rules...),
+		DatabaseID:          d.db.ResourceID,
+		BootstrapAfter:      append(slices.Clone(d.store.Versions), f.fw.Rules...),
 	}
 	if e.blueGreen() {
 		args.BlueGreen = &secrets.BlueGreenRedeploy{
 			Application: compute.CodeDeployApplicationName(cfg.Stack), DeploymentGroup: compute.BlueGreenGroup,
 		}
 	}
-	e.rotator, err = secrets.NewRotation(e.ctx, cfg.Stack, args)
-	return err
-}
-
-// schedule turns the rotations on once the services they redeploy exist (with blue/green, the
-// API's deployment group too), and with blue/green lets the functions pass the API's roles to
-// CodeDeploy.
-func (e *environment) schedule() error {
-	after := slices.Clone(e.app.Services)
-	if e.blueGreen() {
-		after = append(after, e.release.Group)
-		policies, err := e.rotator.AllowPassingRoles(e.ctx, e.cfg.Stack, e.app.TaskRoleArns[compute.API])
-		if err != nil {
-			return err
-		}
-		after = append(after, policies...)
-	}
-	return e.rotator.Schedule(e.ctx, after...)
+	return secrets.NewRotation(e.ctx, cfg.Stack, args)
 }
 
 // storage is the buckets; the logs bucket keeps the log archive as long as the archive says.
-func (e *environment) storage() (err error) {
+func (e *environment) storage(f foundation) (*storage.Storage, error) {
 	cfg := e.cfg
 	logDays, archiveDays := cfg.Logging.RetentionDays, 0
 	if cfg.Logging.ArchiveDays != nil {
 		logDays, archiveDays = *cfg.Logging.ArchiveDays, *cfg.Logging.ArchiveDays
 	}
-	e.buckets, err = storage.NewStorage(e.ctx, cfg.Stack, &storage.Args{
+	return storage.NewStorage(e.ctx, cfg.Stack, &storage.Args{
 		Config: cfg.Storage, Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
-		KeyArn:              e.key.Arn,
+		KeyArn:              f.key.Arn,
 		BackupRetentionDays: cfg.Database.BackupRetentionDays,
 		LogRetentionDays:    logDays,
 		ArchiveDays:         archiveDays,
 		Protect:             e.protect,
 	})
-	return err
 }
 
 // edge is the load balancer, its certificate, DNS and WAF.
-func (e *environment) edge() (err error) {
+func (e *environment) edge(f foundation, d data, buckets *storage.Storage) (*edge.Edge, error) {
 	cfg := e.cfg
-	subnets := e.net.PublicSubnetIDs
+	subnets := f.net.PublicSubnetIDs
 	if cfg.Edge.Internal {
-		subnets = e.net.PrivateSubnetIDs
+		subnets = f.net.PrivateSubnetIDs
 	}
 	args := &edge.Args{
 		Config:              cfg.Edge,
 		Stack:               cfg.Stack,
-		VpcID:               e.net.VpcID,
+		VpcID:               f.net.VpcID,
 		SubnetIDs:           subnets,
-		SecurityGroupID:     e.firewall.GroupID(firewall.Alb),
+		SecurityGroupID:     f.fw.GroupID(firewall.Alb),
 		ContainerPort:       cfg.API.ContainerPort,
 		HealthCheckPath:     cfg.API.HealthCheckPath,
 		BlueGreen:           e.blueGreen(),
 		WAFLogRetentionDays: cfg.Logging.RetentionDays,
-		KeyArn:              e.key.Arn,
+		KeyArn:              f.key.Arn,
 		AccountID:           e.account,
 	}
 	if cfg.Edge.SignIn {
-		args.SmokeTestToken = e.store.SmokeTestToken
+		args.SmokeTestToken = d.store.SmokeTestToken
 	}
 	if cfg.Storage.Logs {
-		args.AccessLogsBucket = e.buckets.LogsBucket
-		args.AccessLogDependency = e.buckets.LogsReady
+		args.AccessLogsBucket = buckets.LogsBucket
+		args.AccessLogDependency = buckets.LogsReady
 	}
-	e.front, err = edge.NewEdge(e.ctx, cfg.Stack, args)
-	return err
+	return edge.NewEdge(e.ctx, cfg.Stack, args)
 }
 
 // compute is the cluster, the services and the migration task behind the load balancer, and
 // with blue/green the API's release.
-func (e *environment) compute() error {
-	cfg, front := e.cfg, e.front
-	app, err := compute.NewCompute(e.ctx, cfg.Stack, &compute.Args{
+func (e *environment) compute(f foundation, d data, front *edge.Edge, rotation *secrets.Rotation) (a app, err error) {
+	cfg := e.cfg
+	a.compute, err = compute.NewCompute(e.ctx, cfg.Stack, &compute.Args{
 		Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
 		Settings: compute.Settings{
 			Environment: cfg.Environment, LogLevel: cfg.Logging.Level, App: cfg.App, Worker: cfg.Worker, Port: cfg.API.ContainerPort,
@@ -342,15 +316,15 @@ func (e *environment) compute() error {
 		API:       cfg.API,
 		Worker:    cfg.Worker,
 		Compute:   cfg.Compute,
-		SubnetIDs: e.net.PrivateSubnetIDs,
+		SubnetIDs: f.net.PrivateSubnetIDs,
 		SecurityGroups: map[string]pulumi.StringInput{
-			compute.API:        e.firewall.GroupID(firewall.API),
-			compute.Worker:     e.firewall.GroupID(firewall.Worker),
-			compute.Migrations: e.firewall.GroupID(firewall.Migrations),
+			compute.API:        f.fw.GroupID(firewall.API),
+			compute.Worker:     f.fw.GroupID(firewall.Worker),
+			compute.Migrations: f.fw.GroupID(firewall.Migrations),
 		},
-		KeyArn:           e.key.Arn,
-		AppSecrets:       secretEnv(e.store.Inject(secrets.AppEnv)),
-		MigrationSecrets: secretEnv(e.store.Inject(secrets.MigrationsEnv)),
+		KeyArn:           f.key.Arn,
+		AppSecrets:       secretEnv(d.store.Inject(secrets.AppEnv)),
+		MigrationSecrets: secretEnv(d.store.Inject(secrets.MigrationsEnv)),
 		LogRetentionDays: cfg.Logging.RetentionDays,
 		LoadBalancer: compute.LoadBalancer{
 			TargetGroupArn: front.TargetGroupArn,
@@ -360,126 +334,135 @@ func (e *environment) compute() error {
 		},
 		Protect: e.protect,
 		// Tasks read database-url at start: its login must exist by then.
-		ServicesAfter: []pulumi.Resource{e.rotator.Bootstrap},
+		ServicesAfter: []pulumi.Resource{rotation.Bootstrap},
 	})
-	if err != nil {
-		return err
+	if err != nil || !e.blueGreen() {
+		return a, err
 	}
-	e.app = &computeView{Compute: app}
-	if !e.blueGreen() {
-		return nil
-	}
-	e.release, err = release.NewBlueGreen(e.ctx, cfg.Stack, &release.Args{
-		ClusterName:         app.ClusterName,
-		ServiceName:         app.ServiceNames[compute.API],
+	a.release, err = release.NewBlueGreen(e.ctx, cfg.Stack, &release.Args{
+		ClusterName:         a.compute.ClusterName,
+		ServiceName:         a.compute.ServiceNames[compute.API],
 		DeploymentGroupName: compute.BlueGreenGroup,
 		Targets:             release.Targets(*front.BlueGreen),
 		// The release's resources were the compute's children until the release had a
 		// component of its own: their aliases keep the live application, group and alarms.
-		PreviousParent: app,
+		PreviousParent: a.compute,
 	})
-	if err != nil {
-		return err
-	}
-	e.app.CodeDeployApplication, e.app.CodeDeployGroup = e.release.Application, e.release.DeploymentGroup
-	return nil
+	return a, err
 }
 
-// operations is the monitoring, the log archive and the bastion.
-func (e *environment) operations() (err error) {
-	cfg := e.cfg
-	tgSuffixes := []pulumi.StringInput{e.front.BlueArnSuffix}
-	if e.blueGreen() {
-		tgSuffixes = append(tgSuffixes, e.front.GreenArnSuffix)
+// schedule turns the rotations on once the services they redeploy exist (with blue/green, the
+// API's deployment group too), and with blue/green lets the functions pass the API's roles to
+// CodeDeploy.
+func (e *environment) schedule(rotation *secrets.Rotation, a app) error {
+	after := slices.Clone(a.compute.Services)
+	if a.release != nil {
+		after = append(after, a.release.Group)
+		policies, err := rotation.AllowPassingRoles(e.ctx, e.cfg.Stack, a.compute.TaskRoleArns[compute.API])
+		if err != nil {
+			return err
+		}
+		after = append(after, policies...)
 	}
-	e.monitoring, err = observability.NewObservability(e.ctx, cfg.Stack, &observability.Args{
-		Config: cfg.Monitoring, Stack: cfg.Stack, Region: cfg.Region, KeyArn: e.key.Arn,
-		LoadBalancerSuffix:  e.front.ArnSuffix,
+	return rotation.Schedule(e.ctx, after...)
+}
+
+// operations is the monitoring, the log archive and the bastion (nil without one).
+func (e *environment) operations(f foundation, d data, buckets *storage.Storage, front *edge.Edge, a app, rotation *secrets.Rotation) (*observability.Observability, *bastion.Bastion, error) {
+	cfg := e.cfg
+	tgSuffixes := []pulumi.StringInput{front.BlueArnSuffix}
+	if e.blueGreen() {
+		tgSuffixes = append(tgSuffixes, front.GreenArnSuffix)
+	}
+	monitoring, err := observability.NewObservability(e.ctx, cfg.Stack, &observability.Args{
+		Config: cfg.Monitoring, Stack: cfg.Stack, Region: cfg.Region, KeyArn: f.key.Arn,
+		LoadBalancerSuffix:  front.ArnSuffix,
 		TargetGroupSuffixes: tgSuffixes,
 		Cluster:             compute.ClusterName(cfg.Stack),
 		Services:            []string{compute.API, compute.Worker},
-		DatabaseIdentifier:  e.db.Identifier,
-		ReplicaIdentifier:   e.db.ReplicaIdentifier,
-		CacheGroupID:        e.redis.GroupID,
+		DatabaseIdentifier:  d.db.Identifier,
+		ReplicaIdentifier:   d.db.ReplicaIdentifier,
+		CacheGroupID:        d.redis.GroupID,
 		CacheNodes:          cfg.Cache.NumNodes,
-		RotationFunctions:   e.rotator.FunctionNames,
+		RotationFunctions:   rotation.FunctionNames,
 		EventRetentionDays:  cfg.Logging.RetentionDays,
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if cfg.Logging.ArchiveDays != nil {
 		var groups []pulumi.StringInput
 		for _, w := range []string{compute.API, compute.Worker, compute.Migrations} {
-			groups = append(groups, e.app.LogGroupNames[w])
+			groups = append(groups, a.compute.LogGroupNames[w])
 		}
 		if _, err := observability.NewLogArchive(e.ctx, cfg.Stack, &observability.ArchiveArgs{
 			Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
-			LogGroups: groups, BucketArn: e.buckets.ArchiveBucketArn, KeyArn: e.key.Arn,
+			LogGroups: groups, BucketArn: buckets.ArchiveBucketArn, KeyArn: f.key.Arn,
 		}); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
-	if cfg.Bastion.Enabled {
-		e.bastion, err = bastion.NewBastion(e.ctx, cfg.Stack, &bastion.Args{
-			Config: cfg.Bastion, Stack: cfg.Stack,
-			SubnetID:         e.net.PrivateSubnetIDs.Index(pulumi.Int(0)),
-			SecurityGroupID:  e.net.SecurityGroups.Bastion.ToStringOutput(),
-			KeyArn:           e.key.Arn,
-			LogRetentionDays: cfg.Logging.RetentionDays,
-		})
+	if !cfg.Bastion.Enabled {
+		return monitoring, nil, nil
 	}
-	return err
+	host, err := bastion.NewBastion(e.ctx, cfg.Stack, &bastion.Args{
+		Config: cfg.Bastion, Stack: cfg.Stack,
+		SubnetID:         f.net.PrivateSubnetIDs.Index(pulumi.Int(0)),
+		SecurityGroupID:  f.fw.GroupID(firewall.Bastion),
+		KeyArn:           f.key.Arn,
+		LogRetentionDays: cfg.Logging.RetentionDays,
+	})
+	return monitoring, host, err
 }
 
 // export is what operators and the pipeline read: names, endpoints and ARNs, never a secret.
-func (e *environment) export() {
+func (e *environment) export(f foundation, d data, buckets *storage.Storage, front *edge.Edge, a app, monitoring *observability.Observability, host *bastion.Bastion) {
 	ctx, cfg := e.ctx, e.cfg
-	ctx.Export("url", e.front.URL)
-	ctx.Export("loadBalancerDnsName", e.front.DNSName)
-	ctx.Export("clusterName", e.app.ClusterName)
+	ctx.Export("url", front.URL)
+	ctx.Export("loadBalancerDnsName", front.DNSName)
+	ctx.Export("clusterName", a.compute.ClusterName)
 	ctx.Export("serviceNames", pulumi.ToStringArray([]string{compute.API, compute.Worker}))
-	ctx.Export("repositoryUrl", e.app.RepositoryURL)
+	ctx.Export("repositoryUrl", a.compute.RepositoryURL)
 	ctx.Export("imageTag", pulumi.String(cfg.Compute.ImageTag))
-	for name, arn := range e.app.TaskDefinition {
+	for name, arn := range a.compute.TaskDefinition {
 		ctx.Export(name+"TaskDefinitionArn", arn)
 	}
 	// What the pipeline's `aws ecs run-task` of the migrations needs.
-	ctx.Export("migrationsTaskFamily", pulumi.String(naming.For(cfg.Stack).Resource(compute.Migrations)))
-	ctx.Export("migrationsSubnetIds", e.net.PrivateSubnetIDs)
-	ctx.Export("migrationsSecurityGroupId", e.net.SecurityGroups.Migrations.ToStringOutput())
-	if e.blueGreen() {
-		ctx.Export("codeDeployApplication", e.app.CodeDeployApplication)
-		ctx.Export("codeDeployDeploymentGroup", e.app.CodeDeployGroup)
+	ctx.Export("migrationsTaskFamily", a.compute.TaskFamilies[compute.Migrations])
+	ctx.Export("migrationsSubnetIds", f.net.PrivateSubnetIDs)
+	ctx.Export("migrationsSecurityGroupId", f.fw.GroupID(firewall.Migrations))
+	if a.release != nil {
+		ctx.Export("codeDeployApplication", a.release.Application)
+		ctx.Export("codeDeployDeploymentGroup", a.release.DeploymentGroup)
 	}
-	ctx.Export("alarmNames", e.monitoring.AlarmNames)
+	ctx.Export("alarmNames", monitoring.AlarmNames)
 	if cfg.Monitoring.Level == observability.Alerting {
-		ctx.Export("alertTopicArn", e.monitoring.TopicArn)
+		ctx.Export("alertTopicArn", monitoring.TopicArn)
 	}
-	if e.bastion != nil {
-		ctx.Export("bastionInstanceId", e.bastion.InstanceID)
-		ctx.Export("bastionSessionDocument", e.bastion.SessionDocument)
+	if host != nil {
+		ctx.Export("bastionInstanceId", host.InstanceID)
+		ctx.Export("bastionSessionDocument", host.SessionDocument)
 	}
-	for purpose, name := range e.buckets.Buckets {
+	for purpose, name := range buckets.Buckets {
 		ctx.Export(purpose+"Bucket", name)
 	}
-	ctx.Export("vpcId", e.net.VpcID)
-	ctx.Export("publicSubnetIds", e.net.PublicSubnetIDs)
-	ctx.Export("privateSubnetIds", e.net.PrivateSubnetIDs)
-	ctx.Export("isolatedSubnetIds", e.net.IsolatedSubnetIDs)
-	ctx.Export("kmsKeyArn", e.key.Arn)
-	ctx.Export("databaseAddress", e.db.Address)
-	ctx.Export("databaseReaderAddress", e.db.ReaderAddress)
-	ctx.Export("databaseIdentifier", e.db.Identifier)
-	ctx.Export("cacheAddress", e.redis.PrimaryAddress)
+	ctx.Export("vpcId", f.net.VpcID)
+	ctx.Export("publicSubnetIds", f.net.PublicSubnetIDs)
+	ctx.Export("privateSubnetIds", f.net.PrivateSubnetIDs)
+	ctx.Export("isolatedSubnetIds", f.net.IsolatedSubnetIDs)
+	ctx.Export("kmsKeyArn", f.key.Arn)
+	ctx.Export("databaseAddress", d.db.Address)
+	ctx.Export("databaseReaderAddress", d.db.ReaderAddress)
+	ctx.Export("databaseIdentifier", d.db.Identifier)
+	ctx.Export("cacheAddress", d.redis.PrimaryAddress)
 	secretArns := pulumi.StringMap{}
-	for name, arn := range e.store.Arns {
+	for name, arn := range d.store.Arns {
 		secretArns[name] = arn
 	}
 	ctx.Export("secretArns", secretArns)
 	if cfg.Edge.SignIn {
 		// The pipeline's smoke tests read the token from here to pass the sign-in.
-		ctx.Export("smokeTestHeaderSecretArn", e.store.Arns[secrets.SmokeTestHeader])
+		ctx.Export("smokeTestHeaderSecretArn", d.store.Arns[secrets.SmokeTestHeader])
 	}
 }
 

@@ -91,6 +91,9 @@ type Compute struct {
 	// TaskRoleArns are each workload's execution role and task role, which whoever registers
 	// or deploys its task definition must be allowed to pass.
 	TaskRoleArns map[string][]pulumi.StringOutput
+	// TaskFamilies are the task definitions' families by workload (the pipeline runs the
+	// migration task by its family).
+	TaskFamilies map[string]pulumi.StringOutput
 	// Services are the ECS services: what a redeploy acts on. They are the resources to depend
 	// on, not this component: the Go SDK expands a component in DependsOn to the children
 	// registered so far, and children register asynchronously.
@@ -110,6 +113,7 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		TaskDefinition: map[string]pulumi.StringOutput{},
 		LogGroupNames:  map[string]pulumi.StringOutput{},
 		TaskRoleArns:   map[string][]pulumi.StringOutput{},
+		TaskFamilies:   map[string]pulumi.StringOutput{},
 		ServiceNames:   map[string]pulumi.StringOutput{},
 	}
 	if err := ctx.RegisterComponentResource(computeType, name, c, opts...); err != nil {
@@ -161,6 +165,7 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		c.TaskDefinition[w.name] = td.Arn
 		c.LogGroupNames[w.name] = td.LogGroup
 		c.TaskRoleArns[w.name] = []pulumi.StringOutput{td.ExecutionRole, td.TaskRole}
+		c.TaskFamilies[w.name] = td.Family
 	}
 	if err := newServices(ctx, name, args, c, cluster, providers, parent); err != nil {
 		return nil, err
@@ -306,7 +311,7 @@ const ContainerUser = "1000:1000"
 
 // taskDefinition is what others need of a workload's task definition.
 type taskDefinition struct {
-	Arn, LogGroup, ExecutionRole, TaskRole pulumi.StringOutput
+	Arn, Family, LogGroup, ExecutionRole, TaskRole pulumi.StringOutput
 }
 
 func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload, image pulumi.StringOutput, parent pulumi.ResourceOption) (taskDefinition, error) {
@@ -406,7 +411,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 	if err != nil {
 		return taskDefinition{}, err
 	}
-	return taskDefinition{Arn: td.Arn, LogGroup: logs.Name, ExecutionRole: execRole.Arn, TaskRole: taskRole.Arn}, nil
+	return taskDefinition{Arn: td.Arn, Family: td.Family, LogGroup: logs.Name, ExecutionRole: execRole.Arn, TaskRole: taskRole.Arn}, nil
 }
 
 // tasksTrust lets ECS tasks of this account assume a role; ECS sends the task's ARN as

@@ -25,14 +25,15 @@ const (
 	Cache                      // Redis
 	Rotation                   // the secret rotation functions
 	Bastion                    // the bastion, with Args.Bastion
+	Proxy                      // RDS Proxy, with Args.Proxy
 )
 
 // roles are every role, in the order their groups are created.
-var roles = []Role{Alb, API, Worker, Migrations, Database, Cache, Rotation, Bastion}
+var roles = []Role{Alb, API, Worker, Migrations, Database, Cache, Rotation, Bastion, Proxy}
 
 var roleNames = map[Role]string{
 	Alb: "alb", API: "api", Worker: "worker", Migrations: "migrations",
-	Database: "database", Cache: "cache", Rotation: "rotation", Bastion: "bastion",
+	Database: "database", Cache: "cache", Rotation: "rotation", Bastion: "bastion", Proxy: "proxy",
 }
 
 // String is the role's name in logical names and outputs: alb, api, worker, ...
@@ -53,6 +54,7 @@ var descriptions = map[Role]string{
 	Cache:      "Redis",
 	Rotation:   "Secret rotation function",
 	Bastion:    "Bastion (Session Manager only)",
+	Proxy:      "RDS Proxy",
 }
 
 // Ports are the TCP ports the groups open between roles.
@@ -79,6 +81,8 @@ type Args struct {
 	LoadBalancerSignIn bool
 	// Bastion adds the bastion's group: PostgreSQL and HTTPS (SSM) out, nothing in.
 	Bastion bool
+	// Proxy adds RDS Proxy's group: PostgreSQL from the API and the worker, to the database.
+	Proxy bool
 	// TestListenerPort, when not 0, is the blue/green test listener: reachable from the VPC only.
 	TestListenerPort int
 	// PreviousParent, when set, is the component the groups and rules were registered under
@@ -123,7 +127,7 @@ func NewFirewall(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 
 	groupIDs := pulumi.StringMap{}
 	for _, role := range roles {
-		if role == Bastion && !args.Bastion {
+		if role == Bastion && !args.Bastion || role == Proxy && !args.Proxy {
 			continue
 		}
 		sg, err := awsec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, role), &awsec2.SecurityGroupArgs{

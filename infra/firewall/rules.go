@@ -76,6 +76,19 @@ func matrix(args *Args) []rule {
 		rule{group: Rotation, egress: true, port: p.Database, peer: Database, description: "To PostgreSQL"},
 		rule{group: Database, port: p.Database, peer: Rotation, description: "PostgreSQL from the secret rotation function"},
 	)
+	if args.Proxy {
+		// The API and the worker reach the primary through RDS Proxy (the replica directly).
+		for _, app := range []Role{API, Worker} {
+			rs = append(rs,
+				rule{group: app, egress: true, port: p.Database, peer: Proxy, description: "To RDS Proxy"},
+				rule{group: Proxy, port: p.Database, peer: app, description: "RDS Proxy from the " + app.String()},
+			)
+		}
+		rs = append(rs,
+			rule{group: Proxy, egress: true, port: p.Database, peer: Database, description: "RDS Proxy to PostgreSQL"},
+			rule{group: Database, port: p.Database, peer: Proxy, description: "PostgreSQL from RDS Proxy"},
+		)
+	}
 	if args.Bastion {
 		// People reach the database through Session Manager port forwarding on the bastion.
 		rs = append(rs,

@@ -7,10 +7,13 @@
 //	go run ./cmd/plan diff <stackA> <stackB>    what differs between two environments
 //	go run ./cmd/plan matrix [--write]          the spec's environment comparison matrix
 //
-// --markdown writes markdown tables (for a pull request comment or docs); --dir names the
+// Each command parses its own flags (the standard flag package), before or after the stack
+// names: --markdown writes markdown tables (for a pull request comment or docs); --dir names the
 // project directory (default: the nearest one at or above the working directory holding
-// Pulumi.yaml). Errors go to stderr with exit status 1, as `pulumi preview` prints them; a
-// usage mistake exits 2. The command is internal/plan's Main, tested there.
+// Pulumi.yaml); matrix's --write updates docs/environments.md. The spec's tables the reports
+// compare against are internal/spec/spec.yaml. Errors go to stderr with exit status 1, as
+// `pulumi preview` prints them; a usage mistake exits 2. The command is internal/plan's Main,
+// tested there.
 package main
 
 import (

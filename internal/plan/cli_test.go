@@ -15,15 +15,17 @@ func runPlan(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
+// Each command runs from the command line, flags before or after the stack names.
 func TestCommands(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		want []string
 	}{
-		{[]string{"plan", "dev", "--dir", projectDir}, []string{"Plan: stack dev (development)", "aws:rds/instance:Instance", "db.t3.micro", "Secret values are stand-ins"}},
-		{[]string{"cost", "production", "--dir", projectDir}, []string{"Monthly cost estimate: production", "db.r6g.xlarge", "Total for production:"}},
-		{[]string{"--markdown", "cost", "dev", "--dir=" + projectDir}, []string{"| Component | Item |", "NAT gateway × 1"}},
-		{[]string{"diff", "dev", "production", "--dir", projectDir}, []string{"instanceClass: db.t3.micro → db.r6g.xlarge", "<stack>-replica"}},
+		{[]string{"plan", "dev", "--dir", projectDir}, []string{"Plan: stack dev (development)", "aws:rds/instance:Instance", "Secret values are stand-ins"}},
+		{[]string{"plan", "--markdown", "production", "-dir=" + projectDir}, []string{"| Type | Name | Sizing |", "| --- | --- | --- |", "Multi-AZ"}},
+		{[]string{"cost", "production", "--dir", projectDir}, []string{"Monthly cost estimate: production", "Total for production:"}},
+		{[]string{"cost", "dev", "--dir=" + projectDir, "--markdown"}, []string{"| Component | Item |", "NAT gateway × 1"}},
+		{[]string{"diff", "dev", "--dir", projectDir, "production"}, []string{"Diff: dev → production", "instanceClass: ", "<stack>-replica"}},
 		{[]string{"matrix", "--dir", projectDir}, []string{"Single AZ, no replica", "Multi-AZ, with replica"}},
 	} {
 		code, out, errOut := runPlan(t, c.args...)
@@ -87,13 +89,16 @@ func TestInvalidConfig(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"plan"}, {"plan", "dev", "staging"}, {"deploy", "dev"}, {"plan", "dev", "--color"}, {"cost", "dev", "--write"}} {
+	for _, args := range [][]string{{}, {"plan"}, {"plan", "dev", "staging"}, {"deploy", "dev"}, {"plan", "dev", "--color"},
+		{"cost", "dev", "--write"}, {"--markdown", "cost", "dev"}, {"plan", "dev", "--dir"}} {
 		if code, _, errOut := runPlan(t, args...); code != 2 || !strings.Contains(errOut, "usage: go run ./cmd/plan") {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and the usage", args, code, errOut)
 		}
 	}
 }
 
+// docs/environments.md is generated: matrix --write must reproduce the committed file, so a
+// change to a stack file that it does not reflect fails.
 func TestMatrixWrite(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml"} {
@@ -115,11 +120,11 @@ func TestMatrixWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	committed, err := os.ReadFile(filepath.Join(projectDir, "docs", "environments.md"))
+	committed, err := os.ReadFile(filepath.Join(projectDir, MatrixDoc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(written, committed) {
-		t.Errorf("matrix --write differs from the committed docs/environments.md; regenerate it")
+		t.Errorf("%s is stale; regenerate it with `go run ./cmd/plan matrix --write`", MatrixDoc)
 	}
 }

@@ -168,13 +168,7 @@ func priceDatabases(res []*mockengine.Resource, add adder, missing misser) {
 func priceCaches(res []*mockengine.Resource, add adder, missing misser) {
 	for _, r := range ofType(res, typeCacheGroup) {
 		nodeType := str(r, "nodeType")
-		nodes, ok := number(r, "numCacheClusters")
-		if !ok {
-			// Cluster mode: shards × (1 primary + replicas).
-			groups, _ := number(r, "numNodeGroups")
-			replicas, _ := number(r, "replicasPerNodeGroup")
-			nodes = groups * (1 + replicas)
-		}
+		nodes, _ := number(r, "numCacheClusters")
 		price, ok := elastiCacheHourly[nodeType]
 		if !ok {
 			missing("%s: ElastiCache node type %s has no price in the table", label(r), nodeType)
@@ -222,9 +216,6 @@ func serviceComponent(name string) string {
 
 func priceEdge(res []*mockengine.Resource, add adder) {
 	for _, r := range ofType(res, typeLoadBalancer) {
-		if t := str(r, "loadBalancerType"); t != "" && t != "application" {
-			continue // a network or gateway load balancer would be priced differently; none exists
-		}
 		add(Line{Component: compALB, Item: "Application Load Balancer", Resources: label(r),
 			Quantity: hours(1), Unit: "ALB-h", UnitPrice: albHour})
 		add(Line{Component: compALB, Item: fmt.Sprintf("LCUs: %s on average", trimFloat(nominalLCUs)), Resources: label(r),
@@ -259,36 +250,20 @@ func wafRules(r *mockengine.Resource) int {
 
 func priceNetwork(res []*mockengine.Resource, add adder, missing misser) {
 	for _, r := range ofType(res, typeVpc) {
-		azs := count(r, "availabilityZoneNames")
-		strategy := str(r, "natGateways", "strategy")
-		n := 0
-		switch strategy {
-		case "Single":
-			n = 1
-		case "OnePerAz", "":
-			// awsx's default is one per AZ.
-			n = azs
-			if strategy == "" {
-				strategy = "OnePerAz (awsx default)"
-			}
-		case "None":
-			n = 0
-		default:
+		n, strategy, ok := natGateways(r)
+		if !ok {
 			missing("%s: NAT strategy %s is not known here", label(r), strategy)
 		}
 		if n == 0 {
 			continue
 		}
+		if strategy == "" {
+			strategy = "OnePerAz (awsx default)"
+		}
 		add(Line{Component: compNAT, Item: fmt.Sprintf("NAT gateway × %d (%s)", n, strategy), Resources: label(r),
 			Quantity: hours(float64(n)), Unit: "gateway-h", UnitPrice: natGatewayHour})
 		add(Line{Component: compIPv4, Item: fmt.Sprintf("NAT gateway Elastic IP × %d", n), Resources: label(r),
 			Quantity: hours(float64(n)), Unit: "IPv4-h", UnitPrice: publicIPv4Hour})
-	}
-	for _, r := range ofType(res, typeNatGateway) {
-		add(Line{Component: compNAT, Item: "NAT gateway", Resources: label(r), Quantity: hours(1), Unit: "gateway-h", UnitPrice: natGatewayHour})
-	}
-	for _, r := range ofType(res, typeEIP) {
-		add(Line{Component: compIPv4, Item: "Elastic IP", Resources: label(r), Quantity: hours(1), Unit: "IPv4-h", UnitPrice: publicIPv4Hour})
 	}
 	for _, r := range ofType(res, typeEC2Instance) {
 		it := str(r, "instanceType")
@@ -340,7 +315,7 @@ func priceManaged(res []*mockengine.Resource, add adder) {
 // pricedTypes are priced above.
 var pricedTypes = map[string]bool{
 	typeDBInstance: true, typeCacheGroup: true, typeService: true, typeTaskDefinition: true, typeLoadBalancer: true,
-	typeWebACL: true, typeVpc: true, typeNatGateway: true, typeEIP: true, typeEC2Instance: true, typeSecret: true,
+	typeWebACL: true, typeVpc: true, typeEC2Instance: true, typeSecret: true,
 	typeKMSKey: true, typeAlarm: true, typeDashboard: true, typeZone: true, typeLambda: true,
 }
 

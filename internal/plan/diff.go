@@ -1,11 +1,13 @@
 package plan
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
@@ -71,16 +73,7 @@ func (d *StackDiff) Label(k ResourceKey) string {
 
 // DiffStacks compares two evaluated stacks.
 func DiffStacks(a, b *Stack) (*StackDiff, error) {
-	d := &StackDiff{A: a.Name, B: b.Name}
-	sa, err := flattenSettings(a)
-	if err != nil {
-		return nil, err
-	}
-	sb, err := flattenSettings(b)
-	if err != nil {
-		return nil, err
-	}
-	d.Settings = compareFlat(sa, sb)
+	d := &StackDiff{A: a.Name, B: b.Name, Settings: compareFlat(flattenSettings(a), flattenSettings(b))}
 
 	ra, err := indexResources(a)
 	if err != nil {
@@ -129,17 +122,9 @@ func (d *StackDiff) Find(typ, name string) []Change {
 }
 
 func sortedKeys(m map[ResourceKey]map[string]string) []ResourceKey {
-	keys := make([]ResourceKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if a, b := keys[i].String(), keys[j].String(); a != b {
-			return a < b
-		}
-		return keys[i].Parents < keys[j].Parents
+	return slices.SortedFunc(maps.Keys(m), func(a, b ResourceKey) int {
+		return cmp.Or(cmp.Compare(a.String(), b.String()), cmp.Compare(a.Parents, b.Parents))
 	})
-	return keys
 }
 
 // indexResources flattens every resource's inputs under its normalised key.
@@ -288,14 +273,10 @@ func normalizer(stack string) func(string) string {
 
 // flattenSettings flattens a stack file's values; the person-supplied secrets are left out
 // (they are stand-ins offline, and secret).
-func flattenSettings(s *Stack) (map[string]string, error) {
+func flattenSettings(s *Stack) map[string]string {
 	out := map[string]string{}
-	secret := map[string]bool{}
-	for _, k := range s.Source.SecretKeys {
-		secret[k] = true
-	}
 	for key, raw := range s.Source.Values {
-		if secret[key] {
+		if slices.Contains(s.Source.SecretKeys, key) {
 			continue
 		}
 		v, err := parseJSON(raw)
@@ -305,20 +286,15 @@ func flattenSettings(s *Stack) (map[string]string, error) {
 		}
 		flatten(v, key, out, func(x string) string { return x })
 	}
-	return out, nil
+	return out
 }
 
 // compareFlat lists the paths whose values differ, sorted.
 func compareFlat(a, b map[string]string) []Change {
-	paths := map[string]bool{}
-	for p := range a {
-		paths[p] = true
-	}
-	for p := range b {
-		paths[p] = true
-	}
+	paths := maps.Clone(a)
+	maps.Copy(paths, b)
 	var out []Change
-	for p := range paths {
+	for _, p := range slices.Sorted(maps.Keys(paths)) {
 		va, okA := a[p]
 		vb, okB := b[p]
 		if okA && okB && va == vb {
@@ -332,7 +308,6 @@ func compareFlat(a, b map[string]string) []Change {
 		}
 		out = append(out, Change{Path: p, A: va, B: vb})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
 

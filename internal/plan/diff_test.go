@@ -3,6 +3,8 @@ package plan
 import (
 	"strings"
 	"testing"
+
+	"github.com/taskmanager/taskmanager-infra/internal/spec"
 )
 
 func TestNormalizer(t *testing.T) {
@@ -42,13 +44,19 @@ func changeOf(t *testing.T, changes []Change, path string) Change {
 	return Change{}
 }
 
-// The spec: dev is Single AZ without a replica on db.t3.micro; production is Multi-AZ with a
-// replica on db.r6g.xlarge.
+// The spec (internal/spec): dev is Single AZ without a replica; production is Multi-AZ with a
+// replica, on another class.
 func TestDiffDevProduction(t *testing.T) {
+	sp, err := spec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := sp.ByStack("dev")
+	prod, _ := sp.ByStack("production")
 	d := diffOf(t, "dev", "production")
 	db := d.Find(typeDBInstance, "<stack>")
-	if c := changeOf(t, db, "instanceClass"); c.A != "db.t3.micro" || c.B != "db.r6g.xlarge" {
-		t.Errorf("instanceClass: %s → %s, want db.t3.micro → db.r6g.xlarge", c.A, c.B)
+	if c := changeOf(t, db, "instanceClass"); c.A != dev.TFVars.DBInstanceClass || c.B != prod.TFVars.DBInstanceClass {
+		t.Errorf("instanceClass: %s → %s, want %s → %s", c.A, c.B, dev.TFVars.DBInstanceClass, prod.TFVars.DBInstanceClass)
 	}
 	if c := changeOf(t, db, "multiAz"); c.A != "false" || c.B != "true" {
 		t.Errorf("multiAz: %s → %s, want false → true", c.A, c.B)
@@ -72,7 +80,7 @@ func TestDiffDevProduction(t *testing.T) {
 	if c := changeOf(t, api, "containerDefinitions[api].environment[LOG_LEVEL].value"); c.A != "DEBUG" || c.B != "INFO" {
 		t.Errorf("LOG_LEVEL: %s → %s, want DEBUG → INFO", c.A, c.B)
 	}
-	if c := changeOf(t, d.Settings, "taskmanager:database.replica.instanceClass"); c.A != absent || c.B != "db.r6g.large" {
+	if c := changeOf(t, d.Settings, "taskmanager:database.replica.instanceClass"); c.A != absent || c.B != prod.TFVars.DBReplicaInstanceClass {
 		t.Errorf("settings replica: %s → %s", c.A, c.B)
 	}
 }

@@ -40,24 +40,20 @@ func Evaluate(dir, stack string) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return EvaluateSource(mockengine.WithExternalSecrets(src))
-}
-
-// EvaluateSource runs the program on config values that already hold what they need.
-func EvaluateSource(src stacks.Source) (*Stack, error) {
+	src = mockengine.WithExternalSecrets(src)
 	rec, err := mockengine.RunSource(src)
 	if err != nil {
 		return nil, unwrapRun(err)
 	}
+	// The program accepted this config a moment ago: Load cannot fail here unless the two
+	// disagree, a bug worth a clear message rather than a nil config.
 	cfg, err := stacks.Load(src)
 	if err != nil {
-		// The program accepted this config a moment ago: Load cannot fail here unless the two
-		// disagree, which is a bug worth a clear message rather than a nil config.
-		return nil, fmt.Errorf("stack %q: the program ran but its config does not load: %w", src.Stack, err)
+		return nil, fmt.Errorf("stack %q: the program ran but its config does not load: %w", stack, err)
 	}
 	res := rec.Resources()
 	sort.SliceStable(res, func(i, j int) bool { return res[i].URN < res[j].URN })
-	return &Stack{Name: src.Stack, Config: cfg, Source: src, Resources: res}, nil
+	return &Stack{Name: stack, Config: cfg, Source: src, Resources: res}, nil
 }
 
 // EvaluateAll evaluates every stack of the project, in environment order (development, staging,

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
+	"github.com/taskmanager/taskmanager-infra/internal/spec"
 )
 
 // MatrixDoc is where `matrix --write` puts the matrix, relative to the project directory.
@@ -16,28 +17,11 @@ const MatrixDoc = "docs/environments.md"
 type MatrixRow struct {
 	Feature string
 	Values  []string // one per stack, in the stacks' order
-	// Spec are the spec matrix's values for the same stacks, "" where the spec has no row or
-	// the row is not comparable; a value that differs is flagged.
+	// Spec are the spec matrix's values (internal/spec) for the same stacks, "" where the spec
+	// has no row of the same feature; a value that differs is flagged. The spec's Uptime SLA,
+	// Data and Deployment (the pipeline's trigger) are in no stack file, so no row derives them.
 	Spec []string
 }
-
-// specMatrix is the spec's "Environment Comparison Matrix", by environment, for the rows this
-// matrix derives the same thing for. "Uptime SLA" and "Data" are not in any stack file;
-// "Deployment" in the spec is the pipeline's trigger, which is not either.
-var specMatrix = map[string]map[string]string{
-	"Database":           {"development": "Single AZ, no replica", "staging": "Multi-AZ, with replica", "production": "Multi-AZ, with replica"},
-	"Auto Scaling":       {"development": "Disabled", "staging": "Enabled", "production": "Enabled"},
-	"Debug Mode":         {"development": "Enabled", "staging": "Disabled", "production": "Disabled"},
-	"Log Level":          {"development": "DEBUG", "staging": "INFO", "production": "INFO"},
-	"JWT Expiration":     {"development": "24 hours", "staging": "15 minutes", "production": "15 minutes"},
-	"Email Verification": {"development": "Skipped", "staging": "Required", "production": "Required"},
-	"Rate Limiting":      {"development": "Disabled", "staging": "Enabled", "production": "Enabled"},
-	"Monitoring":         {"development": "Basic", "staging": "Full", "production": "Full + Alerting"},
-	"Backups":            {"development": "7 days", "staging": "14 days", "production": "30 days"},
-}
-
-// specMatrixCost is the matrix's own "Cost/Month" row (rounder than the cost tables).
-var specMatrixCost = map[string]string{"development": "~$80", "staging": "~$380", "production": "~$2,200-$5,500"}
 
 // MonitoringRule says how the Monitoring row is derived; the docs print it.
 const MonitoringRule = "Basic: logs, default metrics and Container Insights only. " +
@@ -47,6 +31,10 @@ const MonitoringRule = "Basic: logs, default metrics and Container Insights only
 
 // Matrix derives the comparison matrix from evaluated stacks.
 func Matrix(all []*Stack) ([]MatrixRow, error) {
+	sp, err := spec.Load()
+	if err != nil {
+		return nil, err
+	}
 	type column struct {
 		s    *Stack
 		svcs map[string]service
@@ -81,7 +69,7 @@ func Matrix(all []*Stack) ([]MatrixRow, error) {
 		r := MatrixRow{Feature: feature}
 		for _, c := range cols {
 			r.Values = append(r.Values, value(c))
-			r.Spec = append(r.Spec, specMatrix[feature][c.s.Config.Environment])
+			r.Spec = append(r.Spec, sp.Matrix[feature][c.s.Config.Environment])
 		}
 		rows = append(rows, r)
 	}
@@ -131,11 +119,7 @@ func Matrix(all []*Stack) ([]MatrixRow, error) {
 			if !ok {
 				return "none"
 			}
-			counts := fmt.Sprintf("× %d (fixed)", sv.Desired)
-			if sv.Scales {
-				counts = fmt.Sprintf("× %d (%d–%d)", sv.Desired, sv.Min, sv.Max)
-			}
-			return fmt.Sprintf("%s vCPU, %s GB %s", trimFloat(sv.VCPU), trimFloat(sv.MemoryGB), counts)
+			return fmt.Sprintf("%s vCPU, %s GB %s", trimFloat(sv.VCPU), trimFloat(sv.MemoryGB), sv.counts())
 		})
 	}
 	row("Capacity", func(c column) string {
@@ -227,7 +211,7 @@ func Matrix(all []*Stack) ([]MatrixRow, error) {
 		}
 		return money(c.est.Total)
 	})
-	row("Cost/Month (spec)", func(c column) string { return specMatrixCost[c.s.Config.Environment] })
+	row("Cost/Month (spec)", func(c column) string { return sp.Matrix["Cost/Month"][c.s.Config.Environment] })
 	return rows, nil
 }
 

@@ -138,13 +138,7 @@ func natInstances(res []*mockengine.Resource) []*mockengine.Resource {
 		if r.Type != typeVpc {
 			return nil
 		}
-		n := 0
-		switch str(r, "natGateways", "strategy") {
-		case "Single":
-			n = 1
-		case "OnePerAz", "":
-			n = count(r, "availabilityZoneNames")
-		}
+		n, _, _ := natGateways(r)
 		for i := range n {
 			added = append(added, &mockengine.Resource{Type: typeEC2Instance, Name: fmt.Sprintf("%s-nat-%d", r.Name, i), Custom: true,
 				Inputs: map[string]any{"instanceType": natInstanceType, "sourceDestCheck": false, "associatePublicIpAddress": true}})
@@ -216,10 +210,10 @@ func writeProposals(w io.Writer, s *Stack, e *Estimate, c *Comparison, f Format)
 	}
 	fmt.Fprintln(w)
 	verdict := "within"
-	if total > c.Table.Low {
+	if total > c.SpecLow {
 		verdict = "still above"
 	}
 	para(w, fmt.Sprintf("With all of them: %s a month instead of %s, %s the spec's ~%s. Each saving is priced on top of the ones above it.",
-		money(total), money(e.Total), verdict, wholeMoney(c.Table.Low)))
+		money(total), money(e.Total), verdict, wholeMoney(c.SpecLow)))
 	return nil
 }

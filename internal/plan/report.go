@@ -171,9 +171,9 @@ func WriteCost(w io.Writer, s *Stack, f Format) error {
 	para(w, TotalLine(e, c))
 
 	heading(w, f, 4, "Against the spec's cost table")
-	para(w, fmt.Sprintf("The spec's table: %s.", c.Table.Section))
+	para(w, fmt.Sprintf("The spec's table: %s.", c.Section))
 	// At maximum scale there is something to compare only where the spec gives a range.
-	ranged := c.Table.High != c.Table.Low
+	ranged := c.SpecHigh != c.SpecLow
 	cheader := []string{"Component", "Spec", "Spec cost", "Estimate", "Difference"}
 	if ranged {
 		cheader = append(cheader, "Estimate at max", "Difference at max")
@@ -193,7 +193,7 @@ func WriteCost(w io.Writer, s *Stack, f Format) error {
 		}
 		ct.add(cells...)
 	}
-	total = []string{"Total", "", specRange(c.Table.Low, c.Table.High), money(c.Total), signedMoney(c.Excess())}
+	total = []string{"Total", "", specRange(c.SpecLow, c.SpecHigh), money(c.Total), signedMoney(c.Excess())}
 	if ranged {
 		total = append(total, money(c.TotalMax), signedMoney(c.ExcessMax()))
 	}
@@ -226,7 +226,7 @@ func WriteCost(w io.Writer, s *Stack, f Format) error {
 // TotalLine is the estimate's one-line summary; docs/costs.md records it for each stack.
 func TotalLine(e *Estimate, c *Comparison) string {
 	return fmt.Sprintf("Total for %s: %s a month at the desired task counts, %s at the maximum counts; the spec's table says ~%s.",
-		e.Stack, money(e.Total), money(e.TotalMax), specRange(c.Table.Low, c.Table.High))
+		e.Stack, money(e.Total), money(e.TotalMax), specRange(c.SpecLow, c.SpecHigh))
 }
 
 // specRange formats a spec figure: $77, or $2,210–$5,450.

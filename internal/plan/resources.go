@@ -25,8 +25,6 @@ const (
 	typeLogGroup       = "aws:cloudwatch/logGroup:LogGroup"
 	typeLambda         = "aws:lambda/function:Function"
 	typeEC2Instance    = "aws:ec2/instance:Instance"
-	typeEIP            = "aws:ec2/eip:Eip"
-	typeNatGateway     = "aws:ec2/natGateway:NatGateway"
 	typeZone           = "aws:route53/zone:Zone"
 	typeCluster        = "aws:ecs/cluster:Cluster"
 	typeSNSTopic       = "aws:sns/topic:Topic"
@@ -161,6 +159,28 @@ type service struct {
 	BlueGreen bool   // deployed by CodeDeploy
 }
 
+// counts are a service's task counts: × 2 (fixed), × 5 (5–50).
+func (s service) counts() string {
+	if s.Scales {
+		return fmt.Sprintf("× %d (%d–%d)", s.Desired, s.Min, s.Max)
+	}
+	return fmt.Sprintf("× %d (fixed)", s.Desired)
+}
+
+// natGateways is how many NAT gateways a VPC has, by its awsx strategy (awsx's default is one
+// per AZ); ok is false for a strategy not known here.
+func natGateways(vpc *mockengine.Resource) (n int, strategy string, ok bool) {
+	switch strategy = str(vpc, "natGateways", "strategy"); strategy {
+	case "Single":
+		return 1, strategy, true
+	case "OnePerAz", "":
+		return count(vpc, "availabilityZoneNames"), strategy, true
+	case "None":
+		return 0, strategy, true
+	}
+	return 0, strategy, false
+}
+
 // services returns the ECS services of a stack with their tasks' sizes and scaling bounds.
 func services(res []*mockengine.Resource) ([]service, error) {
 	tasks := ofType(res, typeTaskDefinition)
@@ -201,17 +221,12 @@ func services(res []*mockengine.Resource) ([]service, error) {
 	return out, nil
 }
 
-// taskOf finds a service's task definition: the service holds its ARN, which names the task
-// definition's resource; failing that, the family <...>-<service name>.
+// taskOf finds a service's task definition: the service holds its ARN, which ends in the task
+// definition's name.
 func taskOf(svc *mockengine.Resource, tasks []*mockengine.Resource) *mockengine.Resource {
 	arn := str(svc, "taskDefinition")
 	for _, t := range tasks {
 		if arn != "" && strings.HasSuffix(arn, ":"+t.Name) {
-			return t
-		}
-	}
-	for _, t := range tasks {
-		if strings.HasSuffix(str(t, "family"), "-"+str(svc, "name")) {
 			return t
 		}
 	}

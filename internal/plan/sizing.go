@@ -44,11 +44,7 @@ func sizing(r *mockengine.Resource, svcs map[*mockengine.Resource]service) strin
 		addf("%s vCPU / %s GB", trimFloat(cpu/1024), trimFloat(mem/1024))
 	case typeService:
 		if s, ok := svcs[r]; ok {
-			counts := fmt.Sprintf("× %d (fixed)", s.Desired)
-			if s.Scales {
-				counts = fmt.Sprintf("× %d (%d–%d)", s.Desired, s.Min, s.Max)
-			}
-			addf("%s vCPU / %s GB %s", trimFloat(s.VCPU), trimFloat(s.MemoryGB), counts)
+			addf("%s vCPU / %s GB %s", trimFloat(s.VCPU), trimFloat(s.MemoryGB), s.counts())
 			addf("%s", s.Capacity)
 			if s.BlueGreen {
 				addf("blue/green")
@@ -121,11 +117,11 @@ func sizing(r *mockengine.Resource, svcs map[*mockengine.Resource]service) strin
 
 // natDescription says how a VPC reaches the internet: 1 gateway (Single), 2 gateways (one per AZ).
 func natDescription(vpc *mockengine.Resource) string {
-	switch strategy := str(vpc, "natGateways", "strategy"); strategy {
+	switch n, strategy, _ := natGateways(vpc); strategy {
 	case "Single":
 		return "1 gateway (Single)"
 	case "OnePerAz", "":
-		return fmt.Sprintf("%d gateways (one per AZ)", count(vpc, "availabilityZoneNames"))
+		return fmt.Sprintf("%d gateways (one per AZ)", n)
 	default:
 		return strategy
 	}

@@ -4,73 +4,15 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/taskmanager/taskmanager-infra/internal/spec"
 )
 
-// SpecRow is one row of a spec cost table ("Infrastructure Configuration" of each environment),
-// written down as the spec gives it.
-type SpecRow struct {
-	Component string   // the spec's name for it
-	Spec      string   // the spec's "Specification" column
-	Low, High float64  // the spec's "Cost/Month"; equal unless it gives a range
-	Covers    []string // the estimate's components this row accounts for
-	// Usage says that the spec's figure is mostly traffic or data, which the estimate leaves out.
-	Usage string
-}
-
-// SpecTable is one environment's spec cost table.
-type SpecTable struct {
-	Section   string // where it is in the spec
-	Rows      []SpecRow
-	Low, High float64 // the spec's total
-}
-
-// specCosts are the spec's cost tables, by environment (taskmanager:environment). The VPC's
-// "Free" rows are left out: they cost nothing in the spec and nothing here.
-var specCosts = map[string]SpecTable{
-	"development": {
-		Section: `"Development Environment" > "Infrastructure Configuration"`,
-		Rows: []SpecRow{
-			{Component: "RDS", Spec: "db.t3.micro (1 vCPU, 1 GB RAM)", Low: 15, High: 15, Covers: []string{compRDS}},
-			{Component: "ElastiCache", Spec: "cache.t3.micro (1 node)", Low: 12, High: 12, Covers: []string{compCache}},
-			{Component: "ECS API", Spec: "0.25 vCPU, 512 MB × 2 tasks", Low: 15, High: 15, Covers: []string{compAPI}},
-			{Component: "ECS Worker", Spec: "0.25 vCPU, 512 MB × 2 tasks", Low: 15, High: 15, Covers: []string{compWorker}},
-			{Component: "ALB", Spec: "Application Load Balancer", Low: 20, High: 20, Covers: []string{compALB}},
-		},
-		Low: 77, High: 77,
-	},
-	"staging": {
-		Section: `"Staging Environment" > "Infrastructure Configuration"`,
-		Rows: []SpecRow{
-			{Component: "RDS", Spec: "db.t3.large (2 vCPU, 8 GB RAM), Multi-AZ", Low: 180, High: 180, Covers: []string{compRDS}},
-			{Component: "ElastiCache", Spec: "cache.t3.medium (2 nodes, Multi-AZ)", Low: 80, High: 80, Covers: []string{compCache}},
-			{Component: "ECS API", Spec: "0.5 vCPU, 1 GB × 3 tasks", Low: 35, High: 35, Covers: []string{compAPI}},
-			{Component: "ECS Worker", Spec: "0.5 vCPU, 1 GB × 5 tasks", Low: 60, High: 60, Covers: []string{compWorker}},
-			{Component: "ALB", Spec: "Application Load Balancer", Low: 25, High: 25, Covers: []string{compALB}},
-		},
-		Low: 380, High: 380,
-	},
-	"production": {
-		Section: `"Production Environment" > "Infrastructure Configuration"`,
-		Rows: []SpecRow{
-			{Component: "RDS", Spec: "db.r6g.xlarge (4 vCPU, 32 GB RAM), Multi-AZ", Low: 850, High: 850, Covers: []string{compRDS}},
-			{Component: "RDS Replica", Spec: "db.r6g.large (2 vCPU, 16 GB RAM)", Low: 400, High: 400, Covers: []string{compReplica}},
-			{Component: "ElastiCache", Spec: "cache.r7g.large (3 nodes, Multi-AZ)", Low: 400, High: 400, Covers: []string{compCache}},
-			{Component: "ECS API", Spec: "1 vCPU, 2 GB × 5-50 tasks (auto-scale)", Low: 180, High: 1800, Covers: []string{compAPI}},
-			{Component: "ECS Worker", Spec: "0.5 vCPU, 1 GB × 10-100 tasks (auto-scale)", Low: 180, High: 1800, Covers: []string{compWorker}},
-			{Component: "ALB", Spec: "Application Load Balancer + WAF", Low: 50, High: 50, Covers: []string{compALB, compWAF}},
-			{Component: "CloudWatch", Spec: "Logs + Metrics", Low: 100, High: 100, Covers: []string{compCloudWatch},
-				Usage: "log ingestion and metrics are traffic: only alarms and dashboards are estimated"},
-			{Component: "S3", Spec: "Backups + Static Assets", Low: 50, High: 50, Covers: []string{compS3},
-				Usage: "storage and requests are data: not estimated"},
-		},
-		Low: 2210, High: 5450,
-	},
-}
-
-// SpecCost returns the spec's cost table of an environment.
-func SpecCost(environment string) (SpecTable, bool) {
-	t, ok := specCosts[environment]
-	return t, ok
+// usageNotes say, for the spec's rows whose figure is mostly traffic or data, what the
+// estimate leaves out.
+var usageNotes = map[string]string{
+	compCloudWatch: "log ingestion and metrics are traffic: only alarms and dashboards are estimated",
+	compS3:         "storage and requests are data: not estimated",
 }
 
 // CompareRow sets one component of the estimate beside the spec's row.
@@ -93,25 +35,39 @@ func (r CompareRow) DiffMax() float64 { return r.EstMax - r.SpecHigh }
 
 // Comparison is an estimate against the spec's table.
 type Comparison struct {
-	Table SpecTable
-	Rows  []CompareRow
-	// Total, TotalMax are the estimate's; the spec's are Table.Low and Table.High.
+	Section  string // where the table is in the spec
+	SpecLow  float64
+	SpecHigh float64 // the spec's total; equal to SpecLow unless it gives a range
+	Rows     []CompareRow
+	// Total, TotalMax are the estimate's.
 	Total, TotalMax float64
 }
 
-// Compare sets an estimate beside the spec's table of its environment.
+// Compare sets an estimate beside the spec's cost table of its environment (internal/spec),
+// leaving out the spec's free rows (the VPC). A spec row accounts for the estimate's component
+// of its name, and for the WAF where its specification names one.
 func Compare(e *Estimate) (*Comparison, error) {
-	table, ok := SpecCost(e.Environment)
+	s, err := spec.Load()
+	if err != nil {
+		return nil, err
+	}
+	env, ok := s.ByName(e.Environment)
 	if !ok {
 		return nil, fmt.Errorf("the spec has no cost table for environment %q", e.Environment)
 	}
-	c := &Comparison{Table: table, Total: e.Total, TotalMax: e.TotalMax}
+	c := &Comparison{Section: env.Costs.Section, Total: e.Total, TotalMax: e.TotalMax}
+	c.SpecLow, c.SpecHigh = env.Costs.Range()
 	rowOf := map[string]int{}
-	for _, r := range table.Rows {
-		for _, comp := range r.Covers {
-			rowOf[comp] = len(c.Rows)
+	for _, r := range env.Costs.Rows {
+		lo, hi := r.Range()
+		if hi == 0 {
+			continue
 		}
-		c.Rows = append(c.Rows, CompareRow{Component: r.Component, Spec: r.Spec, InSpec: true, SpecLow: r.Low, SpecHigh: r.High, Usage: r.Usage})
+		rowOf[r.Component] = len(c.Rows)
+		if strings.Contains(r.Specification, "WAF") {
+			rowOf[compWAF] = len(c.Rows)
+		}
+		c.Rows = append(c.Rows, CompareRow{Component: r.Component, Spec: r.Specification, InSpec: true, SpecLow: lo, SpecHigh: hi, Usage: usageNotes[r.Component]})
 	}
 	for _, l := range e.Lines {
 		i, ok := rowOf[l.Component]
@@ -127,10 +83,10 @@ func Compare(e *Estimate) (*Comparison, error) {
 }
 
 // Excess is how far the estimate at the desired counts is above the spec's (low) total.
-func (c *Comparison) Excess() float64 { return c.Total - c.Table.Low }
+func (c *Comparison) Excess() float64 { return c.Total - c.SpecLow }
 
 // ExcessMax is how far the estimate at the maximum counts is above the spec's high total.
-func (c *Comparison) ExcessMax() float64 { return c.TotalMax - c.Table.High }
+func (c *Comparison) ExcessMax() float64 { return c.TotalMax - c.SpecHigh }
 
 // Cause is one component's share of a difference.
 type Cause struct {
@@ -164,12 +120,12 @@ func (c *Comparison) Causes(atMax bool) (above, below []Cause) {
 // is above, by how much and which components cause it.
 func (c *Comparison) Verdict() []string {
 	var out []string
-	out = append(out, verdict("at the desired task counts", c.Total, c.Table.Low, c.Excess(), func() ([]Cause, []Cause) { return c.Causes(false) }))
-	if c.TotalMax != c.Total || c.Table.High != c.Table.Low {
-		if c.Table.High == c.Table.Low {
+	out = append(out, verdict("at the desired task counts", c.Total, c.SpecLow, c.Excess(), func() ([]Cause, []Cause) { return c.Causes(false) }))
+	if c.TotalMax != c.Total || c.SpecHigh != c.SpecLow {
+		if c.SpecHigh == c.SpecLow {
 			out = append(out, fmt.Sprintf("At the maximum task counts the estimate is %s; the spec gives no figure for maximum scale.", money(c.TotalMax)))
 		} else {
-			out = append(out, verdict("at the maximum task counts", c.TotalMax, c.Table.High, c.ExcessMax(), func() ([]Cause, []Cause) { return c.Causes(true) }))
+			out = append(out, verdict("at the maximum task counts", c.TotalMax, c.SpecHigh, c.ExcessMax(), func() ([]Cause, []Cause) { return c.Causes(true) }))
 		}
 	}
 	return out

@@ -13,53 +13,6 @@ import (
 	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
 )
 
-// specServices is the spec's api_* and worker_* tfvars: cpu, memory, desired, min, max.
-var specServices = map[string]map[string][5]float64{
-	"dev":        {"api": {256, 512, 2, 2, 5}, "worker": {256, 512, 2, 1, 10}},
-	"staging":    {"api": {512, 1024, 3, 3, 10}, "worker": {512, 1024, 5, 3, 20}},
-	"production": {"api": {1024, 2048, 5, 5, 50}, "worker": {512, 1024, 10, 5, 100}},
-}
-
-// specEnvironment is every plain environment variable of the API and worker, from the spec's
-// environment blocks and "Environment-Specific Behaviors", written out per environment.
-func specEnvironment(stack string) map[string]string {
-	common := map[string]string{
-		"DB_POOL_RECYCLE": "3600", "REDIS_MAX_CONNECTIONS": "100", "JWT_ALGORITHM": "HS256",
-		"RATE_LIMIT_PER_MINUTE": "60", "ENABLE_REGISTRATION": "true", "ENABLE_MFA": "false", "PORT": "8000",
-	}
-	per := map[string]map[string]string{
-		"dev": {
-			"ENVIRONMENT": "development", "DEBUG": "true", "LOG_LEVEL": "DEBUG", "INCLUDE_TRACEBACK": "true", "RANDOM_SEED": "42",
-			"DB_POOL_SIZE": "10", "DB_POOL_MAX_OVERFLOW": "5", "CELERY_WORKER_CONCURRENCY": "2",
-			"JWT_ACCESS_TOKEN_EXPIRE_MINUTES": "1440", "SMTP_HOST": "smtp.mailtrap.io", "SMTP_PORT": "2525",
-			"CORS_ORIGINS":              `["http://dev.taskmanager.internal"]`,
-			"ENABLE_EMAIL_VERIFICATION": "false", "ENABLE_RATE_LIMITING": "false", "RATE_LIMIT_ENABLED": "false",
-			"SENTRY_ENABLED": "false", "DATADOG_ENABLED": "false",
-		},
-		"staging": {
-			"ENVIRONMENT": "staging", "DEBUG": "false", "LOG_LEVEL": "INFO", "INCLUDE_TRACEBACK": "false",
-			"DB_POOL_SIZE": "20", "DB_POOL_MAX_OVERFLOW": "10", "CELERY_WORKER_CONCURRENCY": "4",
-			"JWT_ACCESS_TOKEN_EXPIRE_MINUTES": "15", "SMTP_HOST": "smtp.sendgrid.net", "SMTP_PORT": "587",
-			"CORS_ORIGINS":              `["https://staging.taskmanager.com"]`,
-			"ENABLE_EMAIL_VERIFICATION": "true", "ENABLE_RATE_LIMITING": "true", "RATE_LIMIT_ENABLED": "true",
-			"SENTRY_ENABLED": "false", "DATADOG_ENABLED": "false",
-		},
-		"production": {
-			"ENVIRONMENT": "production", "DEBUG": "false", "LOG_LEVEL": "INFO", "INCLUDE_TRACEBACK": "false",
-			"DB_POOL_SIZE": "50", "DB_POOL_MAX_OVERFLOW": "20", "CELERY_WORKER_CONCURRENCY": "4",
-			"JWT_ACCESS_TOKEN_EXPIRE_MINUTES": "15", "JWT_REFRESH_TOKEN_EXPIRE_DAYS": "7",
-			"SMTP_HOST": "smtp.sendgrid.net", "SMTP_PORT": "587",
-			"CORS_ORIGINS":              `["https://taskmanager.com","https://www.taskmanager.com"]`,
-			"ENABLE_EMAIL_VERIFICATION": "true", "ENABLE_RATE_LIMITING": "true", "RATE_LIMIT_ENABLED": "true",
-			"SENTRY_ENABLED": "true", "DATADOG_ENABLED": "true",
-		},
-	}
-	for k, v := range common {
-		per[stack][k] = v
-	}
-	return per[stack]
-}
-
 // appSecrets are the secret variables of the API and worker: each secret name and JSON key.
 var appSecrets = map[string]string{
 	"DATABASE_URL": "database-url:url::", "DATABASE_READER_URL": "database-reader-url:url::",
@@ -108,12 +61,12 @@ func TestTaskDefinitionsMatchSpec(t *testing.T) {
 			for _, w := range []string{"api", "worker", "migrations"} {
 				td, c := containerOf(t, rec, stack, w)
 				assert.Equal(t, stack+"-taskmanager-"+w, td.Inputs["family"])
-				size := specServices[stack]["worker"] // the migration task borrows the worker's size
+				size, _ := specOf(t, stack).TFVars.Service("worker") // the migration task borrows the worker's size
 				if w == "api" {
-					size = specServices[stack]["api"]
+					size, _ = specOf(t, stack).TFVars.Service("api")
 				}
-				assert.Equal(t, fmt.Sprint(size[0]), td.Inputs["cpu"], w)
-				assert.Equal(t, fmt.Sprint(size[1]), td.Inputs["memory"], w)
+				assert.Equal(t, fmt.Sprint(size.CPU), td.Inputs["cpu"], w)
+				assert.Equal(t, fmt.Sprint(size.Memory), td.Inputs["memory"], w)
 				assert.Equal(t, "awsvpc", td.Inputs["networkMode"])
 				assert.Equal(t, []any{"FARGATE"}, td.Inputs["requiresCompatibilities"])
 				assert.NotEqual(t, td.Inputs["executionRoleArn"], td.Inputs["taskRoleArn"], "execution and task roles differ")
@@ -138,14 +91,16 @@ func TestTaskDefinitionsMatchSpec(t *testing.T) {
 				for _, v := range plain {
 					assert.NotContains(t, v, "mock-", "%s: a secret value leaked into the plain environment", w)
 				}
+				// Every plain variable of the spec's environment blocks and behaviours.
+				specEnv := specOf(t, stack).AppEnvironment()
 				if w == "migrations" {
-					assert.Equal(t, map[string]string{"ENVIRONMENT": specEnvironment(stack)["ENVIRONMENT"], "LOG_LEVEL": specEnvironment(stack)["LOG_LEVEL"]}, plain)
+					assert.Equal(t, map[string]string{"ENVIRONMENT": specEnv["ENVIRONMENT"], "LOG_LEVEL": specEnv["LOG_LEVEL"]}, plain)
 					// The schema owner's login, which the API and the worker never get.
 					assert.Equal(t, map[string]string{"DATABASE_URL": secretArn(stack, "migrations-database-url") + ":url::"}, secret)
 					assert.Equal(t, []string{"alembic", "upgrade", "head"}, c.Command)
 					continue
 				}
-				assert.Equal(t, specEnvironment(stack), plain, "%s: every plain variable, exactly", w)
+				assert.Equal(t, specEnv, plain, "%s: every plain variable, exactly", w)
 				want := map[string]string{}
 				for name, ref := range appSecrets {
 					secretName, key, _ := strings.Cut(ref, ":")
@@ -166,13 +121,13 @@ func TestTaskDefinitionsMatchSpec(t *testing.T) {
 }
 
 func TestLogRetentionPerEnvironment(t *testing.T) {
-	want := map[string]float64{"dev": 7, "staging": 30, "production": 30}
 	for _, stack := range allStacks {
+		want := float64(specOf(t, stack).TFVars.LogRetentionDays)
 		rec := runStack(t, stack)
 		groups := rec.All("aws:cloudwatch/logGroup:LogGroup")
 		require.NotEmpty(t, groups)
 		for _, g := range groups {
-			assert.Equal(t, want[stack], g.Inputs["retentionInDays"], "%s: %s", stack, g.Name)
+			assert.Equal(t, want, g.Inputs["retentionInDays"], "%s: %s", stack, g.Name)
 		}
 		for _, w := range []string{"api", "worker", "migrations"} {
 			one(t, rec, "aws:cloudwatch/logGroup:LogGroup", stack+"-"+w)
@@ -187,12 +142,12 @@ func TestServicesMatchSpec(t *testing.T) {
 			cluster := one(t, rec, "aws:ecs/cluster:Cluster", stack)
 			assert.Equal(t, stack+"-taskmanager", cluster.Inputs["name"])
 			assert.Equal(t, []any{map[string]any{"name": "containerInsights", "value": "enabled"}}, cluster.Inputs["settings"])
-			autoscaling := stack != "dev" // spec matrix: auto scaling disabled in development
+			autoscaling := specMatrix(t, "Auto Scaling", stack) == "Enabled"
 			for _, name := range []string{"api", "worker"} {
-				size := specServices[stack][name]
+				size, _ := specOf(t, stack).TFVars.Service(name)
 				svc := one(t, rec, "aws:ecs/service:Service", stack+"-"+name)
 				assert.Equal(t, name, svc.Inputs["name"])
-				assert.Equal(t, size[2], svc.Inputs["desiredCount"])
+				assert.Equal(t, float64(size.Desired), svc.Inputs["desiredCount"])
 				net := svc.Inputs["networkConfiguration"].(map[string]any)
 				assert.Equal(t, false, net["assignPublicIp"])
 				assert.Equal(t, []any{"subnet-" + stack + "-private-0", "subnet-" + stack + "-private-1"}, net["subnets"])
@@ -205,8 +160,8 @@ func TestServicesMatchSpec(t *testing.T) {
 				target, ok := rec.Find("aws:appautoscaling/target:Target", stack+"-"+name)
 				assert.Equal(t, autoscaling, ok, "%s: auto scaling", name)
 				if ok {
-					assert.Equal(t, size[3], target.Inputs["minCapacity"])
-					assert.Equal(t, size[4], target.Inputs["maxCapacity"])
+					assert.Equal(t, float64(size.Min), target.Inputs["minCapacity"])
+					assert.Equal(t, float64(size.Max), target.Inputs["maxCapacity"])
 					assert.Contains(t, svc.IgnoreChanges, "desiredCount", "pulumi up must not fight the autoscaler")
 					cpu := one(t, rec, "aws:appautoscaling/policy:Policy", stack+"-"+name+"-cpu")
 					spec := cpu.Inputs["targetTrackingScalingPolicyConfiguration"].(map[string]any)["predefinedMetricSpecification"].(map[string]any)

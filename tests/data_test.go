@@ -15,50 +15,22 @@ import (
 	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
 )
 
-// specDatabase is the spec's db_* tfvars per environment, written here independently of the
-// stack files.
-var specDatabase = map[string]struct {
-	class               string
-	storage, maxStorage float64
-	multiAZ             bool
-	backupDays          float64
-	deletionProtection  bool
-	skipFinalSnapshot   bool
-	replicaClass        string // "" when db_create_replica = false
-}{
-	"dev":        {"db.t3.micro", 20, 50, false, 7, false, true, ""},
-	"staging":    {"db.t3.large", 50, 200, true, 14, true, false, "db.t3.medium"},
-	"production": {"db.r6g.xlarge", 100, 1000, true, 30, true, false, "db.r6g.large"},
-}
-
-// specCache is the spec's cache_* tfvars, and Multi-AZ from its sizing tables.
-var specCache = map[string]struct {
-	nodeType string
-	nodes    float64
-	failover bool
-	multiAZ  bool
-}{
-	"dev":        {"cache.t3.micro", 1, false, false},
-	"staging":    {"cache.t3.medium", 2, true, true},
-	"production": {"cache.r7g.large", 3, true, true},
-}
-
 func TestDatabaseMatchesSpec(t *testing.T) {
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
-			want := specDatabase[stack]
+			want := specOf(t, stack).TFVars // the spec's db_* tfvars
 			rec := runStack(t, stack)
 			db := one(t, rec, "aws:rds/instance:Instance", stack)
 			in := db.Inputs
 			assert.Equal(t, stack+"-taskmanager-db", in["identifier"])
-			assert.Equal(t, want.class, in["instanceClass"])
-			assert.Equal(t, want.storage, in["allocatedStorage"])
-			assert.Equal(t, want.maxStorage, in["maxAllocatedStorage"])
-			assert.Equal(t, want.multiAZ, in["multiAz"])
-			assert.Equal(t, want.backupDays, in["backupRetentionPeriod"])
-			assert.Equal(t, want.deletionProtection, in["deletionProtection"])
-			assert.Equal(t, want.skipFinalSnapshot, in["skipFinalSnapshot"])
-			if want.skipFinalSnapshot {
+			assert.Equal(t, want.DBInstanceClass, in["instanceClass"])
+			assert.Equal(t, float64(want.DBAllocatedStorage), in["allocatedStorage"])
+			assert.Equal(t, float64(want.DBMaxAllocatedStorage), in["maxAllocatedStorage"])
+			assert.Equal(t, want.DBMultiAZ, in["multiAz"])
+			assert.Equal(t, float64(want.DBBackupRetentionDays), in["backupRetentionPeriod"])
+			assert.Equal(t, want.DBDeletionProtection, in["deletionProtection"])
+			assert.Equal(t, want.DBSkipFinalSnapshot, in["skipFinalSnapshot"])
+			if want.DBSkipFinalSnapshot {
 				assert.Nil(t, in["finalSnapshotIdentifier"])
 			} else {
 				assert.Equal(t, stack+"-taskmanager-db-final-a1b2c3d4", in["finalSnapshotIdentifier"])
@@ -97,9 +69,9 @@ func TestDatabaseMatchesSpec(t *testing.T) {
 			assert.Contains(t, params.Inputs["parameters"], map[string]any{"name": "rds.force_ssl", "value": "1", "applyMethod": "pending-reboot"})
 
 			replica, hasReplica := rec.Find("aws:rds/instance:Instance", stack+"-replica")
-			assert.Equal(t, want.replicaClass != "", hasReplica, "a replica exactly where the spec has one")
+			assert.Equal(t, want.DBCreateReplica, hasReplica, "a replica exactly where the spec has one")
 			if hasReplica {
-				assert.Equal(t, want.replicaClass, replica.Inputs["instanceClass"])
+				assert.Equal(t, want.DBReplicaInstanceClass, replica.Inputs["instanceClass"])
 				assert.Equal(t, stack+"-taskmanager-db", replica.Inputs["replicateSourceDb"])
 				assert.Equal(t, false, replica.Inputs["publiclyAccessible"])
 				assert.NotContains(t, replica.Inputs, "username", "a replica takes no master user")
@@ -112,14 +84,17 @@ func TestDatabaseMatchesSpec(t *testing.T) {
 func TestCacheMatchesSpec(t *testing.T) {
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
-			want := specCache[stack]
+			// The spec's cache_* tfvars, and Multi-AZ from its cost table's specification.
+			want := specOf(t, stack)
+			row, ok := want.Costs.Row("ElastiCache")
+			require.True(t, ok)
 			rec := runStack(t, stack)
 			rg := one(t, rec, "aws:elasticache/replicationGroup:ReplicationGroup", stack)
 			in := rg.Inputs
-			assert.Equal(t, want.nodeType, in["nodeType"])
-			assert.Equal(t, want.nodes, in["numCacheClusters"])
-			assert.Equal(t, want.failover, in["automaticFailoverEnabled"])
-			assert.Equal(t, want.multiAZ, in["multiAzEnabled"])
+			assert.Equal(t, want.TFVars.CacheNodeType, in["nodeType"])
+			assert.Equal(t, float64(want.TFVars.CacheNumNodes), in["numCacheClusters"])
+			assert.Equal(t, want.TFVars.CacheAutomaticFailover, in["automaticFailoverEnabled"])
+			assert.Equal(t, strings.Contains(row.Specification, "Multi-AZ"), in["multiAzEnabled"])
 			assert.Equal(t, true, in["atRestEncryptionEnabled"])
 			assert.Equal(t, keyArn(stack), in["kmsKeyId"])
 			assert.Equal(t, true, in["transitEncryptionEnabled"])
@@ -199,7 +174,7 @@ func TestSecretsAreNamedEncryptedAndHoldTheirValues(t *testing.T) {
 			var reader map[string]any
 			require.NoError(t, json.Unmarshal([]byte(value("database-reader-url")), &reader))
 			wantReader := host
-			if specDatabase[stack].replicaClass != "" {
+			if specOf(t, stack).TFVars.DBCreateReplica {
 				wantReader = stack + "-replica.abc123.us-east-1.rds.amazonaws.com"
 			}
 			assert.Equal(t, wantReader, reader["host"], "DATABASE_READER_URL: the replica, else the primary")

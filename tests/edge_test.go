@@ -54,7 +54,7 @@ func TestLoadBalancerAndListeners(t *testing.T) {
 			assert.Equal(t, "ELBSecurityPolicy-TLS13-1-2-2021-06", https.Inputs["sslPolicy"])
 			assert.Equal(t, "arn:aws:acm:us-east-1:123456789012:"+stack, https.Inputs["certificateArn"], "the validated certificate")
 
-			domain := map[string]string{"staging": "staging.taskmanager.com", "production": "taskmanager.com"}[stack]
+			domain := specOf(t, stack).TFVars.DomainName
 			cert := one(t, rec, "aws:acm/certificate:Certificate", stack)
 			assert.Equal(t, domain, cert.Inputs["domainName"])
 			assert.Equal(t, "DNS", cert.Inputs["validationMethod"])

@@ -13,31 +13,29 @@ import (
 	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
 )
 
-// specNetwork is the spec's network per environment (tfvars vpc_cidr, availability_zones), and
-// the NAT strategy the foundation issue sets: one shared gateway in dev, one per AZ elsewhere.
-var specNetwork = map[string]struct {
-	cidr string
-	azs  []string
-	nat  string
-	// private, public and isolated subnets, one per AZ
+// subnetsAndNAT are what the foundation issue sets beside the spec's network (internal/spec:
+// vpc_cidr, availability_zones): the NAT strategy, one shared gateway in dev and one per AZ
+// elsewhere, and the private, public and isolated subnets, one per AZ.
+var subnetsAndNAT = map[string]struct {
+	nat                       string
 	private, public, isolated []string
 }{
-	"dev": {"10.1.0.0/16", []string{"us-east-1a", "us-east-1b"}, "Single",
+	"dev": {"Single",
 		[]string{"10.1.0.0/18", "10.1.64.0/18"}, []string{"10.1.128.0/20", "10.1.144.0/20"}, []string{"10.1.160.0/20", "10.1.176.0/20"}},
-	"staging": {"10.2.0.0/16", []string{"us-east-1a", "us-east-1b"}, "OnePerAz",
+	"staging": {"OnePerAz",
 		[]string{"10.2.0.0/18", "10.2.64.0/18"}, []string{"10.2.128.0/20", "10.2.144.0/20"}, []string{"10.2.160.0/20", "10.2.176.0/20"}},
-	"production": {"10.0.0.0/16", []string{"us-east-1a", "us-east-1b"}, "OnePerAz",
+	"production": {"OnePerAz",
 		[]string{"10.0.0.0/18", "10.0.64.0/18"}, []string{"10.0.128.0/20", "10.0.144.0/20"}, []string{"10.0.160.0/20", "10.0.176.0/20"}},
 }
 
 func TestVPCMatchesSpec(t *testing.T) {
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
-			want := specNetwork[stack]
+			tfvars, want := specOf(t, stack).TFVars, subnetsAndNAT[stack]
 			rec := runStack(t, stack)
 			vpc := one(t, rec, "awsx:ec2:Vpc", stack)
-			assert.Equal(t, want.cidr, vpc.Inputs["cidrBlock"])
-			assert.Equal(t, toAny(want.azs), vpc.Inputs["availabilityZoneNames"])
+			assert.Equal(t, tfvars.VpcCidr, vpc.Inputs["cidrBlock"])
+			assert.Equal(t, toAny(tfvars.AvailabilityZones), vpc.Inputs["availabilityZoneNames"])
 			assert.Equal(t, map[string]any{"strategy": want.nat}, vpc.Inputs["natGateways"])
 			assert.Equal(t, true, vpc.Inputs["enableDnsHostnames"])
 			assert.Equal(t, "Auto", vpc.Inputs["subnetStrategy"])
@@ -53,7 +51,6 @@ func TestVPCMatchesSpec(t *testing.T) {
 }
 
 func TestFlowLogsAndDefaultGroup(t *testing.T) {
-	retention := map[string]float64{"dev": 7, "staging": 30, "production": 30}
 	traffic := map[string]string{"dev": "REJECT", "staging": "ALL", "production": "ALL"}
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
@@ -65,7 +62,7 @@ func TestFlowLogsAndDefaultGroup(t *testing.T) {
 			assert.NotEmpty(t, flow.Inputs["iamRoleArn"])
 
 			group := one(t, rec, "aws:cloudwatch/logGroup:LogGroup", stack+"-flow-logs")
-			assert.Equal(t, retention[stack], group.Inputs["retentionInDays"])
+			assert.Equal(t, float64(specOf(t, stack).TFVars.LogRetentionDays), group.Inputs["retentionInDays"])
 			assert.Equal(t, fmt.Sprintf("arn:aws:cloudwatch:us-east-1:%s:%s-flow-logs", mockengine.Account, stack), flow.Inputs["logDestination"])
 
 			role := one(t, rec, "aws:iam/role:Role", stack+"-flow-logs")

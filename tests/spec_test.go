@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,47 +11,36 @@ import (
 	"github.com/taskmanager/taskmanager-infra/stacks"
 )
 
-// The spec's tables once more, independently of the stack files: a stack file that drifts from
-// the spec fails here until this test is changed on purpose. (The per-resource tests check the
-// same numbers on what the program registers.)
-var specTables = map[string]struct {
-	environment                string
-	region                     string
-	logRetention, archive      int // archive 0: none
-	logLevel, domain           string
-	backups                    int
-	debug, emailVerify, rateOn bool
-	jwtMinutes                 int
-}{
-	"dev":        {"development", "us-east-1", 7, 0, "DEBUG", "dev.taskmanager.internal", 7, true, false, false, 1440},
-	"staging":    {"staging", "us-east-1", 30, 0, "INFO", "staging.taskmanager.com", 14, false, true, true, 15},
-	"production": {"production", "us-east-1", 30, 365, "INFO", "taskmanager.com", 30, false, true, true, 15},
-}
-
+// The stack files hold the spec's values (internal/spec/spec.yaml, written independently of
+// them): a stack file that drifts from the spec fails here until one of the two is changed on
+// purpose. (The per-resource tests check the same numbers on what the program registers.)
 func TestStackFilesMatchTheSpecTables(t *testing.T) {
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
-			want := specTables[stack]
+			want := specOf(t, stack)
+			v, env := want.TFVars, want.AppEnvironment()
 			cfg, err := stacks.Load(mockengine.WithExternalSecrets(loadStack(t, stack)))
 			require.NoError(t, err)
-			assert.Equal(t, want.environment, cfg.Environment)
-			assert.Equal(t, want.region, cfg.Region)
-			assert.Equal(t, map[string]string{"Environment": want.environment, "Project": "taskmanager", "ManagedBy": "pulumi"}, cfg.Tags)
-			assert.Equal(t, want.logRetention, cfg.Logging.RetentionDays)
-			if want.archive == 0 {
+			assert.Equal(t, want.Name, cfg.Environment)
+			assert.Equal(t, v.Region, cfg.Region)
+			assert.Equal(t, map[string]string{"Environment": want.Name, "Project": "taskmanager", "ManagedBy": "pulumi"}, cfg.Tags)
+			assert.Equal(t, v.LogRetentionDays, cfg.Logging.RetentionDays)
+			if v.LogArchiveDays == 0 {
 				assert.Nil(t, cfg.Logging.ArchiveDays)
 			} else {
 				require.NotNil(t, cfg.Logging.ArchiveDays)
-				assert.Equal(t, want.archive, *cfg.Logging.ArchiveDays)
+				assert.Equal(t, v.LogArchiveDays, *cfg.Logging.ArchiveDays)
 			}
-			assert.Equal(t, want.logLevel, cfg.Logging.Level)
-			assert.Equal(t, want.domain, cfg.Edge.DomainName)
-			assert.Equal(t, want.backups, cfg.Database.BackupRetentionDays)
-			assert.Equal(t, want.debug, cfg.App.Debug)
-			assert.Equal(t, want.emailVerify, cfg.App.Features.EmailVerification)
-			assert.Equal(t, want.rateOn, cfg.App.Features.RateLimiting)
-			assert.Equal(t, want.jwtMinutes, cfg.App.JWT.AccessTokenExpireMinutes)
-			assert.Equal(t, stack != "dev", cfg.API.Autoscaling && cfg.Worker.Autoscaling, "matrix: auto scaling off in development only")
+			assert.Equal(t, v.LogLevel, cfg.Logging.Level)
+			assert.Equal(t, v.DomainName, cfg.Edge.DomainName)
+			assert.Equal(t, v.DBBackupRetentionDays, cfg.Database.BackupRetentionDays)
+			assert.Equal(t, env["DEBUG"] == "true", cfg.App.Debug)
+			assert.Equal(t, env["ENABLE_EMAIL_VERIFICATION"] == "true", cfg.App.Features.EmailVerification)
+			assert.Equal(t, env["ENABLE_RATE_LIMITING"] == "true", cfg.App.Features.RateLimiting)
+			assert.Equal(t, env["JWT_ACCESS_TOKEN_EXPIRE_MINUTES"], strconv.Itoa(cfg.App.JWT.AccessTokenExpireMinutes))
+			autoscaling := specMatrix(t, "Auto Scaling", stack) == "Enabled"
+			assert.Equal(t, autoscaling, cfg.API.Autoscaling, "the spec's matrix: Auto Scaling")
+			assert.Equal(t, autoscaling, cfg.Worker.Autoscaling, "the spec's matrix: Auto Scaling")
 		})
 	}
 }

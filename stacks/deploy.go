@@ -176,11 +176,30 @@ func (e *environment) foundation() (f foundation, err error) {
 		LoadBalancerPorts:  lbPorts,
 		TestListenerPort:   testPort,
 		Bastion:            cfg.Bastion.Enabled,
+		NatInstance:        cfg.Network.NatGateways == network.NatInstance,
+		PrivateSubnetCidrs: f.net.PrivateSubnetCidrs,
 		// The groups and their rules were the network's children until the firewall had a
 		// component of its own: their aliases keep every live group and rule.
 		PreviousParent: f.net,
 	})
-	return f, err
+	if err != nil || cfg.Network.NatGateways != network.NatInstance {
+		return f, err
+	}
+	nat, err := network.NewNat(e.ctx, cfg.Stack, &network.NatArgs{
+		Stack:           cfg.Stack,
+		Region:          cfg.Region,
+		Network:         f.net,
+		SecurityGroupID: f.fw.GroupID(firewall.Nat),
+		KeyArn:          f.key.Arn,
+	})
+	if err != nil {
+		return f, err
+	}
+	// What runs in the private subnets needs its way out from the start (tasks pull their
+	// images, the rotation function calls Secrets Manager while the stack deploys): every later
+	// step takes the subnets from the NAT instance, which hands them out once its routes exist.
+	f.net.PrivateSubnetIDs = nat.PrivateSubnetIDs
+	return f, nil
 }
 
 // data is PostgreSQL, Redis and the secrets that hold their URLs.

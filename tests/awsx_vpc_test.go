@@ -109,10 +109,20 @@ func awsxVpcProblems(in map[string]any) []string {
 		}
 	}
 	// validateNatGatewayStrategy: a NAT gateway needs a public subnet to sit in and a private one
-	// to serve.
+	// to serve; None (a stack with a NAT instance) needs neither. The strategy is one awsx knows.
 	nat, _ := in["natGateways"].(map[string]any)
-	if s, _ := nat["strategy"].(string); s != "None" && (!types["Public"] || !types["Private"]) {
-		add("validateNatGatewayStrategy: NAT strategy %q needs both private and public subnets (have %v)", s, slices.Sorted(maps.Keys(types)))
+	switch s, _ := nat["strategy"].(string); s {
+	case "None":
+	case "Single", "OnePerAz", "":
+		if !types["Public"] || !types["Private"] {
+			add("validateNatGatewayStrategy: NAT strategy %q needs both private and public subnets (have %v)", s, slices.Sorted(maps.Keys(types)))
+		}
+	default:
+		add("validateNatGatewayStrategy: unknown NAT gateway strategy %q", s)
+	}
+	// validateEips: no Elastic IPs without gateways.
+	if ids, _ := nat["elasticIpAllocationIds"].([]any); len(ids) > 0 && nat["strategy"] == "None" {
+		add("validateEips: Elastic IP allocation IDs cannot be specified when NAT Gateway strategy is 'None'")
 	}
 	return problems
 }
@@ -153,6 +163,15 @@ func TestAwsxVpcRulesCatchRefusedLayouts(t *testing.T) {
 	assert.Equal(t, []string{"validateSubnets: private-1 (10.1.0.0/18) overlaps public-1 (10.1.32.0/20)"},
 		awsxVpcProblems(with("subnetSpecs", overlapping)))
 	noPublic := []any{map[string]any{"type": "Private", "cidrBlocks": []any{"10.1.0.0/18", "10.1.64.0/18"}}}
+	single := with("subnetSpecs", noPublic)
+	single["natGateways"] = map[string]any{"strategy": "Single"}
 	assert.Equal(t, []string{`validateNatGatewayStrategy: NAT strategy "Single" needs both private and public subnets (have [Private])`},
-		awsxVpcProblems(with("subnetSpecs", noPublic)))
+		awsxVpcProblems(single))
+	// Dev's NAT instance: awsx's strategy None asks for no public or private subnet.
+	assert.Equal(t, map[string]any{"strategy": "None"}, vpc.Inputs["natGateways"])
+	assert.Empty(t, awsxVpcProblems(with("subnetSpecs", noPublic)))
+	assert.Equal(t, []string{`validateNatGatewayStrategy: unknown NAT gateway strategy "Instance"`},
+		awsxVpcProblems(with("natGateways", map[string]any{"strategy": "Instance"})), "the program's setting is not awsx's")
+	assert.Equal(t, []string{"validateEips: Elastic IP allocation IDs cannot be specified when NAT Gateway strategy is 'None'"},
+		awsxVpcProblems(with("natGateways", map[string]any{"strategy": "None", "elasticIpAllocationIds": []any{"eipalloc-1"}})))
 }

@@ -120,7 +120,7 @@ func TestEachConfigRuleHasItsMessage(t *testing.T) {
 		{"one AZ", mutate(t, dev, "taskmanager:network", func(m map[string]any) { m["availabilityZones"] = []string{"us-east-1a"} }),
 			`taskmanager:network.availabilityZones: 1 given; at least two availability zones are required (an ALB and Multi-AZ databases need two)`},
 		{"unknown NAT strategy", mutate(t, dev, "taskmanager:network", func(m map[string]any) { m["natGateways"] = "Two" }),
-			`taskmanager:network.natGateways: "Two" is not a NAT strategy; want one of Single, OnePerAz`},
+			`taskmanager:network.natGateways: "Two" is not a NAT strategy; want one of Single, OnePerAz, Instance`},
 		{"disallowed log retention", mutate(t, dev, "taskmanager:logging", func(m map[string]any) { m["retentionDays"] = 10 }),
 			`taskmanager:logging.retentionDays: 10 is not a retention CloudWatch Logs allows; want one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653`},
 		{"archive shorter than retention", mutate(t, dev, "taskmanager:logging", func(m map[string]any) { m["archiveDays"] = 7 }),

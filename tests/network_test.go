@@ -14,13 +14,14 @@ import (
 )
 
 // subnetsAndNAT are what the foundation issue sets beside the spec's network (internal/spec:
-// vpc_cidr, availability_zones): the NAT strategy, one shared gateway in dev and one per AZ
-// elsewhere, and the private, public and isolated subnets, one per AZ.
+// vpc_cidr, availability_zones): awsx's NAT strategy, None in dev, whose NAT instance
+// (nat_test.go) replaced the one shared gateway the foundation issue set, one gateway per AZ
+// elsewhere; and the private, public and isolated subnets, one per AZ.
 var subnetsAndNAT = map[string]struct {
 	nat                       string
 	private, public, isolated []string
 }{
-	"dev": {"Single",
+	"dev": {"None",
 		[]string{"10.1.0.0/18", "10.1.64.0/18"}, []string{"10.1.128.0/20", "10.1.144.0/20"}, []string{"10.1.160.0/20", "10.1.176.0/20"}},
 	"staging": {"OnePerAz",
 		[]string{"10.2.0.0/18", "10.2.64.0/18"}, []string{"10.2.128.0/20", "10.2.144.0/20"}, []string{"10.2.160.0/20", "10.2.176.0/20"}},
@@ -134,9 +135,12 @@ func appFlows(smtp int) []string {
 func TestSecurityGroupRulesExactly(t *testing.T) {
 	publicALB := []string{"alb in 443 0.0.0.0/0", "alb in 443 ::/0", "alb in 80 0.0.0.0/0", "alb in 80 ::/0"}
 	bastion := []string{"bastion out 443 0.0.0.0/0", "bastion out 5432 sg:database", "database in 5432 sg:bastion"}
+	// dev's NAT instance forwards HTTPS and mail (its relay's port) from the private subnets.
+	nat := []string{"nat in 443 10.1.0.0/18", "nat in 443 10.1.64.0/18", "nat in 2525 10.1.0.0/18", "nat in 2525 10.1.64.0/18",
+		"nat out 443 0.0.0.0/0", "nat out 2525 0.0.0.0/0"}
 	want := map[string][]string{
 		// dev's load balancer is internal: HTTP from inside the VPC only, reached through the bastion.
-		"dev": append(append(appFlows(2525), bastion...), "alb in 80 10.1.0.0/16", "bastion out 80 sg:alb"),
+		"dev": append(append(append(appFlows(2525), bastion...), nat...), "alb in 80 10.1.0.0/16", "bastion out 80 sg:alb"),
 		// staging's load balancer signs people in with Cognito: it calls the token endpoint.
 		"staging": append(append(appFlows(587), publicALB...), "alb out 443 0.0.0.0/0"),
 		// production deploys blue/green: its test listener answers inside the VPC only.
@@ -159,6 +163,9 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 			names := []string{"alb", "api", "worker", "migrations", "database", "cache", "rotation"}
 			if stack != "staging" {
 				names = append(names, "bastion") // staging has no bastion
+			}
+			if stack == "dev" {
+				names = append(names, "nat") // the others have NAT gateways
 			}
 			assert.Len(t, groups, len(names))
 			for _, g := range names {

@@ -26,14 +26,16 @@ const (
 	Rotation                   // the secret rotation functions
 	Bastion                    // the bastion, with Args.Bastion
 	Proxy                      // RDS Proxy, with Args.Proxy
+	Nat                        // the NAT instance, with Args.NatInstance
 )
 
 // roles are every role, in the order their groups are created.
-var roles = []Role{Alb, API, Worker, Migrations, Database, Cache, Rotation, Bastion, Proxy}
+var roles = []Role{Alb, API, Worker, Migrations, Database, Cache, Rotation, Bastion, Proxy, Nat}
 
 var roleNames = map[Role]string{
 	Alb: "alb", API: "api", Worker: "worker", Migrations: "migrations",
 	Database: "database", Cache: "cache", Rotation: "rotation", Bastion: "bastion", Proxy: "proxy",
+	Nat: "nat",
 }
 
 // String is the role's name in logical names and outputs: alb, api, worker, ...
@@ -55,6 +57,7 @@ var descriptions = map[Role]string{
 	Rotation:   "Secret rotation function",
 	Bastion:    "Bastion (Session Manager only)",
 	Proxy:      "RDS Proxy",
+	Nat:        "NAT instance (the private subnets' way out)",
 }
 
 // Ports are the TCP ports the groups open between roles.
@@ -83,6 +86,11 @@ type Args struct {
 	Bastion bool
 	// Proxy adds RDS Proxy's group: PostgreSQL from the API and the worker, to the database.
 	Proxy bool
+	// NatInstance adds the NAT instance's group: the ports the private subnets reach the internet
+	// on (HTTPS and SMTP), in from PrivateSubnetCidrs only, out to the internet.
+	NatInstance bool
+	// PrivateSubnetCidrs are the private subnets' blocks, the NAT instance's only sources.
+	PrivateSubnetCidrs []string
 	// TestListenerPort, when not 0, is the blue/green test listener: reachable from the VPC only.
 	TestListenerPort int
 	// PreviousParent, when set, is the component the groups and rules were registered under
@@ -127,7 +135,7 @@ func NewFirewall(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 
 	groupIDs := pulumi.StringMap{}
 	for _, role := range roles {
-		if role == Bastion && !args.Bastion || role == Proxy && !args.Proxy {
+		if role == Bastion && !args.Bastion || role == Proxy && !args.Proxy || role == Nat && !args.NatInstance {
 			continue
 		}
 		sg, err := awsec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, role), &awsec2.SecurityGroupArgs{
@@ -143,7 +151,7 @@ func NewFirewall(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 	f.GroupIDs = groupIDs.ToStringMapOutput()
 
 	for _, r := range matrix(args) {
-		created, err := newRule(ctx, name, r, f.ids, args.VpcCidr, childOpts)
+		created, err := newRule(ctx, name, r, f.ids, args.VpcCidr, args.PrivateSubnetCidrs, childOpts)
 		if err != nil {
 			return nil, err
 		}

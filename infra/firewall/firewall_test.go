@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -44,4 +45,43 @@ func TestRulesNameOnlyGroupsThatExist(t *testing.T) {
 func TestAskingForAGroupThatDoesNotExistPanics(t *testing.T) {
 	f := &Firewall{}
 	assert.PanicsWithValue(t, "firewall: no bastion group in this environment", func() { f.GroupID(Bastion) })
+}
+
+// The NAT instance's group admits the private subnets only, on HTTPS and the SMTP relay's port,
+// and lets the same ports out to the internet; nothing refers to it.
+func TestNatGroupForwardsHTTPSAndMailFromThePrivateSubnets(t *testing.T) {
+	ports := Ports{Container: 8000, Database: 5432, Cache: 6379, SMTP: 2525}
+	var nat []string
+	for _, r := range matrix(&Args{Ports: ports, LoadBalancerPorts: []int{80}, NatInstance: true}) {
+		assert.NotEqual(t, Nat, r.peer, "%s %d refers to the NAT's group", r.group, r.port)
+		if r.group != Nat {
+			continue
+		}
+		dir, peer := "in", "private"
+		if r.egress {
+			dir = "out"
+		}
+		if !assert.Len(t, r.blocks, 1) {
+			continue
+		}
+		if r.blocks[0] == anyIPv4 {
+			peer = "any4"
+		} else {
+			assert.Equal(t, privateSubnets, r.blocks[0])
+		}
+		nat = append(nat, fmt.Sprintf("%s %d %s", dir, r.port, peer))
+	}
+	assert.ElementsMatch(t, []string{"in 443 private", "out 443 any4", "in 2525 private", "out 2525 any4"}, nat)
+	for _, r := range matrix(&Args{Ports: ports, LoadBalancerPorts: []int{80}}) {
+		assert.NotEqual(t, Nat, r.group, "no NAT instance, no NAT group")
+	}
+	// A relay on 443 is one port, not two rules for it.
+	ports.SMTP = 443
+	n := 0
+	for _, r := range matrix(&Args{Ports: ports, LoadBalancerPorts: []int{80}, NatInstance: true}) {
+		if r.group == Nat {
+			n++
+		}
+	}
+	assert.Equal(t, 2, n)
 }

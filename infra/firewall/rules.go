@@ -11,9 +11,10 @@ import (
 type block int
 
 const (
-	theVPC  block = iota + 1 // the VPC's own block (Args.VpcCidr)
-	anyIPv4                  // 0.0.0.0/0
-	anyIPv6                  // ::/0
+	theVPC         block = iota + 1 // the VPC's own block (Args.VpcCidr)
+	anyIPv4                         // 0.0.0.0/0
+	anyIPv6                         // ::/0
+	privateSubnets                  // each private subnet's block (Args.PrivateSubnetCidrs)
 )
 
 // internet is every address, IPv4 and IPv6.
@@ -89,6 +90,25 @@ func matrix(args *Args) []rule {
 			rule{group: Database, port: p.Database, peer: Proxy, description: "PostgreSQL from RDS Proxy"},
 		)
 	}
+	if args.NatInstance {
+		// The NAT instance forwards what the private subnets send to the internet, on the ports
+		// their groups open to it: HTTPS and the SMTP relay's. Its own agent and package
+		// installs use HTTPS. NTP needs no rule: the Amazon Time Sync Service is link-local.
+		ports := []int{443}
+		if p.SMTP != 443 {
+			ports = append(ports, p.SMTP)
+		}
+		for _, port := range ports {
+			what, to := "HTTPS", "the internet"
+			if port != 443 {
+				what, to = "Mail", "the SMTP relay"
+			}
+			rs = append(rs,
+				rule{group: Nat, port: port, blocks: []block{privateSubnets}, description: what + " from the private subnets, forwarded to " + to},
+				rule{group: Nat, egress: true, port: port, blocks: []block{anyIPv4}, description: what + " forwarded from the private subnets to " + to},
+			)
+		}
+	}
 	if args.Bastion {
 		// People reach the database through Session Manager port forwarding on the bastion.
 		rs = append(rs,
@@ -107,9 +127,10 @@ func matrix(args *Args) []rule {
 }
 
 // newRule registers a rule as one resource per peer, as AWS stores them. A rule's logical name
-// is <name>-<group>-<in|out>-<port>-<peer>, the peer being a role or vpc, any4, any6: it must
-// never change, or the rule is replaced (and briefly missing).
-func newRule(ctx *pulumi.Context, name string, r rule, ids map[Role]pulumi.StringOutput, vpcCidr pulumi.StringInput, opts []pulumi.ResourceOption) ([]pulumi.Resource, error) {
+// is <name>-<group>-<in|out>-<port>-<peer>, the peer being a role or vpc, any4, any6, private-<n>
+// (the nth AZ's private subnet): it must never change, or the rule is replaced (and briefly
+// missing).
+func newRule(ctx *pulumi.Context, name string, r rule, ids map[Role]pulumi.StringOutput, vpcCidr pulumi.StringInput, privateCidrs []string, opts []pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	direction := "in"
 	if r.egress {
 		direction = "out"
@@ -131,6 +152,10 @@ func newRule(ctx *pulumi.Context, name string, r rule, ids map[Role]pulumi.Strin
 			peers = append(peers, peer{suffix: "any6", cidr6: pulumi.String("::/0")})
 		case theVPC:
 			peers = append(peers, peer{suffix: "vpc", cidr4: vpcCidr.ToStringOutput()})
+		case privateSubnets:
+			for i, cidr := range privateCidrs {
+				peers = append(peers, peer{suffix: fmt.Sprintf("private-%d", i+1), cidr4: pulumi.String(cidr)})
+			}
 		}
 	}
 	var created []pulumi.Resource

@@ -10,13 +10,26 @@ import (
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
 )
 
-// NAT gateway strategies, as awsx names them.
+// How the private subnets reach the internet: awsx's NAT gateway strategies, or a NAT instance.
 const (
 	NatSingle   = "Single"   // one NAT gateway shared by every AZ: cheaper, one AZ's failure cuts egress
 	NatOnePerAz = "OnePerAz" // one per AZ: no cross-AZ single point of failure
+	// NatInstance is no NAT gateway (awsx's strategy None) but one small Graviton instance that
+	// forwards the private subnets' traffic (NewNatInstance): about $29 a month cheaper than a
+	// gateway, at the price of one instance's availability and bandwidth. For dev, which has no SLA.
+	NatInstance = "Instance"
 )
 
-var natStrategies = []string{NatSingle, NatOnePerAz}
+var natStrategies = []string{NatSingle, NatOnePerAz, NatInstance}
+
+// awsxNatStrategy is the strategy awsx is given: with a NAT instance, awsx creates no gateway
+// and leaves the private route tables without a default route, which the instance's routes add.
+func (c Config) awsxNatStrategy() string {
+	if c.NatGateways == NatInstance {
+		return "None"
+	}
+	return c.NatGateways
+}
 
 // Config shapes the network. Every field comes from the stack file's taskmanager:network.
 type Config struct {
@@ -26,7 +39,8 @@ type Config struct {
 	// AvailabilityZones are the AZs to spread over, at least two, all in aws:region
 	// (spec: availability_zones). They are explicit so that a preview never looks them up.
 	AvailabilityZones []string `json:"availabilityZones"`
-	// NatGateways is Single (one shared NAT gateway) or OnePerAz.
+	// NatGateways is Single (one shared NAT gateway), OnePerAz (one per AZ) or Instance (one NAT
+	// instance instead of gateways, see NatInstance).
 	NatGateways string `json:"natGateways"`
 	// FlowLogTrafficType is what the VPC flow logs capture: ALL, or REJECT to save cost outside
 	// production.

@@ -36,6 +36,13 @@ type Network struct {
 	PublicSubnetIDs   pulumi.StringArrayOutput `pulumi:"publicSubnetIds"`   // the load balancer's and the NAT's
 	PrivateSubnetIDs  pulumi.StringArrayOutput `pulumi:"privateSubnetIds"`  // the app's tasks: egress through NAT, no public IPs
 	IsolatedSubnetIDs pulumi.StringArrayOutput `pulumi:"isolatedSubnetIds"` // the data stores: no route out of the VPC
+	// PrivateSubnetCidrs are the private subnets' blocks, one per AZ in the AZs' order: what a NAT
+	// instance admits.
+	PrivateSubnetCidrs []string
+
+	name   string
+	config Config
+	vpc    *ec2.Vpc // what routes added to its route tables wait for
 }
 
 // NewNetwork builds the VPC, its flow logs and its default security group, which allows nothing.
@@ -47,7 +54,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{}
+	n := &Network{name: name, config: args.Config, PrivateSubnetCidrs: layout.Private}
 	if err := ctx.RegisterComponentResource(networkType, name, n, opts...); err != nil {
 		return nil, err
 	}
@@ -70,11 +77,12 @@ func NewNetwork(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 			{Type: ec2.SubnetTypePublic, Name: pulumi.StringRef("public"), CidrBlocks: layout.Public},
 			{Type: ec2.SubnetTypeIsolated, Name: pulumi.StringRef("isolated"), CidrBlocks: layout.Isolated},
 		},
-		NatGateways: &ec2.NatGatewayConfigurationArgs{Strategy: ec2.NatGatewayStrategy(args.Config.NatGateways)},
+		NatGateways: &ec2.NatGatewayConfigurationArgs{Strategy: ec2.NatGatewayStrategy(args.Config.awsxNatStrategy())},
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
+	n.vpc = vpc
 	n.VpcID = vpc.VpcId
 	// The block as configured: awsx creates the VPC with it, and its own outputs are not
 	// visible to the tests (a remote component under mocks).

@@ -60,6 +60,11 @@ func fakeOutputs(typ, name string, inputs resource.PropertyMap) map[string]any {
 			})
 		}
 		out["domainValidationOptions"] = opts
+	case "aws:ec2/instance:Instance":
+		out["primaryNetworkInterfaceId"] = "eni-" + name
+		if v, ok := inputs["associatePublicIpAddress"]; ok && v.IsBool() && v.BoolValue() {
+			out["publicIp"] = "203.0.113.10" // TEST-NET-3: documentation addresses
+		}
 	case "aws:route53/record:Record":
 		out["fqdn"] = name + ".fqdn"
 	case "aws:route53/zone:Zone":

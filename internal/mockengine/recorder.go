@@ -199,6 +199,20 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 			return nil, fmt.Errorf("ImageNotFoundException: the image with imageTag %q does not exist within the repository %q", tag, repo)
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"repositoryName": repo, "imageTag": tag, "imageDigest": "sha256:mock"}), nil
+	case "aws:ec2/getRouteTable:getRouteTable":
+		// awsx gives each subnet a route table of its own (its children, which the mocks never
+		// see): answer the one associated with a subnet the VPC's outputs named.
+		subnet := args.Args["subnetId"]
+		if !subnet.IsString() || !strings.HasPrefix(subnet.StringValue(), "subnet-") {
+			return nil, fmt.Errorf("getRouteTable: the mocks answer by subnetId (a subnet of an awsx VPC), got %v", args.Args)
+		}
+		id := "rtb-" + strings.TrimPrefix(subnet.StringValue(), "subnet-")
+		result := map[string]any{"id": id, "routeTableId": id, "subnetId": subnet.StringValue(), "ownerId": Account,
+			"arn": fmt.Sprintf("arn:aws:ec2:%s:%s:route-table/%s", Region, Account, id)}
+		if vpc, ok := args.Args["vpcId"]; ok && vpc.IsString() {
+			result["vpcId"] = vpc.StringValue()
+		}
+		return resource.NewPropertyMapFromMap(result), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com"}), nil
 	}

@@ -24,7 +24,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"plan", "dev", "--dir", projectDir}, []string{"Plan: stack dev (development)", "aws:rds/instance:Instance", "Secret values are stand-ins"}},
 		{[]string{"plan", "--markdown", "production", "-dir=" + projectDir}, []string{"| Type | Name | Sizing |", "| --- | --- | --- |", "Multi-AZ"}},
 		{[]string{"cost", "production", "--dir", projectDir}, []string{"Monthly cost estimate: production", "Total for production:"}},
-		{[]string{"cost", "dev", "--dir=" + projectDir, "--markdown"}, []string{"| Component | Item |", "NAT gateway × 1"}},
+		{[]string{"cost", "dev", "--dir=" + projectDir, "--markdown"}, []string{"| Component | Item |", "NAT instance t4g.nano"}},
 		{[]string{"diff", "dev", "--dir", projectDir, "production"}, []string{"Diff: dev → production", "instanceClass: ", "<stack>-replica"}},
 		{[]string{"matrix", "--dir", projectDir}, []string{"Single AZ, no replica", "Multi-AZ, with replica"}},
 	} {

@@ -335,6 +335,8 @@ var freeTypes = map[string]bool{
 	"aws:iam/role:Role": true, "aws:iam/rolePolicy:RolePolicy": true, "aws:iam/policy:Policy": true,
 	"aws:iam/rolePolicyAttachment:RolePolicyAttachment": true, "aws:iam/instanceProfile:InstanceProfile": true,
 	"aws:ec2/securityGroup:SecurityGroup": true, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": true,
+	// A NAT instance's routes cost nothing; the instance, its volume and its address are priced.
+	"aws:ec2/route:Route": true,
 	"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": true, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": true,
 	"aws:kms/alias:Alias": true, "aws:rds/subnetGroup:SubnetGroup": true, "aws:rds/parameterGroup:ParameterGroup": true,
 	"aws:elasticache/subnetGroup:SubnetGroup": true, "aws:elasticache/parameterGroup:ParameterGroup": true,

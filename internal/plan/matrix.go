@@ -173,6 +173,11 @@ func Matrix(all []*Stack) ([]MatrixRow, error) {
 		for _, r := range ofType(c.s.Resources, typeVpc) {
 			parts = append(parts, natDescription(r))
 		}
+		for _, r := range ofType(c.s.Resources, typeEC2Instance) {
+			if isNatInstance(r) {
+				parts = append(parts, "NAT instance ("+str(r, "instanceType")+")")
+			}
+		}
 		return strings.Join(parts, "; ")
 	})
 	row("Load balancer", func(c column) string {

@@ -24,8 +24,8 @@ type Proposal struct {
 // workingHours is 8 hours on 22 working days: a bastion that runs only while people work.
 const workingHours = 8 * 22
 
-// natInstanceType is the size a NAT instance would have (fck-nat and AWS's own guidance use the
-// smallest Graviton instances for low-traffic NAT).
+// natInstanceType is the NAT instance's size, as infra/network gives it (NatInstanceSize): the
+// smallest Graviton instance, which fck-nat and AWS's own guidance use for low-traffic NAT.
 const natInstanceType = "t4g.nano"
 
 // Proposals prices the switches that would make a stack cheaper without weakening a security
@@ -59,8 +59,9 @@ func Proposals(s *Stack) ([]Proposal, float64, error) {
 	if !production {
 		if err := apply(Proposal{
 			Name:    "NAT instance instead of NAT gateways",
-			Setting: "taskmanager:network.natGateways: Instance (not implemented: awsx strategy None, a " + natInstanceType + " NAT instance per gateway in the public subnets, source/destination check off, a security group open to the private subnets only, SSM and no SSH)",
-			Caveat:  "an instance is a single point of failure for egress and caps bandwidth: fine for dev (no SLA), to weigh against staging's 95%, not for production",
+			Setting: "taskmanager:network.natGateways: Instance (awsx's strategy None and one " + natInstanceType + " NAT instance in a public subnet: source/destination check off, its own security group open to the private subnets only, Session Manager and no SSH, recovered by EC2)",
+			Exists:  true,
+			Caveat:  "one instance is a single point of failure for egress (EC2 recovers it in minutes, not at once) and caps bandwidth: dev's setting (no SLA); staging keeps its gateways (docs/costs.md), production needs them",
 		}, natInstances); err != nil {
 			return nil, 0, err
 		}
@@ -139,9 +140,15 @@ func natInstances(res []*mockengine.Resource) []*mockengine.Resource {
 			return nil
 		}
 		n, _, _ := natGateways(r)
-		for i := range n {
-			added = append(added, &mockengine.Resource{Type: typeEC2Instance, Name: fmt.Sprintf("%s-nat-%d", r.Name, i), Custom: true,
-				Inputs: map[string]any{"instanceType": natInstanceType, "sourceDestCheck": false, "associatePublicIpAddress": true}})
+		if n > 0 {
+			// The setting replaces every gateway with one instance, its 8 GB volume and its two
+			// EC2 recovery alarms (infra/network.NewNat).
+			added = append(added,
+				&mockengine.Resource{Type: typeEC2Instance, Name: r.Name + "-nat", Custom: true,
+					Inputs: map[string]any{"instanceType": natInstanceType, "sourceDestCheck": false, "associatePublicIpAddress": true,
+						"rootBlockDevice": map[string]any{"volumeSize": 8.0}}},
+				&mockengine.Resource{Type: typeAlarm, Name: r.Name + "-nat-recover", Custom: true, Inputs: map[string]any{}},
+				&mockengine.Resource{Type: typeAlarm, Name: r.Name + "-nat-reboot", Custom: true, Inputs: map[string]any{}})
 		}
 		return withInputs(r, map[string]any{"natGateways": map[string]any{"strategy": "None"}})
 	})

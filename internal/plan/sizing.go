@@ -98,6 +98,9 @@ func sizing(r *mockengine.Resource, svcs map[*mockengine.Resource]service) strin
 		addf("%s %s", str(r, "runtime"), strings.Join(strs(input(r, "architectures")), ","))
 	case typeEC2Instance:
 		addf("%s", str(r, "instanceType"))
+		if isNatInstance(r) {
+			addf("NAT instance")
+		}
 	case typeCluster:
 		for _, s := range asList(input(r, "settings")) {
 			if get(s, "name") == "containerInsights" {
@@ -115,11 +118,14 @@ func sizing(r *mockengine.Resource, svcs map[*mockengine.Resource]service) strin
 	return strings.Join(parts, ", ")
 }
 
-// natDescription says how a VPC reaches the internet: 1 gateway (Single), 2 gateways (one per AZ).
+// natDescription says how a VPC reaches the internet: 1 gateway (Single), 2 gateways (one per AZ),
+// or no gateway (None: the stack's NAT instances, if any, are resources of their own).
 func natDescription(vpc *mockengine.Resource) string {
 	switch n, strategy, _ := natGateways(vpc); strategy {
 	case "Single":
 		return "1 gateway (Single)"
+	case "None":
+		return "no gateway"
 	case "OnePerAz", "":
 		return fmt.Sprintf("%d gateways (one per AZ)", n)
 	default:
@@ -162,4 +168,11 @@ func strs(v any) []string {
 		}
 	}
 	return out
+}
+
+// isNatInstance says whether an EC2 instance forwards traffic (source/destination check off): a
+// NAT instance.
+func isNatInstance(r *mockengine.Resource) bool {
+	v, set := input(r, "sourceDestCheck").(bool)
+	return set && !v
 }

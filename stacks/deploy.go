@@ -19,6 +19,7 @@ import (
 	"github.com/taskmanager/taskmanager-infra/infra/firewall"
 	"github.com/taskmanager/taskmanager-infra/infra/network"
 	"github.com/taskmanager/taskmanager-infra/infra/observability"
+	"github.com/taskmanager/taskmanager-infra/infra/queuedepth"
 	"github.com/taskmanager/taskmanager-infra/infra/release"
 	"github.com/taskmanager/taskmanager-infra/infra/secrets"
 	"github.com/taskmanager/taskmanager-infra/infra/storage"
@@ -122,7 +123,11 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 	if err := e.schedule(rotation, services); err != nil {
 		return err
 	}
-	monitoring, bastionHost, err := e.operations(base, stores, buckets, front, services, rotation)
+	queue, err := e.queueDepth(base, stores, services)
+	if err != nil {
+		return err
+	}
+	monitoring, bastionHost, err := e.operations(base, stores, buckets, front, services, rotation, queue)
 	if err != nil {
 		return err
 	}
@@ -176,6 +181,7 @@ func (e *environment) foundation() (f foundation, err error) {
 		LoadBalancerPorts:  lbPorts,
 		TestListenerPort:   testPort,
 		Bastion:            cfg.Bastion.Enabled,
+		QueueDepth:         e.queueDepthOn(),
 		NatInstance:        cfg.Network.NatGateways == network.NatInstance,
 		PrivateSubnetCidrs: f.net.PrivateSubnetCidrs,
 		// The groups and their rules were the network's children until the firewall had a
@@ -354,6 +360,8 @@ func (e *environment) compute(f foundation, d data, front *edge.Edge, rotation *
 		Protect: e.protect,
 		// Tasks read database-url at start: its login must exist by then.
 		ServicesAfter: []pulumi.Resource{rotation.Bootstrap},
+		// Where the queue-depth function publishes, the worker scales on its backlog too.
+		WorkerQueueMetric: e.workerQueueMetric(),
 	})
 	if err != nil || !e.blueGreen() {
 		return a, err
@@ -386,8 +394,59 @@ func (e *environment) schedule(rotation *secrets.Rotation, a app) error {
 	return rotation.Schedule(e.ctx, after...)
 }
 
+// queueDepthOn says whether the queue-depth function runs: where the worker autoscales, which is
+// what its metric is for. A worker of fixed size (dev) has no use for it, and it would cost about
+// $2.36 a month there (five custom metrics, two alarms, a call of each API a minute).
+func (e *environment) queueDepthOn() bool { return e.cfg.Worker.Autoscaling }
+
+// workerQueueMetric is the metric the worker scales on beside CPU, where the queue-depth
+// function publishes it (nil elsewhere).
+func (e *environment) workerQueueMetric() *compute.QueueMetric {
+	if !e.queueDepthOn() {
+		return nil
+	}
+	return &compute.QueueMetric{
+		Namespace: queuedepth.Namespace, Name: queuedepth.BacklogPerTask,
+		ClusterDimension: queuedepth.ClusterDimension, ServiceDimension: queuedepth.ServiceDimension,
+	}
+}
+
+// queueDepth is the function that publishes the Celery queues' depth every minute, for the
+// worker's scaling and the oldest-task alarm (nil where it does not run). It names the worker
+// service by the service's own outputs, and is scheduled once it can reach Redis and read the
+// broker's URL.
+func (e *environment) queueDepth(f foundation, d data, a app) (*queuedepth.QueueDepth, error) {
+	if !e.queueDepthOn() {
+		return nil, nil
+	}
+	cfg := e.cfg
+	return queuedepth.NewQueueDepth(e.ctx, cfg.Stack, &queuedepth.Args{
+		Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
+		KeyArn:           f.key.Arn,
+		SubnetIDs:        f.net.PrivateSubnetIDs,
+		SecurityGroupID:  f.fw.GroupID(firewall.QueueDepth),
+		LogRetentionDays: cfg.Logging.RetentionDays,
+		BrokerSecretArn:  d.store.Arns[secrets.CeleryBrokerURL],
+		ClusterName:      a.compute.ClusterName,
+		ServiceName:      a.compute.ServiceNames[compute.Worker],
+		StartAfter:       append(slices.Clone(d.store.Versions), f.fw.Rules...),
+	})
+}
+
+// queueWatch is what the alarms watch of the queue-depth function (nil without one).
+func queueWatch(q *queuedepth.QueueDepth) *observability.QueueDepth {
+	if q == nil {
+		return nil
+	}
+	return &observability.QueueDepth{
+		FunctionName: q.FunctionName,
+		Namespace:    queuedepth.Namespace, OldestTaskAge: queuedepth.OldestTaskAge,
+		Dimensions: pulumi.StringMap{queuedepth.ClusterDimension: q.Cluster, queuedepth.ServiceDimension: q.Service},
+	}
+}
+
 // operations is the monitoring, the log archive and the bastion (nil without one).
-func (e *environment) operations(f foundation, d data, buckets *storage.Storage, front *edge.Edge, a app, rotation *secrets.Rotation) (*observability.Observability, *bastion.Bastion, error) {
+func (e *environment) operations(f foundation, d data, buckets *storage.Storage, front *edge.Edge, a app, rotation *secrets.Rotation, queue *queuedepth.QueueDepth) (*observability.Observability, *bastion.Bastion, error) {
 	cfg := e.cfg
 	tgSuffixes := []pulumi.StringInput{front.BlueArnSuffix}
 	if e.blueGreen() {
@@ -405,6 +464,7 @@ func (e *environment) operations(f foundation, d data, buckets *storage.Storage,
 		CacheNodes:          cfg.Cache.NumNodes,
 		RotationFunctions:   rotation.FunctionNames,
 		EventRetentionDays:  cfg.Logging.RetentionDays,
+		QueueDepth:          queueWatch(queue),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -28,10 +28,12 @@ func TestAlarmsPerStack(t *testing.T) {
 	extra := map[string]map[string]float64{
 		"dev": {},
 		"staging": {"database-replica-lag": 60,
-			"cache-002-memory": 80, "cache-002-evictions": 0, "cache-002-cpu": 80},
+			"cache-002-memory": 80, "cache-002-evictions": 0, "cache-002-cpu": 80,
+			"worker-oldest-task-age": 300, "queue-depth-errors": 1},
 		"production": {"database-replica-lag": 60, "alb-unhealthy-targets-1": 0,
 			"cache-002-memory": 80, "cache-002-evictions": 0, "cache-002-cpu": 80,
-			"cache-003-memory": 80, "cache-003-evictions": 0, "cache-003-cpu": 80},
+			"cache-003-memory": 80, "cache-003-evictions": 0, "cache-003-cpu": 80,
+			"worker-oldest-task-age": 300, "queue-depth-errors": 1},
 	}
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {

@@ -231,7 +231,7 @@ var policies = []policy{
 		stack := env2stack(env)
 		allowed := map[string][]string{
 			stack + "-database-id": {"api", "worker", "migrations", "rotation", "bastion"},
-			stack + "-cache-id":    {"api", "worker"},
+			stack + "-cache-id":    {"api", "worker", "queue-depth"},
 		}
 		for _, r := range rec.All("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
 			peers, isData := allowed[fmt.Sprint(inputs(r, "securityGroupId"))]
@@ -283,7 +283,8 @@ var policies = []policy{
 	{"iam-least-privilege", "FSBP IAM.1, IAM.21; CKV_AWS_62/63/286-290/355; CKV2_AWS_56; AVD-AWS-0342", func(env string, rec *mockengine.Recorder) (v []string) {
 		// Actions that take no resource: "*" is the only way to grant them.
 		resourceless := []string{"secretsmanager:GetRandomPassword", "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
-			"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "logs:DescribeLogGroups"}
+			"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "logs:DescribeLogGroups",
+			"cloudwatch:PutMetricData"} // scoped by its namespace instead
 		check := func(owner, doc string) {
 			var d struct {
 				Statement []struct {

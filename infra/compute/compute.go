@@ -65,6 +65,9 @@ type Args struct {
 	Protect bool
 	// ServicesAfter must exist before the services start tasks: the first database login.
 	ServicesAfter []pulumi.Resource
+	// WorkerQueueMetric, where the worker autoscales, is the queue-depth metric it also tracks,
+	// at Worker.BacklogPerTask (nil: CPU alone).
+	WorkerQueueMetric *QueueMetric
 }
 
 // LoadBalancer is the part of the edge the API service is wired to.

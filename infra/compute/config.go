@@ -88,6 +88,11 @@ type WorkerConfig struct {
 	ServiceConfig
 	// Concurrency is CELERY_WORKER_CONCURRENCY: worker processes per task.
 	Concurrency int `json:"concurrency"`
+	// BacklogPerTask is the queue-depth scaling target: Celery tasks waiting in the queue per
+	// running worker task (docs/queue-depth.md), which a second target-tracking policy holds
+	// beside the CPU policy. Required where autoscaling is on, validated wherever it is set;
+	// without autoscaling nothing scales on it, and the program deploys no queue-depth function.
+	BacklogPerTask *float64 `json:"backlogPerTask,omitempty"`
 }
 
 // Validate reports the worker's problems, keys relative to taskmanager:worker.
@@ -96,6 +101,12 @@ func (c WorkerConfig) Validate() error {
 	ps.Merge("", c.ServiceConfig.Validate())
 	if c.Concurrency < 1 {
 		ps.Addf("concurrency", "%d is not a process count; want 1 or more", c.Concurrency)
+	}
+	switch b := c.BacklogPerTask; {
+	case b == nil && c.Autoscaling:
+		ps.Addf("backlogPerTask", "missing, and autoscaling is on; want the waiting tasks per worker task to scale on, e.g. 5 × concurrency")
+	case b != nil && *b <= 0:
+		ps.Addf("backlogPerTask", "%g is not allowed; want more than 0 waiting tasks per worker task", *b)
 	}
 	return ps.Err()
 }

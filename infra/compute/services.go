@@ -16,6 +16,14 @@ const (
 	scaleInCooldown   = 300
 )
 
+// QueueMetric is the custom metric the worker scales on beside CPU: the tasks waiting in its
+// queues per running worker task, published with the cluster's and the service's names as
+// dimensions (the queue-depth function's BacklogPerTask; docs/queue-depth.md).
+type QueueMetric struct {
+	Namespace, Name                    string
+	ClusterDimension, ServiceDimension string
+}
+
 // newServices creates the services once the cluster offers their capacity provider.
 func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, cluster *ecs.Cluster, providers *ecs.ClusterCapacityProviders, parent pulumi.ResourceOption) error {
 	lb := args.LoadBalancer
@@ -77,7 +85,11 @@ func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, clust
 		c.Services = append(c.Services, service)
 		c.ServiceNames[svc.name] = service.Name
 		if svc.config.Autoscaling {
-			if err := newAutoscaling(ctx, name, svc.name, svc.config, cluster, service, isAPI && !blueGreen, lb, parent); err != nil {
+			var queue *queueScaling
+			if m := args.WorkerQueueMetric; svc.name == Worker && m != nil && args.Worker.BacklogPerTask != nil {
+				queue = &queueScaling{metric: *m, target: *args.Worker.BacklogPerTask}
+			}
+			if err := newAutoscaling(ctx, name, svc.name, svc.config, cluster, service, isAPI && !blueGreen, lb, queue, parent); err != nil {
 				return err
 			}
 		}
@@ -85,9 +97,22 @@ func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, clust
 	return nil
 }
 
+// queueScaling is the worker's queue-depth policy: the metric and the backlog per task to hold.
+type queueScaling struct {
+	metric QueueMetric
+	target float64
+}
+
+// tracking is a target-tracking policy's configuration.
+type tracking = appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs
+
 // newAutoscaling tracks CPU, and for an API behind a stable target group, requests per task.
 // With blue/green the target group changes at every deployment, so the API scales on CPU alone.
-func newAutoscaling(ctx *pulumi.Context, name, svc string, cfg ServiceConfig, cluster *ecs.Cluster, service *ecs.Service, byRequests bool, lb LoadBalancer, parent pulumi.ResourceOption) error {
+// With queue, the worker also tracks its backlog per task: Celery workers waiting on I/O show
+// low CPU while the queue grows. Application Auto Scaling scales out when either policy asks
+// for more tasks, and in only when both allow it; while the queue metric is missing (its
+// function failing) that policy does nothing and CPU still scales.
+func newAutoscaling(ctx *pulumi.Context, name, svc string, cfg ServiceConfig, cluster *ecs.Cluster, service *ecs.Service, byRequests bool, lb LoadBalancer, queue *queueScaling, parent pulumi.ResourceOption) error {
 	base := fmt.Sprintf("%s-%s", name, svc)
 	target, err := appautoscaling.NewTarget(ctx, base, &appautoscaling.TargetArgs{
 		ServiceNamespace:  pulumi.String("ecs"),
@@ -99,30 +124,58 @@ func newAutoscaling(ctx *pulumi.Context, name, svc string, cfg ServiceConfig, cl
 	if err != nil {
 		return err
 	}
-	policy := func(suffix, metric string, value float64, label pulumi.StringInput) error {
-		spec := appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs{
-			PredefinedMetricType: pulumi.String(metric),
-			ResourceLabel:        label,
+	// policy holds at value the metric that metric puts in the configuration.
+	policy := func(suffix string, value float64, metric func(*tracking)) error {
+		config := tracking{
+			TargetValue:      pulumi.Float64(value),
+			ScaleOutCooldown: pulumi.Int(scaleOutCooldown),
+			ScaleInCooldown:  pulumi.Int(scaleInCooldown),
 		}
+		metric(&config)
 		_, err := appautoscaling.NewPolicy(ctx, base+"-"+suffix, &appautoscaling.PolicyArgs{
-			PolicyType:        pulumi.String("TargetTrackingScaling"),
-			ServiceNamespace:  target.ServiceNamespace,
-			ScalableDimension: target.ScalableDimension,
-			ResourceId:        target.ResourceId,
-			TargetTrackingScalingPolicyConfiguration: appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs{
-				TargetValue:                   pulumi.Float64(value),
-				ScaleOutCooldown:              pulumi.Int(scaleOutCooldown),
-				ScaleInCooldown:               pulumi.Int(scaleInCooldown),
-				PredefinedMetricSpecification: spec,
-			},
+			PolicyType:                               pulumi.String("TargetTrackingScaling"),
+			ServiceNamespace:                         target.ServiceNamespace,
+			ScalableDimension:                        target.ScalableDimension,
+			ResourceId:                               target.ResourceId,
+			TargetTrackingScalingPolicyConfiguration: config,
 		}, parent)
 		return err
 	}
-	if err := policy("cpu", "ECSServiceAverageCPUUtilization", cpuTarget, nil); err != nil {
+	predefined := func(metric string, label pulumi.StringInput) func(*tracking) {
+		return func(c *tracking) {
+			c.PredefinedMetricSpecification = appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs{
+				PredefinedMetricType: pulumi.String(metric),
+				ResourceLabel:        label,
+			}
+		}
+	}
+	if err := policy("cpu", cpuTarget, predefined("ECSServiceAverageCPUUtilization", nil)); err != nil {
 		return err
 	}
 	if byRequests {
-		return policy("requests", "ALBRequestCountPerTarget", requestsPerTarget, lb.RequestLabel)
+		if err := policy("requests", requestsPerTarget, predefined("ALBRequestCountPerTarget", lb.RequestLabel)); err != nil {
+			return err
+		}
 	}
-	return nil
+	if queue == nil {
+		return nil
+	}
+	// The function publishes one datapoint a minute, so Average over the policy's minute is that
+	// datapoint. The dimensions are the names the function publishes under: the service's own.
+	m := queue.metric
+	return policy("backlog", queue.target, func(c *tracking) {
+		c.CustomizedMetricSpecification = appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs{
+			Namespace:  pulumi.String(m.Namespace),
+			MetricName: pulumi.String(m.Name),
+			Statistic:  pulumi.String("Average"),
+			Dimensions: appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArray{
+				appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArgs{
+					Name: pulumi.String(m.ClusterDimension), Value: cluster.Name,
+				},
+				appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArgs{
+					Name: pulumi.String(m.ServiceDimension), Value: service.Name,
+				},
+			},
+		}
+	})
 }

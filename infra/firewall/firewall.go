@@ -27,14 +27,15 @@ const (
 	Bastion                    // the bastion, with Args.Bastion
 	Proxy                      // RDS Proxy, with Args.Proxy
 	Nat                        // the NAT instance, with Args.NatInstance
+	QueueDepth                 // the queue-depth function, with Args.QueueDepth
 )
 
 // roles are every role, in the order their groups are created.
-var roles = []Role{Alb, API, Worker, Migrations, Database, Cache, Rotation, Bastion, Proxy, Nat}
+var roles = []Role{Alb, API, Worker, Migrations, Database, Cache, Rotation, Bastion, Proxy, Nat, QueueDepth}
 
 var roleNames = map[Role]string{
 	Alb: "alb", API: "api", Worker: "worker", Migrations: "migrations",
-	Database: "database", Cache: "cache", Rotation: "rotation", Bastion: "bastion", Proxy: "proxy",
+	Database: "database", Cache: "cache", Rotation: "rotation", Bastion: "bastion", Proxy: "proxy", QueueDepth: "queue-depth",
 	Nat: "nat",
 }
 
@@ -58,6 +59,7 @@ var descriptions = map[Role]string{
 	Bastion:    "Bastion (Session Manager only)",
 	Proxy:      "RDS Proxy",
 	Nat:        "NAT instance (the private subnets' way out)",
+	QueueDepth: "Celery queue-depth metrics function",
 }
 
 // Ports are the TCP ports the groups open between roles.
@@ -86,6 +88,9 @@ type Args struct {
 	Bastion bool
 	// Proxy adds RDS Proxy's group: PostgreSQL from the API and the worker, to the database.
 	Proxy bool
+	// QueueDepth adds the queue-depth function's group: Redis and HTTPS (Secrets Manager, ECS,
+	// CloudWatch) out, nothing in.
+	QueueDepth bool
 	// NatInstance adds the NAT instance's group: the ports the private subnets reach the internet
 	// on (HTTPS and SMTP), in from PrivateSubnetCidrs only, out to the internet.
 	NatInstance bool
@@ -135,7 +140,7 @@ func NewFirewall(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 
 	groupIDs := pulumi.StringMap{}
 	for _, role := range roles {
-		if role == Bastion && !args.Bastion || role == Proxy && !args.Proxy || role == Nat && !args.NatInstance {
+		if role == Bastion && !args.Bastion || role == Proxy && !args.Proxy || role == Nat && !args.NatInstance || role == QueueDepth && !args.QueueDepth {
 			continue
 		}
 		sg, err := awsec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, role), &awsec2.SecurityGroupArgs{

@@ -47,6 +47,34 @@ func TestAskingForAGroupThatDoesNotExistPanics(t *testing.T) {
 	assert.PanicsWithValue(t, "firewall: no bastion group in this environment", func() { f.GroupID(Bastion) })
 }
 
+// The queue-depth function's rules exist with Args.QueueDepth only: Redis, on its group and on
+// the cache's, and HTTPS out.
+func TestQueueDepthRules(t *testing.T) {
+	ports := Ports{Container: 8000, Database: 5432, Cache: 6379, SMTP: 587}
+	named := func(args *Args) (out []string) {
+		for _, r := range matrix(args) {
+			if r.group == QueueDepth || r.peer == QueueDepth {
+				other := r.peer.String()
+				if r.peer == 0 {
+					other = fmt.Sprint(r.blocks)
+				}
+				dir := "in"
+				if r.egress {
+					dir = "out"
+				}
+				out = append(out, fmt.Sprintf("%s %s %d %s", r.group, dir, r.port, other))
+			}
+		}
+		return out
+	}
+	assert.Empty(t, named(&Args{Ports: ports, LoadBalancerPorts: []int{443}}))
+	assert.Equal(t, []string{
+		fmt.Sprintf("queue-depth out 443 %v", []block{anyIPv4}),
+		"queue-depth out 6379 cache",
+		"cache in 6379 queue-depth",
+	}, named(&Args{Ports: ports, LoadBalancerPorts: []int{443}, QueueDepth: true}))
+}
+
 // The NAT instance's group admits the private subnets only, on HTTPS and the SMTP relay's port,
 // and lets the same ports out to the internet; nothing refers to it.
 func TestNatGroupForwardsHTTPSAndMailFromThePrivateSubnets(t *testing.T) {

@@ -109,6 +109,15 @@ func matrix(args *Args) []rule {
 			)
 		}
 	}
+	if args.QueueDepth {
+		// The queue-depth function reads the Celery queues in Redis, and calls Secrets Manager, ECS
+		// and CloudWatch through the NAT.
+		rs = append(rs,
+			rule{group: QueueDepth, egress: true, port: 443, blocks: []block{anyIPv4}, description: "HTTPS to Secrets Manager, ECS and CloudWatch"},
+			rule{group: QueueDepth, egress: true, port: p.Cache, peer: Cache, description: "To Redis"},
+			rule{group: Cache, port: p.Cache, peer: QueueDepth, description: "Redis from the queue-depth function"},
+		)
+	}
 	if args.Bastion {
 		// People reach the database through Session Manager port forwarding on the bastion.
 		rs = append(rs,

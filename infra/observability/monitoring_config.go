@@ -45,6 +45,9 @@ type Thresholds struct {
 	CacheMemoryPercent float64 `json:"cacheMemoryPercent"`
 	CacheCPUPercent    float64 `json:"cacheCpuPercent"`
 	CacheEvictions     float64 `json:"cacheEvictions"`
+	// OldestTaskAgeSeconds is how long the oldest task in the Celery queues may wait before the
+	// alarm fires (the queue-depth function's OldestTaskAgeSeconds, where it runs).
+	OldestTaskAgeSeconds float64 `json:"oldestTaskAgeSeconds"`
 }
 
 // Validate reports every problem, keys relative to taskmanager:monitoring.
@@ -81,6 +84,7 @@ func (c MonitoringConfig) Validate() error {
 		v   float64
 	}{
 		{"p99LatencySeconds", t.P99LatencySeconds}, {"databaseFreeStorageGiB", t.DatabaseFreeStorageGiB}, {"replicaLagSeconds", t.ReplicaLagSeconds},
+		{"oldestTaskAgeSeconds", t.OldestTaskAgeSeconds},
 	} {
 		if p.v <= 0 {
 			ps.Addf("thresholds."+p.key, "%g is not allowed; want more than 0", p.v)

@@ -37,6 +37,8 @@ type Args struct {
 	RotationFunctions map[string]pulumi.StringOutput
 	// EventRetentionDays keeps the record of failed rotations; an allowed CloudWatch value.
 	EventRetentionDays int
+	// QueueDepth, where the queue-depth function runs, is what its alarms watch (nil: none).
+	QueueDepth *QueueDepth
 }
 
 // Observability is the alarms, the dashboards and, where alerting, the topic that pages.
@@ -109,7 +111,7 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 		return nil, err
 	}
 	var names pulumi.StringArray
-	for _, a := range append(alarms(args), rotation...) {
+	for _, a := range append(append(alarms(args), rotation...), queueAlarms(args)...) {
 		alarmName := fmt.Sprintf("%s-%s", name, a.name)
 		periods := 3
 		if a.once {

@@ -96,6 +96,7 @@ func estimate(res []*mockengine.Resource) (*Estimate, error) {
 	priceEdge(res, add)
 	priceNetwork(res, add, missing)
 	priceManaged(res, add)
+	priceQueueMetrics(res, add)
 
 	for _, l := range e.Lines {
 		e.Total += l.Monthly
@@ -300,7 +301,7 @@ func priceManaged(res []*mockengine.Resource, add adder) {
 		{typeAlarm, compCloudWatch, "metric alarm(s), standard resolution", "alarm-month", alarmMonth},
 		{typeDashboard, compCloudWatch, "dashboard(s)", "dashboard-month", dashboardMonth},
 		{typeZone, compRoute53, "hosted zone(s)", "zone-month", hostedZoneMonth},
-		{typeLambda, compLambda, "function(s): a few rotation runs a month, negligible", "function-month", lambdaMonth},
+		{typeLambda, compLambda, "function(s): inside the free tier, negligible", "function-month", lambdaMonth},
 	}
 	for _, p := range perItem {
 		rs := ofType(res, p.typ)
@@ -360,6 +361,8 @@ var freeTypes = map[string]bool{
 	"aws:cloudwatch/logResourcePolicy:LogResourcePolicy": true,
 	// One invocation per database instance: a fraction of a cent, once.
 	"aws:lambda/invocation:Invocation": true,
+	// The queue-depth function's retry settings; its schedule is an EventBridge rule, free too.
+	"aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": true,
 	// Staging's sign-in: Cognito's first 10,000 monthly active users are free, and staging has
 	// tens. Object Lock itself costs nothing; the locked objects are storage.
 	"aws:cognito/userPool:UserPool": true, "aws:cognito/userPoolClient:UserPoolClient": true,

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/taskmanager/taskmanager-infra/infra/database"
 )
 
 // ConnectionBudget compares the database connections the app may open with what the primary
@@ -14,6 +16,10 @@ type ConnectionBudget struct {
 	// MaxConnections is RDS's default max_connections for the class, LEAST(memory/9531392, 5000);
 	// 0 when the class's memory is not known here.
 	MaxConnections int
+	// ProxyCeiling is the most connections RDS Proxy opens to the primary (its
+	// maxConnectionsPercent of MaxConnections); 0 without a proxy. With one, the app's pools
+	// connect to the proxy, and only the ceiling and the reserved connections reach the database.
+	ProxyCeiling int
 }
 
 // Budget computes the connection budget of a config.
@@ -27,12 +33,26 @@ func Budget(c *Config) ConnectionBudget {
 	if gib := instanceMemoryGiB(c.Database.InstanceClass); gib > 0 {
 		b.MaxConnections = min(int(float64(gib)*(1<<30)/9531392), 5000)
 	}
+	if p := c.Database.Proxy; p != nil {
+		b.ProxyCeiling = b.MaxConnections * p.MaxConnectionsPercent / 100
+	}
 	return b
 }
 
 // Warning is the budget's warning, or "" when it holds.
 func (b ConnectionBudget) Warning(class string) string {
-	if b.MaxConnections == 0 || b.AtMax <= b.MaxConnections {
+	if b.MaxConnections == 0 {
+		return ""
+	}
+	if b.ProxyCeiling > 0 {
+		if free := b.MaxConnections - b.ProxyCeiling; free < database.ReservedConnections {
+			return fmt.Sprintf("RDS Proxy may open %d of %s's about %d connections, leaving %d for the migration task, the bastion and the rotation function (want at least %d); "+
+				"lower taskmanager:database.proxy.maxConnectionsPercent",
+				b.ProxyCeiling, class, b.MaxConnections, free, database.ReservedConnections)
+		}
+		return ""
+	}
+	if b.AtMax <= b.MaxConnections {
 		return ""
 	}
 	return fmt.Sprintf("at maxCapacity the API and worker may open %d database connections, above %s's max_connections of about %d (%d at desiredCount); "+

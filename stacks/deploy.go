@@ -182,6 +182,7 @@ func (e *environment) foundation() (f foundation, err error) {
 		TestListenerPort:   testPort,
 		Bastion:            cfg.Bastion.Enabled,
 		QueueDepth:         e.queueDepthOn(),
+		Proxy:              cfg.Database.Proxy != nil,
 		NatInstance:        cfg.Network.NatGateways == network.NatInstance,
 		PrivateSubnetCidrs: f.net.PrivateSubnetCidrs,
 		// The groups and their rules were the network's children until the firewall had a
@@ -221,6 +222,7 @@ func (e *environment) data(f foundation) (d data, err error) {
 		KeyArn:           f.key.Arn,
 		LogRetentionDays: cfg.Logging.RetentionDays,
 		Protect:          e.protect,
+		Proxy:            proxyArgs(cfg, f.fw),
 	}); err != nil {
 		return d, err
 	}
@@ -240,7 +242,7 @@ func (e *environment) data(f foundation) (d data, err error) {
 		RecoveryWindowDays: cfg.Secrets.RecoveryWindowDays,
 		Protect:            e.protect,
 		Database: secrets.DatabaseEndpoint{
-			Host: d.db.Address, ReaderHost: d.db.ReaderAddress, Port: database.Port, Name: database.Name,
+			Host: appHost(cfg, d.db), PrimaryHost: d.db.Address, ReaderHost: d.db.ReaderAddress, Port: database.Port, Name: database.Name,
 		},
 		Cache:           secrets.CacheEndpoint{Host: d.redis.PrimaryAddress, Port: cache.Port, AuthToken: d.redis.AuthToken},
 		External:        cfg.External,
@@ -265,6 +267,8 @@ func (e *environment) rotation(f foundation, d data) (*secrets.Rotation, error) 
 		MasterSecretArn:     d.db.MasterSecretArn,
 		MigrationsSecretArn: d.store.Arns[secrets.MigrationsURL],
 		Database:            secrets.DatabaseEndpoint{Host: d.db.Address, Port: database.Port, Name: database.Name},
+		AppHost:             appHost(cfg, d.db),
+		LoginSecretArns:     d.db.LoginSecretArns,
 		ReaderHost:          d.db.ReaderAddress,
 		DatabaseDays:        cfg.Secrets.DatabaseRotationDays,
 		JWTSecretArn:        d.store.Arns[secrets.JWTSecret],
@@ -574,4 +578,21 @@ func checkImage(ctx *pulumi.Context, cfg *Config) error {
 // secretEnv hands the secrets component's resolution of a container's variables to the compute.
 func secretEnv(in secrets.Injection) compute.SecretEnv {
 	return compute.SecretEnv{ValueFrom: in.ValueFrom, SecretArns: in.SecretArns}
+}
+
+// proxyArgs are what RDS Proxy needs, where the stack has one.
+func proxyArgs(cfg *Config, fw *firewall.Firewall) database.ProxyArgs {
+	if cfg.Database.Proxy == nil {
+		return database.ProxyArgs{}
+	}
+	return database.ProxyArgs{SecurityGroupID: fw.GroupID(firewall.Proxy), RecoveryWindowDays: cfg.Secrets.RecoveryWindowDays}
+}
+
+// appHost is where the app's DATABASE_URL points: RDS Proxy where the stack has one, else the
+// primary.
+func appHost(cfg *Config, db *database.Database) pulumi.StringOutput {
+	if cfg.Database.Proxy != nil {
+		return db.ProxyEndpoint
+	}
+	return db.Address
 }

@@ -140,12 +140,16 @@ func TestSecretsAreNamedEncryptedAndHoldTheirValues(t *testing.T) {
 				assert.Equal(t, stack == "production", s.Protect, s.Name)
 			}
 			sort.Strings(names)
-			want := secretNames
+			want := slices.Clone(secretNames)
 			if stack == "staging" {
 				// The smoke tests' token for the load balancer's sign-in.
-				want = append(slices.Clone(secretNames), "smoke-test-header")
-				sort.Strings(want)
+				want = append(want, "smoke-test-header")
 			}
+			if stack != "dev" {
+				// RDS Proxy's login secrets, one per alternating user.
+				want = append(want, "database-login-taskmanager_app", "database-login-taskmanager_app_clone")
+			}
+			sort.Strings(want)
 			assert.Equal(t, want, names)
 
 			value := func(name string) string {
@@ -156,12 +160,16 @@ func TestSecretsAreNamedEncryptedAndHoldTheirValues(t *testing.T) {
 			var db map[string]any
 			require.NoError(t, json.Unmarshal([]byte(value("database-url")), &db))
 			host := stack + ".abc123.us-east-1.rds.amazonaws.com"
-			assert.Equal(t, host, db["host"])
+			appHost := host // the app reaches the primary directly in dev...
+			if stack != "dev" {
+				appHost = stack + "-taskmanager-proxy.proxy-abc123.us-east-1.rds.amazonaws.com" // ...and through RDS Proxy elsewhere
+			}
+			assert.Equal(t, appHost, db["host"])
 			assert.Equal(t, "taskmanager_app", db["username"])
 			u, err := url.Parse(db["url"].(string))
 			require.NoError(t, err)
 			assert.Equal(t, "postgresql", u.Scheme)
-			assert.Equal(t, host+":5432", u.Host)
+			assert.Equal(t, appHost+":5432", u.Host)
 			assert.Equal(t, "/taskmanager", u.Path)
 			assert.Equal(t, "require", u.Query().Get("sslmode"))
 

@@ -34,6 +34,7 @@ var fixedNameDecisions = map[string]string{
 	"aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": deleteFirst,
 	"aws:ssm/document:Document":                                 deleteFirst,
 	"aws:route53/record:Record":                                 deleteFirst,
+	"aws:rds/proxy:Proxy":                                       deleteFirst, // its name is its endpoint's first label
 	"aws:rds/instance:Instance":                                 mustFail,
 	"aws:secretsmanager/secret:Secret":                          mustFail,
 	"aws:ecr/repository:Repository":                             mustFail,

@@ -135,18 +135,21 @@ func appFlows(smtp int) []string {
 func TestSecurityGroupRulesExactly(t *testing.T) {
 	publicALB := []string{"alb in 443 0.0.0.0/0", "alb in 443 ::/0", "alb in 80 0.0.0.0/0", "alb in 80 ::/0"}
 	bastion := []string{"bastion out 443 0.0.0.0/0", "bastion out 5432 sg:database", "database in 5432 sg:bastion"}
-	// Where the worker autoscales, the queue-depth function reads Redis and calls AWS over HTTPS.
-	queueDepth := []string{"cache in 6379 sg:queue-depth", "queue-depth out 443 0.0.0.0/0", "queue-depth out 6379 sg:cache"}
 	// dev's NAT instance forwards HTTPS and mail (its relay's port) from the private subnets.
 	nat := []string{"nat in 443 10.1.0.0/18", "nat in 443 10.1.64.0/18", "nat in 2525 10.1.0.0/18", "nat in 2525 10.1.64.0/18",
 		"nat out 443 0.0.0.0/0", "nat out 2525 0.0.0.0/0"}
+	// Where the worker autoscales, the queue-depth function reads Redis and calls AWS over HTTPS.
+	queueDepth := []string{"cache in 6379 sg:queue-depth", "queue-depth out 443 0.0.0.0/0", "queue-depth out 6379 sg:cache"}
+	// Staging and production reach the primary through RDS Proxy (the replica directly).
+	proxy := []string{"api out 5432 sg:proxy", "worker out 5432 sg:proxy", "proxy in 5432 sg:api", "proxy in 5432 sg:worker",
+		"proxy out 5432 sg:database", "database in 5432 sg:proxy"}
 	want := map[string][]string{
 		// dev's load balancer is internal: HTTP from inside the VPC only, reached through the bastion.
 		"dev": append(append(append(appFlows(2525), bastion...), nat...), "alb in 80 10.1.0.0/16", "bastion out 80 sg:alb"),
 		// staging's load balancer signs people in with Cognito: it calls the token endpoint.
-		"staging": append(append(append(appFlows(587), publicALB...), queueDepth...), "alb out 443 0.0.0.0/0"),
+		"staging": append(append(append(append(appFlows(587), publicALB...), queueDepth...), proxy...), "alb out 443 0.0.0.0/0"),
 		// production deploys blue/green: its test listener answers inside the VPC only.
-		"production": append(append(append(append(appFlows(587), publicALB...), bastion...), queueDepth...), "alb in 8443 10.0.0.0/16"),
+		"production": append(append(append(append(append(appFlows(587), publicALB...), bastion...), queueDepth...), proxy...), "alb in 8443 10.0.0.0/16"),
 	}
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
@@ -166,11 +169,12 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 			if stack != "staging" {
 				names = append(names, "bastion") // staging has no bastion
 			}
-			if stack != "dev" {
-				names = append(names, "queue-depth") // dev's worker does not autoscale
-			}
 			if stack == "dev" {
 				names = append(names, "nat") // the others have NAT gateways
+			}
+			if stack != "dev" {
+				names = append(names, "queue-depth") // dev's worker does not autoscale
+				names = append(names, "proxy")       // dev connects to the database directly
 			}
 			assert.Len(t, groups, len(names))
 			for _, g := range names {

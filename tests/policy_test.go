@@ -230,7 +230,7 @@ var policies = []policy{
 	{"data-stores-only-from-the-app", "FSBP RDS.2 intent; SG-04", func(env string, rec *mockengine.Recorder) (v []string) {
 		stack := env2stack(env)
 		allowed := map[string][]string{
-			stack + "-database-id": {"api", "worker", "migrations", "rotation", "bastion"},
+			stack + "-database-id": {"api", "worker", "migrations", "rotation", "bastion", "proxy"},
 			stack + "-cache-id":    {"api", "worker", "queue-depth"},
 		}
 		for _, r := range rec.All("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {

@@ -71,8 +71,10 @@ func TestRotationFunctionsReachOnlyTheirOwnSecrets(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(policy.Inputs["policy"].(string)), &doc))
 	actions := policyResources(t, policy.Inputs["policy"].(string))
 	master := fmt.Sprintf("arn:aws:secretsmanager:us-east-1:%s:secret:rds!db-staging-AbCdEf", mockengine.Account)
-	// It writes the secret it rotates and the reader secret it keeps in step...
-	written := []string{secretArn("staging", "database-reader-url"), secretArn("staging", "database-url")}
+	// It writes the secret it rotates, the reader secret and RDS Proxy's login secrets it keeps
+	// in step...
+	written := []string{secretArn("staging", "database-reader-url"), secretArn("staging", "database-url"),
+		secretArn("staging", "login-taskmanager_app"), secretArn("staging", "login-taskmanager_app_clone")}
 	assert.Equal(t, written, actions["secretsmanager:PutSecretValue"])
 	assert.Equal(t, written, actions["secretsmanager:UpdateSecretVersionStage"])
 	// ...and only reads RDS's master secret and the migration login's.

@@ -25,6 +25,7 @@ var sourceOf = map[string]string{
 	"firehose.amazonaws.com":       "arn:aws:firehose:us-east-1:%s:deliverystream/%s-taskmanager-log-archive",
 	"monitoring.rds.amazonaws.com": "arn:aws:rds:us-east-1:%s:db:%s-taskmanager-db",
 	"logs.us-east-1.amazonaws.com": "arn:aws:logs:us-east-1:%s:log-group:/ecs/%s-taskmanager-api:*",
+	"rds.amazonaws.com":            "arn:aws:rds:us-east-1:%s:db-proxy:prx-%s0123456789abcdef",
 }
 
 // Roles that AWS services assume carry aws:SourceAccount and aws:SourceArn, as AWS recommends

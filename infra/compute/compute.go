@@ -423,11 +423,3 @@ func tasksTrust(args *Args) pulumi.String {
 	return iampolicy.AssumeRoleFor("ecs-tasks.amazonaws.com", args.AccountID,
 		fmt.Sprintf("arn:aws:ecs:%s:%s:*", args.Region, args.AccountID))
 }
-
-func toOutputs(in []pulumi.StringInput) []pulumi.StringOutput {
-	out := make([]pulumi.StringOutput, len(in))
-	for i, v := range in {
-		out[i] = v.ToStringOutput()
-	}
-	return out
-}

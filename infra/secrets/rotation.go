@@ -2,6 +2,8 @@ package secrets
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,8 +39,13 @@ type RotationArgs struct {
 	ReaderHost                                                               pulumi.StringInput
 	// Database is where the function connects: from its own configuration, never from the
 	// secret it rotates (which anyone who can write that secret could point elsewhere).
-	Database     DatabaseEndpoint
-	DatabaseDays int
+	Database DatabaseEndpoint
+	// AppHost is the host the app's database-url names (RDS Proxy's endpoint where there is one).
+	AppHost pulumi.StringInput
+	// LoginSecretArns are RDS Proxy's login secrets by user (nil without a proxy): the function
+	// keeps each at its user's password.
+	LoginSecretArns map[string]pulumi.StringOutput
+	DatabaseDays    int
 	// JWT rotation (0 days: manual).
 	JWTSecretArn pulumi.StringInput
 	JWTDays      int
@@ -124,10 +131,24 @@ func NewRotation(ctx *pulumi.Context, name string, args *RotationArgs, opts ...p
 			"DB_HOST":               args.Database.Host,
 			"DB_PORT":               pulumi.String(strconv.Itoa(args.Database.Port)),
 			"DB_NAME":               pulumi.String(args.Database.Name),
+			"APP_HOST":              args.AppHost,
 		},
-		writable: []pulumi.StringInput{args.ReaderSecretArn},
+		writable: append([]pulumi.StringInput{args.ReaderSecretArn}, loginArns(args.LoginSecretArns)...),
 		readable: []pulumi.StringInput{args.MasterSecretArn, args.MigrationsSecretArn},
 	}}
+	if len(args.LoginSecretArns) > 0 {
+		var pairs []pulumi.StringInput
+		for _, user := range slices.Sorted(maps.Keys(args.LoginSecretArns)) {
+			pairs = append(pairs, pulumi.Sprintf("%s=%s", user, args.LoginSecretArns[user]))
+		}
+		rotators[0].env["LOGIN_SECRET_ARNS"] = pulumi.All(toAny(pairs)...).ApplyT(func(v []any) string {
+			out := make([]string, len(v))
+			for i, p := range v {
+				out[i] = p.(string)
+			}
+			return strings.Join(out, ",")
+		}).(pulumi.StringOutput)
+	}
 	if args.JWTDays > 0 {
 		rotators = append(rotators, rotator{kind: "jwt", secretArn: args.JWTSecretArn, days: args.JWTDays, env: pulumi.StringMap{}})
 	}
@@ -271,7 +292,7 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotatio
 		bootstrap, err := lambda.NewInvocation(ctx, base+"-bootstrap", &lambda.InvocationArgs{
 			FunctionName: fn.Name,
 			Input:        pulumi.String(`{"Action":"bootstrap"}`),
-			Triggers:     pulumi.StringMap{"database": args.DatabaseID},
+			Triggers:     bootstrapTriggers(args),
 		}, parent, pulumi.DependsOn(args.BootstrapAfter))
 		if err != nil {
 			return err
@@ -312,4 +333,32 @@ func (r *Rotation) Schedule(ctx *pulumi.Context, after ...pulumi.Resource) error
 		}
 	}
 	return nil
+}
+
+// loginArns are the login secrets' ARNs, in the users' order.
+func loginArns(m map[string]pulumi.StringOutput) []pulumi.StringInput {
+	var out []pulumi.StringInput
+	for _, user := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[user])
+	}
+	return out
+}
+
+func toAny(in []pulumi.StringInput) []any {
+	out := make([]any, len(in))
+	for i, v := range in {
+		out[i] = v
+	}
+	return out
+}
+
+// bootstrapTriggers invoke the bootstrap again when the database instance is replaced (its login
+// must be created there) or RDS Proxy's login secrets change (the current login's must be
+// written).
+func bootstrapTriggers(args *RotationArgs) pulumi.StringMap {
+	t := pulumi.StringMap{"database": args.DatabaseID}
+	for user, arn := range args.LoginSecretArns {
+		t["login-"+user] = arn
+	}
+	return t
 }

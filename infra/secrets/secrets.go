@@ -44,10 +44,13 @@ const MigrationsUser = "taskmanager_migrations"
 
 // DatabaseEndpoint is where the app's database is.
 type DatabaseEndpoint struct {
-	Host       pulumi.StringInput // the primary's address
-	ReaderHost pulumi.StringInput // the replica's, or the primary's when there is none
-	Port       int
-	Name       string
+	Host pulumi.StringInput // where the app connects: RDS Proxy's endpoint, or the primary's address
+	// PrimaryHost is the primary's own address, where the migration task connects: its login is
+	// not one RDS Proxy knows. Empty means Host.
+	PrimaryHost pulumi.StringInput
+	ReaderHost  pulumi.StringInput // the replica's, or the primary's when there is none
+	Port        int
+	Name        string
 }
 
 // CacheEndpoint is where Redis is, and its AUTH token.
@@ -137,7 +140,7 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 	}{
 		{DatabaseURL, "The app's database login and DATABASE_URL (key url); rotated", databaseJSON(db.Host, AppUser, dbPassword.Result), true},
 		{DatabaseReaderURL, "DATABASE_READER_URL (key url): the read replica, or the primary without one; rewritten by the database rotation", databaseJSON(db.ReaderHost, AppUser, dbPassword.Result), true},
-		{MigrationsURL, "The migration task's login, which owns the schema, and its DATABASE_URL (key url)", databaseJSON(db.Host, MigrationsUser, migrationsPassword.Result), false},
+		{MigrationsURL, "The migration task's login, which owns the schema, and its DATABASE_URL (key url)", databaseJSON(primaryHost(db), MigrationsUser, migrationsPassword.Result), false},
 		{RedisURL, "REDIS_URL: Redis db 0 over TLS with AUTH", redis(0), false},
 		{CeleryBrokerURL, "CELERY_BROKER_URL: Redis db 0", redis(0), false},
 		{CeleryResultBackend, "CELERY_RESULT_BACKEND: Redis db 1", redis(1), false},
@@ -256,4 +259,11 @@ func plainOf(v *string) pulumi.StringInput {
 		return pulumi.String(Unset)
 	}
 	return pulumi.String(*v)
+}
+
+func primaryHost(db DatabaseEndpoint) pulumi.StringInput {
+	if db.PrimaryHost != nil {
+		return db.PrimaryHost
+	}
+	return db.Host
 }

@@ -38,6 +38,8 @@ func fakeOutputs(typ, name string, inputs resource.PropertyMap) map[string]any {
 		out["dnsName"] = name + "-123456.us-east-1.elb.amazonaws.com"
 		out["zoneId"] = "Z35SXDOTRQ7X7K"
 		out["arnSuffix"] = "app/" + name + "/abc123"
+	case "aws:rds/proxy:Proxy":
+		out["endpoint"] = inputs["name"].StringValue() + ".proxy-abc123." + Region + ".rds.amazonaws.com"
 	case "aws:lb/targetGroup:TargetGroup":
 		out["arnSuffix"] = "targetgroup/" + name + "/abc123"
 	case "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":

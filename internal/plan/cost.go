@@ -13,6 +13,7 @@ import (
 const (
 	compRDS        = "RDS"
 	compReplica    = "RDS Replica"
+	compProxy      = "RDS Proxy"
 	compCache      = "ElastiCache"
 	compAPI        = "ECS API"
 	compWorker     = "ECS Worker"
@@ -89,6 +90,7 @@ func estimate(res []*mockengine.Resource) (*Estimate, error) {
 	missing := func(format string, args ...any) { e.Missing = append(e.Missing, fmt.Sprintf(format, args...)) }
 
 	priceDatabases(res, add, missing)
+	priceProxies(res, add, missing)
 	priceCaches(res, add, missing)
 	if err := priceServices(res, add); err != nil {
 		return nil, err
@@ -318,6 +320,7 @@ var pricedTypes = map[string]bool{
 	typeDBInstance: true, typeCacheGroup: true, typeService: true, typeTaskDefinition: true, typeLoadBalancer: true,
 	typeWebACL: true, typeVpc: true, typeEC2Instance: true, typeSecret: true,
 	typeKMSKey: true, typeAlarm: true, typeDashboard: true, typeZone: true, typeLambda: true,
+	typeDBProxy: true,
 }
 
 // usageTypes cost what traffic or data costs: real money in production, not estimated here.
@@ -354,6 +357,8 @@ var freeTypes = map[string]bool{
 	"aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": true, typeSNSTopic: true,
 	"aws:sns/topicSubscription:TopicSubscription": true, "aws:ssm/parameter:Parameter": true, "aws:ssm/document:Document": true,
 	"aws:sns/topicPolicy:TopicPolicy": true, "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": true,
+	// RDS Proxy is priced by the proxy; its target group and target cost nothing more.
+	"aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": true, "aws:rds/proxyTarget:ProxyTarget": true,
 	// RDS event subscriptions are free; their mails are SNS traffic.
 	"aws:rds/eventSubscription:EventSubscription": true,
 	// EventBridge rules on AWS services' own events are free, and so is a log group's policy.
@@ -402,4 +407,47 @@ func classify(res []*mockengine.Resource, missing []string) ([]Unpriced, []strin
 // trimFloat prints 0.25, 1, 0.5 without trailing zeros.
 func trimFloat(f float64) string {
 	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", f), "0"), ".")
+}
+
+const typeDBProxy = "aws:rds/proxy:Proxy"
+
+// priceProxies prices RDS Proxy: per vCPU-hour of the instance it fronts (the primary), with
+// AWS's minimum of two vCPUs.
+func priceProxies(res []*mockengine.Resource, add adder, missing misser) {
+	var primary string
+	for _, r := range ofType(res, typeDBInstance) {
+		if str(r, "replicateSourceDb") == "" {
+			primary = str(r, "instanceClass")
+		}
+	}
+	for _, r := range ofType(res, typeDBProxy) {
+		vcpus, ok := rdsVCPUs(primary)
+		if !ok {
+			missing("%s: RDS class %s has no vCPU count here", label(r), primary)
+			continue
+		}
+		add(Line{Component: compProxy, Item: fmt.Sprintf("RDS Proxy for %s: %d vCPU", primary, vcpus), Resources: label(r),
+			Quantity: hours(float64(vcpus)), Unit: "vCPU-h", UnitPrice: rdsProxyVCPUHour})
+	}
+}
+
+// rdsVCPUs is an RDS class's vCPUs, at least 2 (RDS Proxy's minimum charge): the t classes have
+// 2 up to large, and every class doubles from large (2) with each size.
+func rdsVCPUs(class string) (int, bool) {
+	parts := strings.Split(class, ".")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	switch size := parts[2]; size {
+	case "micro", "small", "medium", "large":
+		return 2, true
+	case "xlarge":
+		return 4, true
+	default:
+		var n int
+		if _, err := fmt.Sscanf(size, "%dxlarge", &n); err == nil && n > 0 {
+			return 4 * n, true
+		}
+	}
+	return 0, false
 }

@@ -41,6 +41,9 @@ var rdsPostgresHourly = map[string]float64{
 	"db.r5.xlarge":   0.500,
 }
 
+// rdsProxyVCPUHour is RDS Proxy, per vCPU-hour of the instance it fronts (minimum 2 vCPUs).
+const rdsProxyVCPUHour = 0.015
+
 // RDS storage, gp3, per GB-month; Multi-AZ keeps a second copy and bills it.
 const (
 	rdsGP3PerGBMonth        = 0.115

@@ -87,8 +87,8 @@ type LoadBalancer struct {
 // Compute is the ECS cluster with the API and worker services and the migration task.
 type Compute struct {
 	pulumi.ResourceState
-	ClusterName    pulumi.StringOutput
-	RepositoryURL  pulumi.StringOutput
+	ClusterName    pulumi.StringOutput            `pulumi:"clusterName"`
+	RepositoryURL  pulumi.StringOutput            `pulumi:"repositoryUrl"`
 	TaskDefinition map[string]pulumi.StringOutput // ARNs by api, worker, migrations
 	LogGroupNames  map[string]pulumi.StringOutput // by api, worker, migrations
 	// TaskRoleArns are each workload's execution role and task role, which whoever registers
@@ -173,11 +173,19 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	if err := newServices(ctx, name, args, c, cluster, providers, parent); err != nil {
 		return nil, err
 	}
-	outs := pulumi.Map{"clusterName": c.ClusterName, "repositoryUrl": c.RepositoryURL}
-	for k, v := range c.TaskDefinition {
-		outs[k+"TaskDefinition"] = v
+	// Every public output, so that the component can be published as a Pulumi component.
+	maps := func(m map[string]pulumi.StringOutput) pulumi.StringMap {
+		out := pulumi.StringMap{}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
 	}
-	return c, ctx.RegisterResourceOutputs(c, outs)
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"clusterName": c.ClusterName, "repositoryUrl": c.RepositoryURL,
+		"taskDefinitions": maps(c.TaskDefinition), "logGroupNames": maps(c.LogGroupNames),
+		"taskFamilies": maps(c.TaskFamilies), "serviceNames": maps(c.ServiceNames),
+	})
 }
 
 // workload is one task definition.

@@ -159,6 +159,10 @@ func Load(src Source) (*Config, error) {
 	if decoded["compute"] && decoded["edge"] && c.Compute.APIDeployment == compute.BlueGreen && c.Edge.Internal {
 		ps.Addf(Namespace+":compute.apiDeployment", "blueGreen needs an HTTPS load balancer with a test listener, and taskmanager:edge.internal is true; want rolling")
 	}
+	if decoded["database"] && decoded["app"] && c.Database.Proxy != nil && c.App.DBPoolRecycleSeconds > database.MaxAppPoolRecycleWithProxy {
+		ps.Addf(Namespace+":app.dbPoolRecycleSeconds", "%d is too long with RDS Proxy (taskmanager:database.proxy), whose idle client timeout must stay above it by %d s and cannot exceed %d s; want at most %d",
+			c.App.DBPoolRecycleSeconds, database.ProxyIdleMarginSeconds, database.MaxProxyIdleClientTimeout, database.MaxAppPoolRecycleWithProxy)
+	}
 	if decoded["environment"] {
 		if tag, ok := c.Tags["Environment"]; ok && tag != c.Environment {
 			ps.Addf("aws:defaultTags.tags.Environment", "%q differs from taskmanager:environment %q; want the same value", tag, c.Environment)

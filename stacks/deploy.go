@@ -276,7 +276,9 @@ func (e *environment) rotation(f foundation, d data) (*secrets.Rotation, error) 
 		Cluster:             compute.ClusterName(cfg.Stack),
 		Services:            []string{compute.API, compute.Worker},
 		DatabaseID:          d.db.ResourceID,
-		BootstrapAfter:      append(slices.Clone(d.store.Versions), f.fw.Rules...),
+		// The bootstrap reads the secrets' first values and writes the login's password into
+		// RDS Proxy's login secret: it comes after every first value it reads or could race.
+		BootstrapAfter: slices.Concat(d.store.Versions, d.db.LoginSecretVersions, f.fw.Rules),
 	}
 	if e.blueGreen() {
 		args.BlueGreen = &secrets.BlueGreenRedeploy{
@@ -585,7 +587,11 @@ func proxyArgs(cfg *Config, fw *firewall.Firewall) database.ProxyArgs {
 	if cfg.Database.Proxy == nil {
 		return database.ProxyArgs{}
 	}
-	return database.ProxyArgs{SecurityGroupID: fw.GroupID(firewall.Proxy), RecoveryWindowDays: cfg.Secrets.RecoveryWindowDays}
+	return database.ProxyArgs{
+		SecurityGroupID:       fw.GroupID(firewall.Proxy),
+		RecoveryWindowDays:    cfg.Secrets.RecoveryWindowDays,
+		AppPoolRecycleSeconds: cfg.App.DBPoolRecycleSeconds,
+	}
 }
 
 // appHost is where the app's DATABASE_URL points: RDS Proxy where the stack has one, else the

@@ -178,6 +178,8 @@ func TestEachConfigRuleHasItsMessage(t *testing.T) {
 			`taskmanager:secrets.databaseRotationDays: 0 is not allowed; want 1 to 90 days (the rotation creates the app's database user, so it is always on)`},
 		{"JWT rotation too rare", mutate(t, dev, "taskmanager:secrets", func(m map[string]any) { m["jwtRotationDays"] = 365 }),
 			`taskmanager:secrets.jwtRotationDays: 365 is not allowed; want 0 (manual) or 1 to 90 days`},
+		{"pool recycles after the proxy's ceiling", mutate(t, staging, "taskmanager:app", func(m map[string]any) { m["dbPoolRecycleSeconds"] = 28600 }),
+			"taskmanager:app.dbPoolRecycleSeconds: 28600 is too long with RDS Proxy (taskmanager:database.proxy), whose idle client timeout must stay above it by 300 s and cannot exceed 28800 s; want at most 28500"},
 		{"malformed node type", mutate(t, dev, "taskmanager:cache", func(m map[string]any) { m["nodeType"] = "db.t3.micro" }),
 			`taskmanager:cache.nodeType: "db.t3.micro" is not an ElastiCache node type; want cache.<family>.<size>, e.g. cache.t3.micro`},
 	}

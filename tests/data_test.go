@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -243,4 +244,34 @@ func TestNoStackOutputCarriesASecretValue(t *testing.T) {
 			assert.True(t, strings.HasPrefix(arn, "arn:aws:secretsmanager:"), "%s: output secretArns.%s is an ARN", stack, name)
 		}
 	}
+}
+
+// RDS Proxy closes a client connection idle for idleClientTimeout; SQLAlchemy recycles a pooled
+// connection older than DB_POOL_RECYCLE when it is next checked out. The pool must always recycle
+// first, or the first query after a quiet spell fails on a connection the proxy closed: the
+// timeout is above every container's DB_POOL_RECYCLE, and within what AWS allows.
+func TestProxyOutlastsThePoolsRecycle(t *testing.T) {
+	proxies := 0
+	for _, stack := range allStacks {
+		rec := runStack(t, stack)
+		for _, proxy := range rec.All("aws:rds/proxy:Proxy") {
+			proxies++
+			timeout := int(proxy.Inputs["idleClientTimeout"].(float64))
+			assert.LessOrEqual(t, timeout, 28800, "%s: RDS Proxy's idle client timeout is at most 8 hours", stack)
+			recycles := 0
+			for _, w := range []string{"api", "worker", "migrations"} {
+				td, c := containerOf(t, rec, stack, w)
+				for _, e := range c.Environment {
+					if e.Name == "DB_POOL_RECYCLE" {
+						recycles++
+						recycle, err := strconv.Atoi(e.Value)
+						require.NoError(t, err)
+						assert.Greater(t, timeout, recycle, "%s: %s's DB_POOL_RECYCLE must be below the proxy's idle client timeout", stack, td.Name)
+					}
+				}
+			}
+			assert.NotZero(t, recycles, "%s: no container sets DB_POOL_RECYCLE", stack)
+		}
+	}
+	assert.Equal(t, 2, proxies, "staging and production reach the database through RDS Proxy")
 }

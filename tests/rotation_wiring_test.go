@@ -186,3 +186,56 @@ func toAnyList(ss []string) []any {
 	}
 	return out
 }
+
+// A function invoked during `pulumi up` reads or writes the secrets it is triggered by and those
+// its environment names: it runs after every first value (SecretVersion) of each, or a
+// placeholder written later could land on top of what it wrote (RDS Proxy's login secrets: the
+// proxy would then hold a password nobody knows).
+func TestInvocationsWaitForEverySecretVersionTheyTouch(t *testing.T) {
+	for _, stack := range allStacks {
+		t.Run(stack, func(t *testing.T) {
+			rec := runStack(t, stack)
+			invocations := rec.All("aws:lambda/invocation:Invocation")
+			require.NotEmpty(t, invocations)
+			for _, inv := range invocations {
+				// What the invocation is about: its triggers and its function's environment.
+				var about []string
+				for _, v := range inv.Inputs["triggers"].(map[string]any) {
+					about = append(about, fmt.Sprint(v))
+				}
+				for _, fn := range rec.All("aws:lambda/function:Function") {
+					if fn.Inputs["name"] == inv.Inputs["functionName"] {
+						env, _ := fn.Inputs["environment"].(map[string]any)
+						vars, _ := env["variables"].(map[string]any)
+						for _, v := range vars {
+							about = append(about, fmt.Sprint(v))
+						}
+					}
+				}
+				touched := 0
+				for _, secret := range rec.All("aws:secretsmanager/secret:Secret") {
+					arn := secretArnOf(secret)
+					if !slices.ContainsFunc(about, func(s string) bool { return strings.Contains(s, arn) }) {
+						continue
+					}
+					for _, v := range rec.All("aws:secretsmanager/secretVersion:SecretVersion") {
+						if v.Inputs["secretId"] == secret.Name+"-id" || v.Inputs["secretId"] == arn {
+							touched++
+							assert.True(t, dependsOnTransitively(rec, inv, v), "%s must wait for %s, the first value of %s", inv.Name, v.Name, secret.Name)
+						}
+					}
+				}
+				want := 2 // database-url and migrations-database-url
+				if stack != "dev" {
+					want += 2 + 1 // RDS Proxy's two login secrets, and database-reader-url
+				}
+				assert.GreaterOrEqual(t, touched, want, "%s: the secret versions the bootstrap touches were not all found", inv.Name)
+			}
+		})
+	}
+}
+
+// secretArnOf is the mocks' ARN of a Secrets Manager secret.
+func secretArnOf(secret *mockengine.Resource) string {
+	return fmt.Sprintf("arn:aws:secretsmanager:us-east-1:%s:secret:%s-AbCdEf", mockengine.Account, secret.Name)
+}

@@ -35,7 +35,15 @@ func TestServiceRolesTrustOnlyThisAccountsResources(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			rec := runStack(t, stack)
 			seen := map[string]bool{}
+			// ECS is documented to send aws:SourceArn when it assumes a task role, not an
+			// execution role: those trust aws:SourceAccount alone (infra/compute's executionTrust).
+			execution := map[string]bool{}
+			for _, td := range rec.All("aws:ecs/taskDefinition:TaskDefinition") {
+				execution[fmt.Sprint(td.Inputs["executionRoleArn"])] = true
+			}
+			require.NotEmpty(t, execution)
 			for _, role := range rec.All("aws:iam/role:Role") {
+				isExecution := execution[fmt.Sprintf("arn:aws:iam:us-east-1:%s:%s", mockengine.Account, role.Name)]
 				var doc struct {
 					Statement []struct {
 						Principal struct{ Service any }
@@ -50,6 +58,11 @@ func TestServiceRolesTrustOnlyThisAccountsResources(t *testing.T) {
 					}
 					seen[service] = true
 					assert.Equal(t, mockengine.Account, st.Condition["StringEquals"]["aws:SourceAccount"], "%s (%s)", role.Name, service)
+					if isExecution {
+						seen["ecs-tasks.amazonaws.com (execution)"] = true
+						assert.NotContains(t, st.Condition, "ArnLike", "%s: an execution role may not require aws:SourceArn, which ECS is not documented to send for it", role.Name)
+						continue
+					}
 					pattern, ok := sourceOf[service]
 					if !assert.True(t, ok, "%s: a role for %s needs a sample source here", role.Name, service) {
 						continue
@@ -59,7 +72,7 @@ func TestServiceRolesTrustOnlyThisAccountsResources(t *testing.T) {
 					assert.False(t, iamMatch(arnLike, fmt.Sprintf(pattern, "999999999999", stack)), "%s: %q admits another account", role.Name, arnLike)
 				}
 			}
-			want := []string{"ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com"}
+			want := []string{"ecs-tasks.amazonaws.com", "ecs-tasks.amazonaws.com (execution)", "vpc-flow-logs.amazonaws.com"}
 			if stack != "dev" { // Enhanced Monitoring
 				want = append(want, "monitoring.rds.amazonaws.com")
 			}

@@ -349,7 +349,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 	}
 	execRole, err := iam.NewRole(ctx, base+"-execution", &iam.RoleArgs{
 		Description:       pulumi.Sprintf("ECS pulls the %s image, writes its logs and reads its secrets", w.name),
-		AssumeRolePolicy:  tasksTrust(args),
+		AssumeRolePolicy:  executionTrust(args),
 		ManagedPolicyArns: pulumi.StringArray{pulumi.String("arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")},
 		InlinePolicies: iam.RoleInlinePolicyArray{iam.RoleInlinePolicyArgs{
 			Name: pulumi.String("secrets"),
@@ -430,4 +430,14 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 func tasksTrust(args *Args) pulumi.String {
 	return iampolicy.AssumeRoleFor("ecs-tasks.amazonaws.com", args.AccountID,
 		fmt.Sprintf("arn:aws:ecs:%s:%s:*", args.Region, args.AccountID))
+}
+
+// executionTrust lets ECS assume an execution role for this account's tasks. Unlike tasksTrust it
+// has no aws:SourceArn condition: AWS documents that confused-deputy condition for task roles
+// (Amazon ECS Developer Guide, "Task IAM role": ArnLike aws:SourceArn arn:aws:ecs:<region>:
+// <account>:*), but nowhere states that ECS sends aws:SourceArn when it assumes an execution role
+// to pull the image and read the secrets, and if it did not, no task would start. aws:SourceAccount
+// alone still keeps other accounts' tasks off the role (the trust tests hold both forms).
+func executionTrust(args *Args) pulumi.String {
+	return iampolicy.AssumeRoleFor("ecs-tasks.amazonaws.com", args.AccountID, "")
 }

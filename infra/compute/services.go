@@ -16,6 +16,21 @@ const (
 	scaleInCooldown   = 300
 )
 
+// CodeDeployOwned are the service inputs that ECS's UpdateService refuses under the CODE_DEPLOY
+// deployment controller ("only the desired count, deployment configuration, health check grace
+// period, task placement constraints and strategies, enable ECS managed tags option, and propagate
+// tags can be updated using this API. If the network configuration, platform version, task
+// definition, or load balancer need to be updated, create a new CodeDeploy deployment": Amazon ECS
+// API Reference, UpdateService). `pulumi up` leaves them to the next CodeDeploy deployment, whose
+// AppSpec carries the task definition, the network configuration and the capacity provider
+// strategy (scripts/deploy.sh), instead of sending an UpdateService that ECS refuses.
+var CodeDeployOwned = []string{
+	"taskDefinition", "loadBalancers", "networkConfiguration", "capacityProviderStrategies",
+	"platformVersion", "enableExecuteCommand", "serviceRegistries", "serviceConnectConfiguration",
+	"volumeConfiguration", "vpcLatticeConfigurations", "availabilityZoneRebalancing",
+	"forceNewDeployment", "triggers", // both force a new deployment through UpdateService
+}
+
 // QueueMetric is the custom metric the worker scales on beside CPU: the tasks waiting in its
 // queues per running worker task, published with the cluster's and the service's names as
 // dimensions (the queue-depth function's BacklogPerTask; docs/queue-depth.md).
@@ -70,7 +85,7 @@ func newServices(ctx *pulumi.Context, name string, args *Args, c *Compute, clust
 			// CodeDeploy (infra/release) owns the task definition and the target group of a
 			// running service: `pulumi up` registers new task definitions, the pipeline deploys them.
 			sa.DeploymentController = ecs.ServiceDeploymentControllerArgs{Type: pulumi.String("CODE_DEPLOY")}
-			ignore = append(ignore, "taskDefinition", "loadBalancers")
+			ignore = append(ignore, CodeDeployOwned...)
 		} else {
 			sa.DeploymentCircuitBreaker = ecs.ServiceDeploymentCircuitBreakerArgs{Enable: pulumi.Bool(true), Rollback: pulumi.Bool(true)}
 		}

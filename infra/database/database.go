@@ -59,6 +59,9 @@ type Database struct {
 	ProxyEndpoint pulumi.StringOutput `pulumi:"proxyEndpoint"`
 	// LoginSecretArns are the proxy's login secrets by user, which the rotation keeps current.
 	LoginSecretArns map[string]pulumi.StringOutput
+	// LoginSecretVersions are the login secrets' placeholder values: whatever writes the real
+	// passwords (the bootstrap) must come after them, or a placeholder could land on top.
+	LoginSecretVersions []pulumi.Resource
 }
 
 // NewDatabase creates the database.

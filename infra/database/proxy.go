@@ -21,6 +21,26 @@ var AppUsers = []string{"taskmanager_app", "taskmanager_app_clone"}
 type ProxyArgs struct {
 	SecurityGroupID    pulumi.StringInput
 	RecoveryWindowDays int
+	// AppPoolRecycleSeconds is the app's DB_POOL_RECYCLE: the proxy's idle client timeout is
+	// derived from it (ProxyIdleClientTimeout).
+	AppPoolRecycleSeconds int
+}
+
+// The proxy closes a client connection idle for longer than its idle client timeout (AWS allows
+// 1 to 28,800 s). SQLAlchemy replaces a pooled connection older than pool_recycle when it is
+// next checked out, and a connection idle that long is older still: so when the timeout is above
+// the app's DB_POOL_RECYCLE, the pool always recycles a connection before the proxy drops it,
+// and no query meets a connection closed under it after a quiet spell.
+const (
+	ProxyIdleMarginSeconds     = 300
+	MaxProxyIdleClientTimeout  = 28800
+	MaxAppPoolRecycleWithProxy = MaxProxyIdleClientTimeout - ProxyIdleMarginSeconds
+)
+
+// ProxyIdleClientTimeout is the proxy's idle client timeout for an app pool that recycles its
+// connections after poolRecycleSeconds.
+func ProxyIdleClientTimeout(poolRecycleSeconds int) int {
+	return poolRecycleSeconds + ProxyIdleMarginSeconds
 }
 
 // newProxy puts RDS Proxy in front of the primary. A proxy authenticates its clients against
@@ -54,11 +74,13 @@ func newProxy(ctx *pulumi.Context, name string, args *Args, d *Database, primary
 			b, err := json.Marshal(map[string]string{"username": user, "password": p})
 			return string(b), err
 		}).(pulumi.StringOutput)
-		if _, err := secretsmanager.NewSecretVersion(ctx, fmt.Sprintf("%s-login-%s", name, user), &secretsmanager.SecretVersionArgs{
+		version, err := secretsmanager.NewSecretVersion(ctx, fmt.Sprintf("%s-login-%s", name, user), &secretsmanager.SecretVersionArgs{
 			SecretId: secret.ID(), SecretString: pulumi.ToSecret(value).(pulumi.StringOutput),
-		}, parent, pulumi.IgnoreChanges([]string{"secretString", "versionStages"})); err != nil {
+		}, parent, pulumi.IgnoreChanges([]string{"secretString", "versionStages"}))
+		if err != nil {
 			return err
 		}
+		d.LoginSecretVersions = append(d.LoginSecretVersions, version)
 		secretArns = append(secretArns, secret.Arn)
 		d.LoginSecretArns[user] = secret.Arn
 	}
@@ -96,7 +118,7 @@ func newProxy(ctx *pulumi.Context, name string, args *Args, d *Database, primary
 		VpcSubnetIds:        args.SubnetIDs,
 		VpcSecurityGroupIds: pulumi.StringArray{args.Proxy.SecurityGroupID},
 		Auths:               auths,
-		IdleClientTimeout:   pulumi.Int(1800),
+		IdleClientTimeout:   pulumi.Int(ProxyIdleClientTimeout(args.Proxy.AppPoolRecycleSeconds)),
 	}, parent, pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return err

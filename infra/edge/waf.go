@@ -25,12 +25,18 @@ func wafRules(stack string, cfg Config, ipSetArn string) []map[string]any {
 		rules = append(rules, rule)
 	}
 	managed := func(group string) map[string]any {
+		statement := map[string]any{"VendorName": "AWS", "Name": group}
+		var overrides []any
+		for _, rule := range PipelineCountedRules[group] {
+			overrides = append(overrides, map[string]any{"Name": rule, "ActionToUse": map[string]any{"Count": map[string]any{}}})
+		}
+		if overrides != nil {
+			statement["RuleActionOverrides"] = overrides
+		}
 		return map[string]any{
-			"Name":           group,
-			"OverrideAction": map[string]any{"None": map[string]any{}},
-			"Statement": map[string]any{"ManagedRuleGroupStatement": map[string]any{
-				"VendorName": "AWS", "Name": group,
-			}},
+			"Name":             group,
+			"OverrideAction":   map[string]any{"None": map[string]any{}},
+			"Statement":        map[string]any{"ManagedRuleGroupStatement": statement},
 			"VisibilityConfig": visibility(stack + "-" + group),
 		}
 	}
@@ -75,6 +81,18 @@ func wafRules(stack string, cfg Config, ipSetArn string) []map[string]any {
 		}
 	}
 	return rules
+}
+
+// PipelineCountedRules are the rules of AWS managed groups that count instead of block, because
+// the pipeline's own requests meet them: its smoke tests are curl from GitHub-hosted runners,
+// which run in a cloud provider's address ranges, and WAF decides before the listener rules that
+// let the smoke test's header through. A block there fails every smoke test and rolls the
+// release back. They still count, so the metrics and logs show what they would have blocked.
+var PipelineCountedRules = map[string][]string{
+	// Addresses of hosting and cloud providers (GitHub's runners; also people on a cloud VPN).
+	"AWSManagedRulesAnonymousIpList": {"HostingProviderIPList"},
+	// Bot Control's common level: HTTP libraries such as curl, and user agents no browser sends.
+	"AWSManagedRulesBotControlRuleSet": {"CategoryHttpLibrary", "SignalNonBrowserUserAgent"},
 }
 
 // ipReputation is AWS's list of addresses known for bots and attacks.

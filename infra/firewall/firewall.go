@@ -58,7 +58,7 @@ var descriptions = map[Role]string{
 	Rotation:   "Secret rotation function",
 	Bastion:    "Bastion (Session Manager only)",
 	Proxy:      "RDS Proxy",
-	Nat:        "NAT instance (the private subnets' way out)",
+	Nat:        "NAT instance (the way out of the private subnets)",
 	QueueDepth: "Celery queue-depth metrics function",
 }
 

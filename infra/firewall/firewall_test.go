@@ -2,10 +2,17 @@ package firewall
 
 import (
 	"fmt"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 )
+
+// ec2Description is what EC2 accepts in a security group's or a rule's description (EC2 API
+// Reference, CreateSecurityGroup and IpRange: "Up to 255 characters in length. Allowed characters
+// are a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*"); tests/testdata/aws-constraints.yaml
+// holds the same rule against what the stacks register.
+var ec2Description = regexp.MustCompile(`^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}$`)
 
 // A role's name is in its group's and its rules' logical names: each role has one of its own.
 func TestEveryRoleHasItsOwnNameAndADescription(t *testing.T) {
@@ -18,6 +25,7 @@ func TestEveryRoleHasItsOwnNameAndADescription(t *testing.T) {
 		}
 		seen[name] = r
 		assert.NotEmpty(t, descriptions[r], "group %s has no description", name)
+		assert.Regexp(t, ec2Description, descriptions[r], "group %s: CreateSecurityGroup refuses the description", name)
 	}
 	assert.Equal(t, "Role(0)", Role(0).String())
 }
@@ -33,6 +41,7 @@ func TestRulesNameOnlyGroupsThatExist(t *testing.T) {
 	} {
 		for _, r := range matrix(args) {
 			assert.True(t, r.peer != 0 || len(r.blocks) > 0, "%s %d has no other side", r.group, r.port)
+			assert.Regexp(t, ec2Description, r.description, "%s %d: EC2 refuses the rule's description", r.group, r.port)
 			for _, role := range []Role{r.group, r.peer} {
 				if role == Bastion {
 					assert.True(t, args.Bastion, "%s %d names the bastion's group, which does not exist", r.group, r.port)

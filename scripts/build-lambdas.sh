@@ -2,7 +2,8 @@
 # Builds the Lambda artefacts the Pulumi program deploys. Output:
 #   build/rotation/bootstrap     - Secrets Manager rotation function (cmd/rotation-lambda)
 #   build/queue-depth/bootstrap  - Celery queue-depth metrics function (cmd/queue-depth-lambda)
-# Both for runtime provided.al2023, architecture arm64, handler bootstrap.
+#   build/archive-lock/bootstrap - locks the log archive's objects (cmd/archive-lock-lambda)
+# All for runtime provided.al2023, architecture arm64, handler bootstrap.
 # Run from anywhere; paths are relative to the repository root. build/ is not committed.
 set -euo pipefail
 
@@ -22,3 +23,4 @@ build() {
 
 build build/rotation ./cmd/rotation-lambda
 build build/queue-depth ./cmd/queue-depth-lambda
+build build/archive-lock ./cmd/archive-lock-lambda

@@ -482,7 +482,9 @@ func (e *environment) operations(f foundation, d data, buckets *storage.Storage,
 		}
 		if _, err := observability.NewLogArchive(e.ctx, cfg.Stack, &observability.ArchiveArgs{
 			Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
-			LogGroups: groups, BucketArn: buckets.ArchiveBucketArn, KeyArn: f.key.Arn,
+			LogGroups: groups, BucketArn: buckets.ArchiveBucketArn, Bucket: buckets.ArchiveBucket, KeyArn: f.key.Arn,
+			RetentionDays: *cfg.Logging.ArchiveDays, LogRetentionDays: cfg.Logging.RetentionDays,
+			AlarmActions: monitoring.AlarmActions,
 		}); err != nil {
 			return nil, nil, err
 		}

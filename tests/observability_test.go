@@ -33,7 +33,10 @@ func TestAlarmsPerStack(t *testing.T) {
 		"production": {"database-replica-lag": 60, "alb-unhealthy-targets-1": 0,
 			"cache-002-memory": 80, "cache-002-evictions": 0, "cache-002-cpu": 80,
 			"cache-003-memory": 80, "cache-003-evictions": 0, "cache-003-cpu": 80,
-			"worker-oldest-task-age": 300, "queue-depth-errors": 1},
+			"worker-oldest-task-age": 300, "queue-depth-errors": 1,
+			// The log archive: Firehose's delivery (three 5-minute buffers stale, or a delivery
+			// failed) and each object's lock.
+			"log-archive-freshness": 900, "log-archive-delivery": 1, "archive-lock-errors": 1},
 	}
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
@@ -238,4 +241,26 @@ func TestFailedRotationsAlarm(t *testing.T) {
 			assert.Equal(t, stack == "production", failed.Inputs["actionsEnabled"], "pages where a topic does")
 		})
 	}
+}
+
+// A failing log archive is noticed the day it fails, not a year later: Firehose's own delivery
+// metrics, per 5-minute buffer, on the stream the archive writes through.
+func TestLogArchiveDeliveryAlarms(t *testing.T) {
+	rec := runStack(t, "production")
+	stream := one(t, rec, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "production-log-archive")
+	for name, want := range map[string]struct{ metric, stat, comparison string }{
+		"production-log-archive-freshness": {"DeliveryToS3.DataFreshness", "Maximum", "GreaterThanThreshold"},
+		"production-log-archive-delivery":  {"DeliveryToS3.Success", "Minimum", "LessThanThreshold"},
+	} {
+		a := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", name)
+		assert.Equal(t, "AWS/Firehose", a.Inputs["namespace"], name)
+		assert.Equal(t, want.metric, a.Inputs["metricName"], name)
+		assert.Equal(t, want.stat, a.Inputs["statistic"], name)
+		assert.Equal(t, want.comparison, a.Inputs["comparisonOperator"], name)
+		assert.Equal(t, map[string]any{"DeliveryStreamName": stream.Inputs["name"]}, a.Inputs["dimensions"], name)
+		assert.Equal(t, 300.0, a.Inputs["period"], "%s: Firehose delivers every 5 minutes", name)
+	}
+	lock := one(t, rec, "aws:cloudwatch/metricAlarm:MetricAlarm", "production-archive-lock-errors")
+	assert.Equal(t, map[string]any{"FunctionName": "production-taskmanager-archive-lock"}, lock.Inputs["dimensions"])
+	assert.Equal(t, 1.0, lock.Inputs["evaluationPeriods"], "one unlocked object pages")
 }

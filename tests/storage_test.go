@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -76,7 +77,9 @@ func TestBuckets(t *testing.T) {
 
 // Production's log archive has a bucket of its own: encrypted with the environment's key,
 // versioned, and every object locked in compliance mode for the archive's 365 days, so that not
-// even the account's root can shorten it.
+// even the account's root can shorten it. The bucket has Object Lock on and no default retention
+// (S3 would refuse Firehose's PutObject there without a checksum no AWS document says it sends):
+// the archive's lock function sets each object's retention as it arrives.
 func TestLogArchiveBucketIsLocked(t *testing.T) {
 	rec := runStack(t, "production")
 	bucket := one(t, rec, "aws:s3/bucketV2:BucketV2", "production-log-archive")
@@ -84,7 +87,28 @@ func TestLogArchiveBucketIsLocked(t *testing.T) {
 	versioning := one(t, rec, "aws:s3/bucketVersioningV2:BucketVersioningV2", "production-log-archive")
 	assert.Equal(t, map[string]any{"status": "Enabled"}, versioning.Inputs["versioningConfiguration"])
 	lock := one(t, rec, "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "production-log-archive")
-	assert.Equal(t, map[string]any{"defaultRetention": map[string]any{"mode": "COMPLIANCE", "days": 365.0}}, lock.Inputs["rule"])
+	assert.Equal(t, "Enabled", lock.Inputs["objectLockEnabled"])
+	assert.Nil(t, lock.Inputs["rule"], "no default retention: Firehose's PutObject would need a checksum")
+
+	fn := one(t, rec, "aws:lambda/function:Function", "production-log-archive-lock")
+	assert.Equal(t, "production-taskmanager-archive-lock", fn.Inputs["name"])
+	vars := fn.Inputs["environment"].(map[string]any)["variables"].(map[string]any)
+	assert.Equal(t, map[string]any{"RETENTION_DAYS": "365", "PREFIX": "archive/"}, vars, "locked for the spec's log_archive_days")
+	notification := one(t, rec, "aws:s3/bucketNotification:BucketNotification", "production-log-archive-lock")
+	assert.Equal(t, "production-log-archive", notification.Inputs["bucket"])
+	assert.Equal(t, []any{map[string]any{
+		"lambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:production-log-archive-lock",
+		"events":            []any{"s3:ObjectCreated:*"},
+		"filterPrefix":      "archive/",
+	}}, notification.Inputs["lambdaFunctions"])
+	permission := one(t, rec, "aws:lambda/permission:Permission", "production-log-archive-lock")
+	assert.Equal(t, "s3.amazonaws.com", permission.Inputs["principal"])
+	assert.Equal(t, bucket.Name, strings.TrimPrefix(permission.Inputs["sourceArn"].(string), "arn:aws:s3:::"))
+	assert.Contains(t, notification.DependsOn, permission.URN, "S3 checks it may invoke the function when the notification is put")
+	policy := one(t, rec, "aws:iam/rolePolicy:RolePolicy", "production-log-archive-lock").Inputs["policy"].(string)
+	assert.Contains(t, policy, `"Action":["s3:PutObjectRetention"],"Resource":["arn:aws:s3:::production-log-archive/archive/*"]`)
+	assert.NotContains(t, policy, "s3:GetObject")
+	assert.NotContains(t, policy, "BypassGovernanceRetention")
 	assert.Contains(t, lock.DependsOn, versioning.URN, "Object Lock needs versioning on first")
 	for _, other := range []string{"production-logs", "production-backups", "production-static-assets"} {
 		assert.NotEqual(t, true, one(t, rec, "aws:s3/bucketV2:BucketV2", other).Inputs["objectLockEnabled"], other)

@@ -6,6 +6,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kinesis"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
@@ -23,7 +25,16 @@ type ArchiveArgs struct {
 	// BucketArn is the archive's own bucket (SSE-KMS with KeyArn, Object Lock); its lifecycle
 	// keeps the archive for the spec's log_archive_days.
 	BucketArn pulumi.StringInput
-	KeyArn    pulumi.StringInput
+	// Bucket is the same bucket's name, whose new objects the lock function hears of.
+	Bucket pulumi.StringInput
+	KeyArn pulumi.StringInput
+	// RetentionDays is how long each archived object stays locked (compliance mode): the spec's
+	// log_archive_days.
+	RetentionDays int
+	// LogRetentionDays is the lock function's own log retention.
+	LogRetentionDays int
+	// AlarmActions are where the archive's alarms go (the alert topic); none pages nobody.
+	AlarmActions pulumi.Array
 }
 
 // LogArchive copies logs to S3 as they are written: CloudWatch keeps them for the hot retention,
@@ -115,6 +126,110 @@ func NewLogArchive(ctx *pulumi.Context, name string, args *ArchiveArgs, opts ...
 			return nil, err
 		}
 	}
+	lock, err := newArchiveLock(ctx, base, args, parent)
+	if err != nil {
+		return nil, err
+	}
+	// A failing archive would otherwise go unnoticed until someone needs it, a year later.
+	deliveryBuffer := 300 // the stream's BufferingInterval
+	watch := []alarm{
+		{name: "log-archive-freshness", period: 300,
+			description: "The log archive's oldest record waits in Firehose for over three buffering intervals: delivery to S3 is failing (see archive-errors/ in the bucket)",
+			namespace:   "AWS/Firehose", metric: "DeliveryToS3.DataFreshness", stat: "Maximum",
+			dimensions: pulumi.StringMap{"DeliveryStreamName": stream.Name},
+			comparison: "GreaterThanThreshold", threshold: float64(3 * deliveryBuffer)},
+		{name: "log-archive-delivery", period: 300,
+			description: "Firehose's deliveries of the log archive to S3 fail (DeliveryToS3.Success below 1)",
+			namespace:   "AWS/Firehose", metric: "DeliveryToS3.Success", stat: "Minimum",
+			dimensions: pulumi.StringMap{"DeliveryStreamName": stream.Name},
+			comparison: "LessThanThreshold", threshold: 1},
+		{name: "archive-lock-errors", once: true,
+			description: "An archived log object could not be locked (Object Lock): see the archive-lock function's log and lock it by hand (docs/runbook.md)",
+			namespace:   "AWS/Lambda", metric: "Errors", stat: "Sum",
+			dimensions: pulumi.StringMap{"FunctionName": lock.Name},
+			comparison: "GreaterThanOrEqualToThreshold", threshold: 1},
+	}
+	if _, err := newAlarms(ctx, args.Stack, watch, args.AlarmActions, parent); err != nil {
+		return nil, err
+	}
 	a.StreamName = stream.Name
 	return a, ctx.RegisterResourceOutputs(a, pulumi.Map{"streamName": a.StreamName})
+}
+
+// LockCode is the lock function's build (scripts/build-lambdas.sh, from cmd/archive-lock-lambda).
+const LockCode = "./build/archive-lock"
+
+// newArchiveLock locks each object Firehose delivers under ArchivePrefix, in compliance mode for
+// RetentionDays, as S3 reports it (internal/archivelock says why not the bucket's default
+// retention).
+func newArchiveLock(ctx *pulumi.Context, base string, args *ArchiveArgs, parent pulumi.ResourceOption) (*lambda.Function, error) {
+	names := naming.For(args.Stack)
+	logs, err := cloudwatch.NewLogGroup(ctx, base+"-lock", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(names.LogGroup("/aws/lambda", "archive-lock")),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+		KmsKeyId:        args.KeyArn,
+	}, parent, pulumi.DeleteBeforeReplace(true)) // Lambda writes to exactly this name
+	if err != nil {
+		return nil, err
+	}
+	role, err := iam.NewRole(ctx, base+"-lock", &iam.RoleArgs{
+		Description:      pulumi.String("Locks each log archive object as it arrives (Object Lock, compliance mode)"),
+		AssumeRolePolicy: iampolicy.AssumeRole("lambda.amazonaws.com"),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	rolePolicy, err := iam.NewRolePolicy(ctx, base+"-lock", &iam.RolePolicyArgs{
+		Role: role.Name,
+		Policy: iampolicy.Render(func(v []string) iampolicy.Document {
+			return iampolicy.New(
+				// Setting a retention only; it cannot shorten one (compliance mode) or read objects.
+				iampolicy.Allow([]string{"s3:PutObjectRetention"}, v[0]+"/"+ArchivePrefix+"*"),
+				iampolicy.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, v[1]+":*"),
+			)
+		}, args.BucketArn, logs.Arn),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	fn, err := lambda.NewFunction(ctx, base+"-lock", &lambda.FunctionArgs{
+		Name:          pulumi.String(names.Resource("archive-lock")),
+		Description:   pulumi.Sprintf("Locks taskmanager/%s's archived logs for %d days as they arrive", args.Stack, args.RetentionDays),
+		Runtime:       pulumi.String("provided.al2023"),
+		Architectures: pulumi.StringArray{pulumi.String("arm64")},
+		Handler:       pulumi.String("bootstrap"),
+		Code:          pulumi.NewFileArchive(LockCode),
+		Role:          role.Arn,
+		MemorySize:    pulumi.Int(128),
+		Timeout:       pulumi.Int(30),
+		Environment: lambda.FunctionEnvironmentArgs{Variables: pulumi.StringMap{
+			"RETENTION_DAYS": pulumi.String(fmt.Sprint(args.RetentionDays)),
+			"PREFIX":         pulumi.String(ArchivePrefix),
+		}},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{logs, rolePolicy}), pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return nil, err
+	}
+	permission, err := lambda.NewPermission(ctx, base+"-lock", &lambda.PermissionArgs{
+		Action:        pulumi.String("lambda:InvokeFunction"),
+		Function:      fn.Name,
+		Principal:     pulumi.String("s3.amazonaws.com"),
+		SourceArn:     args.BucketArn,
+		SourceAccount: pulumi.String(args.AccountID),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	// S3 checks that it may invoke the function when the notification is put.
+	if _, err := s3.NewBucketNotification(ctx, base+"-lock", &s3.BucketNotificationArgs{
+		Bucket: args.Bucket,
+		LambdaFunctions: s3.BucketNotificationLambdaFunctionArray{s3.BucketNotificationLambdaFunctionArgs{
+			LambdaFunctionArn: fn.Arn,
+			Events:            pulumi.StringArray{pulumi.String("s3:ObjectCreated:*")},
+			FilterPrefix:      pulumi.String(ArchivePrefix),
+		}},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{permission})); err != nil {
+		return nil, err
+	}
+	return fn, nil
 }

@@ -3,6 +3,7 @@ package observability
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
@@ -46,6 +47,8 @@ type Observability struct {
 	pulumi.ResourceState
 	AlarmNames pulumi.StringArrayOutput `pulumi:"alarmNames"`
 	TopicArn   pulumi.StringOutput      `pulumi:"topicArn"` // "" without alerting
+	// AlarmActions are where alarms go: the alert topic, or nothing without alerting.
+	AlarmActions pulumi.Array
 }
 
 // alarm is one static-threshold alarm.
@@ -57,8 +60,10 @@ type alarm struct {
 	threshold               float64
 	// math, when set, alarms on an expression of these metric queries instead of one metric.
 	math []cloudwatch.MetricAlarmMetricQueryInput
-	// once alarms on one breaching minute instead of three: for events, not levels.
+	// once alarms on one breaching period instead of three: for events, not levels.
 	once bool
+	// period is the seconds of one datapoint; 0 is a minute.
+	period int
 }
 
 // NewObservability creates the alarms and, per level, the dashboards and the alert topic.
@@ -90,7 +95,7 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 			}
 		}
 		actions = pulumi.Array{topic.Arn}
-		o.TopicArn = topic.Arn
+		o.TopicArn, o.AlarmActions = topic.Arn, actions
 		// RDS's own events (failover, failure, maintenance, low storage) page too (FSBP RDS.20).
 		ids := pulumi.StringArray{args.DatabaseIdentifier}
 		if args.ReplicaIdentifier != nil {
@@ -110,8 +115,30 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 	if err != nil {
 		return nil, err
 	}
+	names, err := newAlarms(ctx, name, slices.Concat(alarms(args), rotation, queueAlarms(args)), actions, parent)
+	if err != nil {
+		return nil, err
+	}
+	o.AlarmNames = names.ToStringArrayOutput()
+
+	if cfg.Level != Basic {
+		for _, d := range dashboards(args) {
+			if _, err := cloudwatch.NewDashboard(ctx, fmt.Sprintf("%s-%s", name, d.key), &cloudwatch.DashboardArgs{
+				DashboardName: pulumi.String(naming.For(args.Stack).Resource(d.key)),
+				DashboardBody: d.body,
+			}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // named by the spec's checklist
+				return nil, err
+			}
+		}
+	}
+	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{"alarmNames": o.AlarmNames, "topicArn": o.TopicArn})
+}
+
+// newAlarms creates the alarms, named <name>-<alarm>, acting on actions (none: visible, paging
+// nobody), and returns their names.
+func newAlarms(ctx *pulumi.Context, name string, list []alarm, actions pulumi.Array, parent pulumi.ResourceOption) (pulumi.StringArray, error) {
 	var names pulumi.StringArray
-	for _, a := range append(append(alarms(args), rotation...), queueAlarms(args)...) {
+	for _, a := range list {
 		alarmName := fmt.Sprintf("%s-%s", name, a.name)
 		periods := 3
 		if a.once {
@@ -137,6 +164,9 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 			ma.MetricName = pulumi.String(a.metric)
 			ma.Dimensions = a.dimensions
 			ma.Period = pulumi.Int(60)
+			if a.period > 0 {
+				ma.Period = pulumi.Int(a.period)
+			}
 			if a.stat[0] == 'p' {
 				ma.ExtendedStatistic = pulumi.String(a.stat)
 			} else {
@@ -151,19 +181,7 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 		}
 		names = append(names, al.Name)
 	}
-	o.AlarmNames = names.ToStringArrayOutput()
-
-	if cfg.Level != Basic {
-		for _, d := range dashboards(args) {
-			if _, err := cloudwatch.NewDashboard(ctx, fmt.Sprintf("%s-%s", name, d.key), &cloudwatch.DashboardArgs{
-				DashboardName: pulumi.String(naming.For(args.Stack).Resource(d.key)),
-				DashboardBody: d.body,
-			}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // named by the spec's checklist
-				return nil, err
-			}
-		}
-	}
-	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{"alarmNames": o.AlarmNames, "topicArn": o.TopicArn})
+	return names, nil
 }
 
 // alarms are what breaks this system: the load balancer's errors and latency, unhealthy targets,

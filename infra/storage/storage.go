@@ -44,8 +44,9 @@ type Storage struct {
 	LogsBucket    pulumi.StringOutput `pulumi:"logsBucket"`
 	LogsBucketArn pulumi.StringOutput `pulumi:"logsBucketArn"`
 	LogsReady     pulumi.Resource
-	// ArchiveBucketArn is the log archive's bucket, with ArchiveDays.
+	// ArchiveBucketArn and ArchiveBucket are the log archive's bucket, with ArchiveDays.
 	ArchiveBucketArn pulumi.StringOutput `pulumi:"archiveBucketArn"`
+	ArchiveBucket    pulumi.StringOutput `pulumi:"archiveBucket"`
 	// Buckets are the names by purpose (backups, static-assets, logs, log-archive).
 	Buckets map[string]pulumi.StringOutput
 }
@@ -56,7 +57,7 @@ type bucket struct {
 	kms        bool // SSE-KMS with the environment's key; else SSE-S3, which ALB access logs need
 	versioned  bool
 	expireDays int // 0 keeps objects
-	lockDays   int // Object Lock in compliance mode for that many days; 0: no lock
+	lockDays   int // Object Lock on: the log archive locks each object that many days (compliance); 0: no lock
 	extra      func(arn string) []iampolicy.Statement
 }
 
@@ -93,7 +94,7 @@ func NewStorage(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		case "logs":
 			st.LogsBucket, st.LogsBucketArn, st.LogsReady = bkt.Bucket, bkt.Arn, policy
 		case "log-archive":
-			st.ArchiveBucketArn = bkt.Arn
+			st.ArchiveBucketArn, st.ArchiveBucket = bkt.Arn, bkt.Bucket
 		}
 	}
 	names := pulumi.StringMap{}
@@ -106,6 +107,7 @@ func NewStorage(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	}
 	if args.ArchiveDays > 0 {
 		outs["archiveBucketArn"] = st.ArchiveBucketArn
+		outs["archiveBucket"] = st.ArchiveBucket
 	}
 	return st, ctx.RegisterResourceOutputs(st, outs)
 }
@@ -157,13 +159,13 @@ func newBucket(ctx *pulumi.Context, name string, args *Args, b bucket, parent pu
 			return nil, nil, err
 		}
 		if b.lockDays > 0 {
+			// Object Lock on, and no default retention: S3 would refuse Firehose's PutObject into
+			// a bucket with default retention unless it sent a checksum, which no AWS document
+			// says it does. The log archive locks each object as it arrives instead, in
+			// compliance mode for lockDays (internal/archivelock).
 			if _, err := s3.NewBucketObjectLockConfigurationV2(ctx, base, &s3.BucketObjectLockConfigurationV2Args{
-				Bucket: bkt.ID(),
-				Rule: s3.BucketObjectLockConfigurationV2RuleArgs{
-					DefaultRetention: s3.BucketObjectLockConfigurationV2RuleDefaultRetentionArgs{
-						Mode: pulumi.String("COMPLIANCE"), Days: pulumi.Int(b.lockDays),
-					},
-				},
+				Bucket:            bkt.ID(),
+				ObjectLockEnabled: pulumi.String("Enabled"),
 			}, parent, pulumi.DependsOn([]pulumi.Resource{versioning})); err != nil {
 				return nil, nil, err
 			}

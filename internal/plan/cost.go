@@ -373,6 +373,7 @@ var freeTypes = map[string]bool{
 	"aws:cognito/userPool:UserPool": true, "aws:cognito/userPoolClient:UserPoolClient": true,
 	"aws:cognito/userPoolDomain:UserPoolDomain":                              true,
 	"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2": true,
+	"aws:s3/bucketNotification:BucketNotification":                           true,
 }
 
 // classify sorts the resources that are not priced into usage-based ones and unknown ones.

@@ -323,7 +323,7 @@ func (e *environment) edge(f foundation, d data, buckets *storage.Storage) (*edg
 		BlueGreen:           e.blueGreen(),
 		WAFLogRetentionDays: cfg.Logging.RetentionDays,
 		KeyArn:              f.key.Arn,
-		AccountID:           e.account,
+		Region:              cfg.Region,
 	}
 	if cfg.Edge.SignIn {
 		args.SmokeTestToken = d.store.SmokeTestToken
@@ -356,6 +356,7 @@ func (e *environment) compute(f foundation, d data, front *edge.Edge, rotation *
 		KeyArn:           f.key.Arn,
 		AppSecrets:       secretEnv(d.store.Inject(secrets.AppEnv)),
 		MigrationSecrets: secretEnv(d.store.Inject(secrets.MigrationsEnv)),
+		APIEnvironment:   signOut(cfg, front),
 		LogRetentionDays: cfg.Logging.RetentionDays,
 		LoadBalancer: compute.LoadBalancer{
 			TargetGroupArn: front.TargetGroupArn,
@@ -603,4 +604,12 @@ func appHost(cfg *Config, db *database.Database) pulumi.StringOutput {
 		return db.ProxyEndpoint
 	}
 	return db.Address
+}
+
+// signOut gives the API, behind the load balancer's sign-in, the URL its /logout ends on.
+func signOut(cfg *Config, front *edge.Edge) map[string]pulumi.StringInput {
+	if !cfg.Edge.SignIn {
+		return nil
+	}
+	return map[string]pulumi.StringInput{"SIGN_OUT_REDIRECT": front.SignOutURL}
 }

@@ -37,7 +37,7 @@ var unvalidatedInputs = map[string][]string{
 	// A certificate's names are DNS names, validated later through the records; so are a sign-in
 	// client's callback URLs. A listener rule's conditions are paths and headers.
 	"aws:acm/certificate:Certificate":           {"domainName", "subjectAlternativeNames"},
-	"aws:cognito/userPoolClient:UserPoolClient": {"callbackUrls"},
+	"aws:cognito/userPoolClient:UserPoolClient": {"callbackUrls", "logoutUrls"},
 	"aws:lb/listenerRule:ListenerRule":          {"conditions"},
 }
 

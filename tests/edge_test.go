@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
 )
 
 func TestLoadBalancerAndListeners(t *testing.T) {
@@ -159,8 +161,11 @@ func TestStagingSignIn(t *testing.T) {
 	rec := runStack(t, "staging")
 	pool := one(t, rec, "aws:cognito/userPool:UserPool", "staging-sign-in")
 	assert.Equal(t, map[string]any{"allowAdminCreateUserOnly": true}, pool.Inputs["adminCreateUserConfig"], "no self sign-up")
-	assert.Equal(t, "OPTIONAL", pool.Inputs["mfaConfiguration"])
+	// Production-derived data: a second factor at every sign-in (TOTP), threat protection enforced.
+	assert.Equal(t, "ON", pool.Inputs["mfaConfiguration"])
 	assert.Equal(t, map[string]any{"enabled": true}, pool.Inputs["softwareTokenMfaConfiguration"])
+	assert.Equal(t, map[string]any{"advancedSecurityMode": "ENFORCED"}, pool.Inputs["userPoolAddOns"])
+	assert.Equal(t, "PLUS", pool.Inputs["userPoolTier"], "threat protection is a feature of the Plus tier")
 	policy := pool.Inputs["passwordPolicy"].(map[string]any)
 	assert.GreaterOrEqual(t, policy["minimumLength"], 14.0)
 	for _, k := range []string{"requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols"} {
@@ -170,13 +175,18 @@ func TestStagingSignIn(t *testing.T) {
 	assert.Equal(t, true, client.Inputs["generateSecret"])
 	assert.Equal(t, []any{"code"}, client.Inputs["allowedOauthFlows"])
 	assert.Equal(t, []any{"https://staging.taskmanager.com/oauth2/idpresponse"}, client.Inputs["callbackUrls"])
+	assert.Equal(t, []any{"https://staging.taskmanager.com/signed-out"}, client.Inputs["logoutUrls"])
+	assert.LessOrEqual(t, client.Inputs["refreshTokenValidity"], 12.0)
+	assert.Equal(t, "hours", client.Inputs["tokenValidityUnits"].(map[string]any)["refreshToken"], "refresh tokens last at most 12 hours")
+	assert.Equal(t, true, client.Inputs["enableTokenRevocation"])
 	domain := one(t, rec, "aws:cognito/userPoolDomain:UserPoolDomain", "staging-sign-in")
-	assert.Equal(t, "taskmanager-staging-123456789012", domain.Inputs["domain"])
+	assert.Equal(t, "taskmanager-staging-k3x9m2q7", domain.Inputs["domain"], "a random suffix, not the account id, in the public prefix")
+	assert.NotContains(t, domain.Inputs["domain"], mockengine.Account)
 
 	cognito := func(onUnauthenticated string) map[string]any {
 		return map[string]any{
 			"userPoolArn": "arn:aws:cognito:us-east-1:123456789012:staging-sign-in", "userPoolClientId": "staging-sign-in-id",
-			"userPoolDomain": "taskmanager-staging-123456789012", "onUnauthenticatedRequest": onUnauthenticated,
+			"userPoolDomain": "taskmanager-staging-k3x9m2q7", "onUnauthenticatedRequest": onUnauthenticated,
 			"scope": "openid", "sessionTimeout": 28800.0,
 		}
 	}
@@ -198,11 +208,29 @@ func TestStagingSignIn(t *testing.T) {
 	smoke := one(t, rec, "aws:lb/listenerRule:ListenerRule", "staging-smoke-tests")
 	assert.Less(t, smoke.Inputs["priority"], api.Inputs["priority"])
 	token := one(t, rec, "aws:secretsmanager/secretVersion:SecretVersion", "staging-smoke-test-header").Inputs["secretString"]
-	assert.Equal(t, []any{map[string]any{"httpHeader": map[string]any{"httpHeaderName": "X-Smoke-Test-Token", "values": []any{token}}}}, smoke.Inputs["conditions"])
+	// The header opens the health check's GET only: anything else signs in like everyone.
+	assert.Equal(t, []any{
+		map[string]any{"httpHeader": map[string]any{"httpHeaderName": "X-Smoke-Test-Token", "values": []any{token}}},
+		map[string]any{"httpRequestMethod": map[string]any{"values": []any{"GET"}}},
+		map[string]any{"pathPattern": map[string]any{"values": []any{"/health"}}},
+	}, smoke.Inputs["conditions"])
 	assert.True(t, smoke.SecretInputs["conditions"], "the token is a secret in Pulumi's state")
 	assert.Equal(t, []any{map[string]any{"type": "forward", "targetGroupArn": blue}}, smoke.Inputs["actions"])
 	assert.Equal(t, secretArn("staging", "smoke-test-header"), rec.Outputs()["smokeTestHeaderSecretArn"].Value,
 		"the pipeline reads the token from the secret the output names")
+	// Signing out ends both sessions: the app's /logout expires the load balancer's cookie and
+	// sends people to Cognito's logout (SIGN_OUT_REDIRECT), which returns to a page outside the sign-in.
+	signedOut := one(t, rec, "aws:lb/listenerRule:ListenerRule", "staging-signed-out")
+	assert.Equal(t, []any{map[string]any{"pathPattern": map[string]any{"values": []any{"/signed-out"}}}}, signedOut.Inputs["conditions"])
+	assert.Equal(t, "fixed-response", signedOut.Inputs["actions"].([]any)[0].(map[string]any)["type"])
+	_, apiContainer := containerOf(t, rec, "staging", "api")
+	signOut := ""
+	for _, e := range apiContainer.Environment {
+		if e.Name == "SIGN_OUT_REDIRECT" {
+			signOut = e.Value
+		}
+	}
+	assert.Equal(t, "https://taskmanager-staging-k3x9m2q7.auth.us-east-1.amazoncognito.com/logout?client_id=staging-sign-in-id&logout_uri=https%3A%2F%2Fstaging.taskmanager.com%2Fsigned-out", signOut)
 	// The load balancer calls Cognito's token endpoint itself.
 	assert.Contains(t, flows(t, rec, "staging"), "alb out 443 0.0.0.0/0")
 

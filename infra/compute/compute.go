@@ -55,6 +55,9 @@ type Args struct {
 	SubnetIDs      pulumi.StringArrayInput
 	SecurityGroups map[string]pulumi.StringInput
 	KeyArn         pulumi.StringInput
+	// APIEnvironment are plain variables of the API whose values other components make (the
+	// sign-in's SIGN_OUT_REDIRECT); none is secret.
+	APIEnvironment map[string]pulumi.StringInput
 	// AppSecrets and MigrationSecrets are the secret variables of the API and worker, and of the
 	// migration task, as the secrets component resolves them.
 	AppSecrets, MigrationSecrets SecretEnv
@@ -378,7 +381,15 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 	if w.name == Migrations {
 		env = map[string]string{"ENVIRONMENT": args.Settings.Environment, "LOG_LEVEL": args.Settings.LogLevel}
 	}
-	definitions := pulumi.All(image, logs.Name, pulumi.ToStringArrayOutput(valueFrom)).ApplyT(func(v []any) (string, error) {
+	linked := pulumi.StringMap{}
+	if w.name == API {
+		for k, v := range args.APIEnvironment {
+			linked[k] = v
+		}
+	}
+	definitions := pulumi.All(image, logs.Name, pulumi.ToStringArrayOutput(valueFrom), linked.ToStringMapOutput()).ApplyT(func(v []any) (string, error) {
+		env := maps.Clone(env)
+		maps.Copy(env, v[3].(map[string]string))
 		def := containerDefinition{
 			Name: w.name, Image: v[0].(string), Essential: true, Command: w.command,
 			User: ContainerUser, ReadonlyRootFilesystem: true, StopTimeout: w.stopTimeout,

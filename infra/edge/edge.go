@@ -38,8 +38,8 @@ type Args struct {
 	// SmokeTestToken is the secret the pipeline's smoke tests send in SmokeTestHeader to pass
 	// the sign-in (Config.SignIn).
 	SmokeTestToken pulumi.StringInput
-	// AccountID makes the sign-in page's domain prefix unique.
-	AccountID string
+	// Region is where the sign-in's Cognito domain lives.
+	Region string
 	// WAFLogRetentionDays and KeyArn are the WAF log group's.
 	WAFLogRetentionDays int
 	KeyArn              pulumi.StringInput
@@ -60,6 +60,10 @@ type Edge struct {
 	GreenArnSuffix pulumi.StringOutput
 	// Listeners must exist before a service registers in a target group.
 	Listeners []pulumi.Resource
+	// SignOutURL, with the sign-in, is where the app's /logout sends people once it has expired
+	// the load balancer's session cookies: Cognito's logout, which ends its own session and
+	// returns to SignedOutPath. Empty without the sign-in.
+	SignOutURL pulumi.StringOutput
 	// BlueGreen is what CodeDeploy shifts traffic between; nil unless Args.BlueGreen.
 	BlueGreen *BlueGreenTargets
 }
@@ -186,9 +190,10 @@ func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 			return nil, err
 		}
 		if door != nil {
-			if err := door.newRules(ctx, name, https, blue, args.SmokeTestToken, parent); err != nil {
+			if err := door.newRules(ctx, name, https, blue, args.SmokeTestToken, args.HealthCheckPath, parent); err != nil {
 				return nil, err
 			}
+			e.SignOutURL = door.signOutURL(args.Region, names[0])
 		}
 		e.Listeners = []pulumi.Resource{redirect, https}
 		e.URL = pulumi.Sprintf("https://%s", cfg.DomainName).ToStringOutput()

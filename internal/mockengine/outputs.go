@@ -29,6 +29,8 @@ func fakeOutputs(typ, name string, inputs resource.PropertyMap) map[string]any {
 		}}
 	case "random:index/randomPassword:RandomPassword":
 		out["result"] = "mock-password-" + name
+	case "random:index/randomString:RandomString":
+		out["result"] = "k3x9m2q7"
 	case "random:index/randomId:RandomId":
 		out["hex"] = "a1b2c3d4"
 	case "aws:elasticache/replicationGroup:ReplicationGroup":

@@ -93,3 +93,24 @@ func TestWAFNeverBlocksThePipeline(t *testing.T) {
 		})
 	}
 }
+
+// Sampled requests (GetSampledRequests) are not redacted by the logging configuration: WAF's data
+// protection substitutes the credential headers, every cookie and the query string wherever WAF
+// shows a request, sampled or logged.
+func TestWAFShowsNoCredentials(t *testing.T) {
+	for _, stack := range []string{"staging", "production"} {
+		acl := one(t, runStack(t, stack), "aws:wafv2/webAcl:WebAcl", stack)
+		protections := acl.Inputs["dataProtectionConfig"].(map[string]any)["dataProtections"].([]any)
+		byType := map[string]map[string]any{}
+		for _, p := range protections {
+			p := p.(map[string]any)
+			assert.Equal(t, "SUBSTITUTION", p["action"], "%s: WAF shows no value of a protected field", stack)
+			assert.Equal(t, false, p["excludeRuleMatchDetails"], "%s: rule match details are protected too", stack)
+			byType[p["field"].(map[string]any)["fieldType"].(string)] = p["field"].(map[string]any)
+		}
+		assert.ElementsMatch(t, []any{"authorization", "cookie", "x-smoke-test-token"}, byType["SINGLE_HEADER"]["fieldKeys"], stack)
+		assert.Contains(t, byType, "SINGLE_COOKIE", stack)
+		assert.Nil(t, byType["SINGLE_COOKIE"]["fieldKeys"], "%s: every cookie", stack)
+		assert.Contains(t, byType, "QUERY_STRING", stack)
+	}
+}

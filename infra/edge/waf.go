@@ -95,6 +95,29 @@ var PipelineCountedRules = map[string][]string{
 	"AWSManagedRulesBotControlRuleSet": {"CategoryHttpLibrary", "SignalNonBrowserUserAgent"},
 }
 
+// ProtectedHeaders are the request headers that carry credentials: WAF never shows their values.
+var ProtectedHeaders = []string{"authorization", "cookie", strings.ToLower(SmokeTestHeader)}
+
+// dataProtections substitutes, in sampled requests and logs, the credential headers, every
+// cookie and the query string (password-reset tokens, OAuth codes).
+func dataProtections() wafv2.WebAclDataProtectionConfigDataProtectionArray {
+	protect := func(fieldType string, keys ...string) wafv2.WebAclDataProtectionConfigDataProtectionArgs {
+		field := wafv2.WebAclDataProtectionConfigDataProtectionFieldArgs{FieldType: pulumi.String(fieldType)}
+		if keys != nil {
+			field.FieldKeys = pulumi.ToStringArray(keys)
+		}
+		return wafv2.WebAclDataProtectionConfigDataProtectionArgs{
+			Action: pulumi.String("SUBSTITUTION"), Field: field,
+			ExcludeRateBasedDetails: pulumi.Bool(false), ExcludeRuleMatchDetails: pulumi.Bool(false),
+		}
+	}
+	return wafv2.WebAclDataProtectionConfigDataProtectionArray{
+		protect("SINGLE_HEADER", ProtectedHeaders...),
+		protect("SINGLE_COOKIE"), // no keys: every cookie
+		protect("QUERY_STRING"),
+	}
+}
+
 // ipReputation is AWS's list of addresses known for bots and attacks.
 const ipReputation = "AWSManagedRulesAmazonIpReputationList"
 
@@ -125,6 +148,10 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 			CloudwatchMetricsEnabled: pulumi.Bool(true), SampledRequestsEnabled: pulumi.Bool(true),
 			MetricName: pulumi.String(args.Stack + "-web-acl"),
 		},
+		// The logging configuration's redactions do not reach sampled requests
+		// (GetSampledRequests): data protection does, and the logs too. Sessions and tokens are
+		// substituted wherever WAF shows a request.
+		DataProtectionConfig: wafv2.WebAclDataProtectionConfigArgs{DataProtections: dataProtections()},
 	}, parent)
 	if err != nil {
 		return err
@@ -148,12 +175,18 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 		LogDestinationConfigs: pulumi.StringArray{logs.Arn},
 		// Tokens and sessions never reach the logs: headers, cookies, and the query string, where
 		// password-reset tokens and OAuth codes travel.
-		RedactedFields: wafv2.WebAclLoggingConfigurationRedactedFieldArray{
-			wafv2.WebAclLoggingConfigurationRedactedFieldArgs{SingleHeader: wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs{Name: pulumi.String("authorization")}},
-			wafv2.WebAclLoggingConfigurationRedactedFieldArgs{SingleHeader: wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs{Name: pulumi.String("cookie")}},
-			wafv2.WebAclLoggingConfigurationRedactedFieldArgs{SingleHeader: wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs{Name: pulumi.String(strings.ToLower(SmokeTestHeader))}},
-			wafv2.WebAclLoggingConfigurationRedactedFieldArgs{QueryString: wafv2.WebAclLoggingConfigurationRedactedFieldQueryStringArgs{}},
-		},
+		RedactedFields: redactedFields(),
 	}, parent)
 	return err
+}
+
+// redactedFields are the logs' redactions: the credential headers and the query string.
+func redactedFields() wafv2.WebAclLoggingConfigurationRedactedFieldArray {
+	var fields wafv2.WebAclLoggingConfigurationRedactedFieldArray
+	for _, h := range ProtectedHeaders {
+		fields = append(fields, wafv2.WebAclLoggingConfigurationRedactedFieldArgs{
+			SingleHeader: wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs{Name: pulumi.String(h)},
+		})
+	}
+	return append(fields, wafv2.WebAclLoggingConfigurationRedactedFieldArgs{QueryString: wafv2.WebAclLoggingConfigurationRedactedFieldQueryStringArgs{}})
 }

@@ -145,6 +145,7 @@ func (e *environment) foundation() (f foundation, err error) {
 		Region:             cfg.Region,
 		AccountID:          e.account,
 		DeletionWindowDays: cfg.Secrets.KeyDeletionWindowDays,
+		Principals:         cfg.Secrets.KeyPrincipals,
 		Protect:            e.protect,
 	}); err != nil {
 		return f, err

@@ -219,7 +219,7 @@ func TestKMSKeyRotatesAndOutlivesTheStack(t *testing.T) {
 		// Every stack keeps its key when destroyed: its final snapshots are encrypted with it.
 		assert.True(t, key.RetainOnDelete, "%s: destroying the stack leaves the key its snapshots need", stack)
 		assert.Contains(t, key.Inputs["policy"], `"Service":"logs.us-east-1.amazonaws.com"`)
-		assert.NotContains(t, key.Inputs["policy"], `"AWS":"*"`)
+		assert.False(t, allowsAnyone(t, key.Inputs["policy"].(string)), "%s: the key policy allows no wildcard principal", stack)
 		for _, g := range rec.All("aws:cloudwatch/logGroup:LogGroup") {
 			assert.Equal(t, keyArn(stack), g.Inputs["kmsKeyId"], "%s: log group %s is encrypted with the key", stack, g.Name)
 		}
@@ -274,4 +274,92 @@ func TestProxyOutlastsThePoolsRecycle(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, proxies, "staging and production reach the database through RDS Proxy")
+}
+
+// Production's key separates production: a principal that is not production's is denied every
+// use of it, whatever IAM grants, except AWS services acting for production (kms:ViaService,
+// grants for AWS resources) and service principals (CloudWatch Logs, alarm notifications). Every
+// role the production stack creates stays allowed, and so does the root, the way back in.
+func TestProductionKeyDeniesOtherEnvironments(t *testing.T) {
+	rec := runStack(t, "production")
+	var policy struct {
+		Statement []struct {
+			Sid, Effect string
+			Principal   any
+			Action      []string
+			Condition   map[string]map[string]any
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(one(t, rec, "aws:kms/key:Key", "production").Inputs["policy"].(string)), &policy))
+	var deny map[string]map[string]any
+	for _, st := range policy.Statement {
+		if st.Effect == "Deny" {
+			deny = st.Condition
+			assert.Equal(t, []string{"kms:*"}, st.Action)
+			assert.Equal(t, map[string]any{"AWS": "*"}, st.Principal)
+		}
+	}
+	require.NotNil(t, deny, "production's key policy denies other principals")
+	assert.Equal(t, map[string]any{"kms:ViaService": "true"}, deny["Null"], "AWS services acting for production pass")
+	assert.Equal(t, map[string]any{"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}, deny["BoolIfExists"])
+	var allowed []string
+	for _, p := range deny["StringNotLike"]["aws:PrincipalArn"].([]any) {
+		allowed = append(allowed, p.(string))
+	}
+	admits := func(arn string) bool {
+		return slices.ContainsFunc(allowed, func(p string) bool { return iamMatch(p, arn) })
+	}
+	for _, role := range rec.All("aws:iam/role:Role") {
+		arn := fmt.Sprintf("arn:aws:iam::%s:role/%s-a1b2c3d", mockengine.Account, role.Name) // auto-named
+		assert.True(t, admits(arn), "production's own role %s must keep its key", role.Name)
+	}
+	assert.True(t, admits("arn:aws:iam::"+mockengine.Account+":root"))
+	assert.False(t, admits("arn:aws:iam::"+mockengine.Account+":role/staging-api-task-a1b2c3d"), "staging's roles are denied")
+	for _, stack := range []string{"dev", "staging"} {
+		assert.NotContains(t, one(t, runStack(t, stack), "aws:kms/key:Key", stack).Inputs["policy"], `"Deny"`, stack)
+	}
+	assert.Contains(t, runInvalid(t, mutate(t, loadStack(t, "dev"), "taskmanager:secrets", func(m map[string]any) {
+		m["keyPrincipals"] = []string{"arn:aws:iam::*:role/dev-*", "dev-admin"}
+	})), `taskmanager:secrets.keyPrincipals[1]: "dev-admin" is not an IAM principal ARN pattern; want e.g. arn:aws:iam::*:role/production-* or arn:aws:iam::123456789012:root`)
+}
+
+// allowsAnyone says whether a policy allows a wildcard principal ("*", or {"AWS": "*"}); a Deny
+// to everyone is a restriction, not an opening.
+func allowsAnyone(t *testing.T, policy string) bool {
+	t.Helper()
+	var doc struct{ Statement []any }
+	require.NoError(t, json.Unmarshal([]byte(policy), &doc))
+	return allowsAnyoneJSON(policy)
+}
+
+// allowsAnyoneJSON is allowsAnyone for a policy known to parse (an unparsable one allows anyone,
+// for all the test can tell).
+func allowsAnyoneJSON(policy string) bool {
+	var doc struct {
+		Statement []struct {
+			Effect    string
+			Principal any
+		}
+	}
+	if json.Unmarshal([]byte(policy), &doc) != nil {
+		return true
+	}
+	for _, st := range doc.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		switch p := st.Principal.(type) {
+		case string:
+			if p == "*" {
+				return true
+			}
+		case map[string]any:
+			for _, v := range p {
+				if v == "*" || slices.Contains(asSlice(v), any("*")) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

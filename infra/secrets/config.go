@@ -3,6 +3,11 @@
 package secrets
 
 import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
 )
 
@@ -21,7 +26,18 @@ type Config struct {
 	// RequireExternal makes the values only a person has (SMTP, OAuth, Sentry, Datadog) required
 	// in taskmanager:externalSecrets: a preview fails while one is missing.
 	RequireExternal bool `json:"requireExternal"`
+	// KeyPrincipals, when set, are the only IAM principals (ARN patterns, as aws:PrincipalArn
+	// matches them) that may use the key directly: every other principal is denied, except AWS
+	// services acting for the environment (kms:ViaService, grants for AWS resources). In one
+	// account shared by the environments, this keeps staging's roles off production's data
+	// whatever IAM grants them. Include the stack's own roles, its deploy role and the account's
+	// break-glass administrators, or nobody can change the key.
+	KeyPrincipals []string `json:"keyPrincipals,omitempty"`
 }
+
+// keyPrincipalPattern is an IAM role or user ARN, or the account root, with * for any account
+// or name part.
+var keyPrincipalPattern = regexp.MustCompile(`^arn:aws:iam::(\d{12}|\*):(root|role/\S+|user/\S+)$`)
 
 // Validate reports every problem, keys relative to taskmanager:secrets.
 func (c Config) Validate() error {
@@ -38,6 +54,14 @@ func (c Config) Validate() error {
 	}
 	if d := c.JWTRotationDays; d < 0 || d > 90 {
 		ps.Addf("jwtRotationDays", "%d is not allowed; want 0 (manual) or 1 to 90 days", d)
+	}
+	for i, p := range c.KeyPrincipals {
+		if !keyPrincipalPattern.MatchString(p) {
+			ps.Addf(fmt.Sprintf("keyPrincipals[%d]", i), "%q is not an IAM principal ARN pattern; want e.g. arn:aws:iam::*:role/production-* or arn:aws:iam::123456789012:root", p)
+		}
+	}
+	if c.KeyPrincipals != nil && !slices.ContainsFunc(c.KeyPrincipals, func(p string) bool { return strings.HasSuffix(p, ":root") }) {
+		ps.Addf("keyPrincipals", "does not name the account root (arn:aws:iam::<account>:root): with the root denied too, a mistake in the list locks everyone out of the key; add it")
 	}
 	return ps.Err()
 }

@@ -18,6 +18,9 @@ type KeyArgs struct {
 	Region             string
 	AccountID          string
 	DeletionWindowDays int
+	// Principals, when set, are the only principals that may use the key directly
+	// (Config.KeyPrincipals).
+	Principals []string
 	// Protect keeps the key from being deleted or replaced by Pulumi: deleting a key loses every
 	// secret, snapshot and log encrypted with it.
 	Protect bool
@@ -70,6 +73,24 @@ func NewKey(ctx *pulumi.Context, name string, args *KeyArgs, opts ...pulumi.Reso
 			Resource:  []string{"*"},
 		},
 	)
+	if args.Principals != nil {
+		// Everyone else is denied, whatever IAM grants them, unless an AWS service is acting
+		// (kms:ViaService: RDS, Secrets Manager, S3, ... using the key for the environment's
+		// resources), the grant is for an AWS resource, or the caller is a service principal
+		// (CloudWatch Logs, SNS's publishers above).
+		policy.Statement = append(policy.Statement, iampolicy.Statement{
+			Sid: "OnlyThisEnvironmentsPrincipals", Effect: "Deny",
+			Principal: map[string]any{"AWS": "*"}, Action: []string{"kms:*"}, Resource: []string{"*"},
+			Condition: map[string]any{
+				"StringNotLike": map[string]any{"aws:PrincipalArn": args.Principals},
+				"Null":          map[string]any{"kms:ViaService": "true"},
+				"BoolIfExists": map[string]any{
+					"kms:GrantIsForAWSResource": "false",
+					"aws:PrincipalIsAWSService": "false",
+				},
+			},
+		})
+	}
 	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
 		Description:          pulumi.Sprintf("taskmanager %s: database, cache, secrets and logs", args.Stack),
 		EnableKeyRotation:    pulumi.Bool(true),

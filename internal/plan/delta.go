@@ -256,7 +256,11 @@ func writeDelta(w io.Writer, b *baseTree, deltas []*stackDelta, f Format) {
 			para(w, fmt.Sprintf("This change sets %s: %s → %s.", code(f, BudgetKey), d.budgetChange.A, d.budgetChange.B))
 		}
 		if d.overBudget != "" {
-			para(w, "**Over budget**: "+d.overBudget+".")
+			label := "Over budget: "
+			if f == Markdown {
+				label = "**Over budget**: "
+			}
+			para(w, label+d.overBudget+".")
 		} else if len(d.changed) > 0 || d.budgetChange != nil {
 			para(w, BudgetLine(d.after))
 		}

@@ -58,6 +58,7 @@ type Config struct {
 	Storage     storage.Config                 // taskmanager:storage
 	Monitoring  observability.MonitoringConfig // taskmanager:monitoring
 	Bastion     bastion.Config                 // taskmanager:bastion
+	Budget      CostBudget                     // taskmanager:budget: read by the cost estimate only
 	// External are the person-supplied secret values (taskmanager:externalSecrets, optional).
 	External secrets.External
 }
@@ -85,6 +86,7 @@ func (c *Config) groups() []group {
 		{"storage", &c.Storage, c.Storage.Validate},
 		{"monitoring", &c.Monitoring, c.Monitoring.Validate},
 		{"bastion", &c.Bastion, c.Bastion.Validate},
+		{"budget", &c.Budget, c.Budget.Validate},
 	}
 }
 

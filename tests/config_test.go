@@ -182,6 +182,18 @@ func TestEachConfigRuleHasItsMessage(t *testing.T) {
 			"taskmanager:app.dbPoolRecycleSeconds: 28600 is too long with RDS Proxy (taskmanager:database.proxy), whose idle client timeout must stay above it by 300 s and cannot exceed 28800 s; want at most 28500"},
 		{"malformed node type", mutate(t, dev, "taskmanager:cache", func(m map[string]any) { m["nodeType"] = "db.t3.micro" }),
 			`taskmanager:cache.nodeType: "db.t3.micro" is not an ElastiCache node type; want cache.<family>.<size>, e.g. cache.t3.micro`},
+
+		// The cost budget (read by cmd/plan only): missing, negative, zero or not a number.
+		{"missing budget", set(dev, "taskmanager:budget", nil), `taskmanager:budget: missing; this key is required`},
+		{"budget without its amount", set(dev, "taskmanager:budget", str(`{}`)), `taskmanager:budget.monthlyUSD: missing; this key is required`},
+		{"negative budget", mutate(t, dev, "taskmanager:budget", func(m map[string]any) { m["monthlyUSD"] = -5 }),
+			`taskmanager:budget.monthlyUSD: -5 is negative; want the most this stack may cost a month in US dollars, a number above 0 (e.g. 82)`},
+		{"zero budget", mutate(t, dev, "taskmanager:budget", func(m map[string]any) { m["monthlyUSD"] = 0 }),
+			`taskmanager:budget.monthlyUSD: 0 is zero; want the most this stack may cost a month in US dollars, a number above 0 (e.g. 82)`},
+		{"budget not a number", mutate(t, dev, "taskmanager:budget", func(m map[string]any) { m["monthlyUSD"] = "$82" }),
+			`taskmanager:budget.monthlyUSD: "$82" is not a number`},
+		{"budget misspelt", mutate(t, dev, "taskmanager:budget", func(m map[string]any) { m["monthlyUsd"] = 82; delete(m, "monthlyUSD") }),
+			`taskmanager:budget.monthlyUsd: unknown key; did you mean "monthlyUSD"?`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -197,7 +209,7 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	src = mutate(t, src, "taskmanager:logging", func(m map[string]any) { m["retentionDays"] = 31 })
 	src = set(src, "taskmanager:typo", str("1"))
 	assert.Equal(t, []string{
-		`taskmanager:typo: unknown key; the project's keys are taskmanager:environment, taskmanager:network, taskmanager:database, taskmanager:cache, taskmanager:api, taskmanager:worker, taskmanager:app, taskmanager:logging, taskmanager:edge, taskmanager:secrets, taskmanager:compute, taskmanager:storage, taskmanager:monitoring, taskmanager:bastion, taskmanager:externalSecrets`,
+		`taskmanager:typo: unknown key; the project's keys are taskmanager:environment, taskmanager:network, taskmanager:database, taskmanager:cache, taskmanager:api, taskmanager:worker, taskmanager:app, taskmanager:logging, taskmanager:edge, taskmanager:secrets, taskmanager:compute, taskmanager:storage, taskmanager:monitoring, taskmanager:bastion, taskmanager:budget, taskmanager:externalSecrets`,
 		`taskmanager:cache.automaticFailover: true needs a replica to fail over to, and numNodes is 1; want numNodes 2 or more, or automaticFailover false`,
 		`taskmanager:api.cpu: 100 is not a Fargate CPU size; want one of 256, 512, 1024, 2048, 4096, 8192, 16384`,
 		`taskmanager:logging.retentionDays: 31 is not a retention CloudWatch Logs allows; want one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653`,

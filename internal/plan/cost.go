@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -30,19 +31,28 @@ const (
 	compS3         = "S3"
 )
 
-// Line is one priced item of the estimate.
+// Line is one priced item of the estimate. Its JSON is `cost --json`'s, which plan delta reads
+// from another commit's cmd/plan: add fields, never rename one.
 type Line struct {
-	Component string // the spec's component it belongs to (RDS, ECS API, ...) or what it is
-	Item      string // what is priced
-	Resources string // the resources it comes from
+	Component string `json:"component"` // the spec's component it belongs to (RDS, ECS API, ...) or what it is
+	Item      string `json:"item"`      // what is priced
+	Resources string `json:"resources"` // the resources it comes from
 	// Quantity is in Unit (instance-h, GB-month, ...) per month at the desired counts;
 	// QuantityMax at the services' maximum counts (the same for everything but Fargate).
-	Quantity, QuantityMax float64
-	Unit                  string
-	UnitPrice             float64 // dollars per Unit
-	Monthly, MonthlyMax   float64 // Quantity × UnitPrice, QuantityMax × UnitPrice
+	Quantity    float64 `json:"quantity"`
+	QuantityMax float64 `json:"quantityMax"`
+	Unit        string  `json:"unit"`
+	UnitPrice   float64 `json:"unitPrice"`  // dollars per Unit
+	Monthly     float64 `json:"monthly"`    // Quantity × UnitPrice
+	MonthlyMax  float64 `json:"monthlyMax"` // QuantityMax × UnitPrice
 	// Nominal marks a traffic assumption rather than a size the stack file sets.
-	Nominal bool
+	Nominal bool `json:"nominal,omitempty"`
+	// Assumption says which usage assumption (usage.yaml) the quantity comes from, "" for a size
+	// the program sets.
+	Assumption string `json:"assumption,omitempty"`
+	// Key identifies the line from one evaluation to the next (plan delta matches on it): the
+	// resources and the unit, or the resource type for lines that count resources of a type.
+	Key string `json:"key"`
 }
 
 // Estimate is a stack's itemised monthly cost.
@@ -52,6 +62,8 @@ type Estimate struct {
 	Lines       []Line
 	// Total at the desired task counts, TotalMax at the services' maximum counts.
 	Total, TotalMax float64
+	// BudgetUSD is the stack's taskmanager:budget.monthlyUSD (0 for hand-made estimates).
+	BudgetUSD float64
 	// Usage lists the resources whose cost depends on traffic or data and is not estimated.
 	Usage []Unpriced
 	// Missing lists what has no price here: a class not in the table, or a resource type the
@@ -66,22 +78,34 @@ type Unpriced struct {
 	Why   string
 }
 
-// EstimateCost prices a stack's resources.
+// EstimateCost prices a stack's resources, with its usage assumptions from usage.yaml.
 func EstimateCost(s *Stack) (*Estimate, error) {
-	e, err := estimate(s.Resources)
+	u, err := usageFor(s.Name)
+	if err != nil {
+		return nil, err
+	}
+	e, err := estimate(s.Resources, u)
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", s.Name, err)
 	}
+	if u == nil {
+		e.Missing = append(e.Missing, fmt.Sprintf("%s has no usage assumptions for stack %s: NAT data processing, log ingestion, Container Insights' log events, backup and snapshot storage are not priced", UsageFile, s.Name))
+	}
 	e.Stack, e.Environment = s.Name, s.Config.Environment
+	e.BudgetUSD = s.Config.Budget.MonthlyUSD
 	return e, nil
 }
 
-// estimate prices a list of resources; the tests feed it hand-made ones.
-func estimate(res []*mockengine.Resource) (*Estimate, error) {
+// estimate prices a list of resources with a stack's usage assumptions (none when u is nil); the
+// tests feed it hand-made ones.
+func estimate(res []*mockengine.Resource, u *UsageAssumptions) (*Estimate, error) {
 	e := &Estimate{}
 	add := func(l Line) {
 		if l.QuantityMax == 0 {
 			l.QuantityMax = l.Quantity
+		}
+		if l.Key == "" {
+			l.Key = l.Resources + " | " + l.Unit
 		}
 		l.Monthly = l.Quantity * l.UnitPrice
 		l.MonthlyMax = l.QuantityMax * l.UnitPrice
@@ -92,13 +116,18 @@ func estimate(res []*mockengine.Resource) (*Estimate, error) {
 	priceDatabases(res, add, missing)
 	priceProxies(res, add, missing)
 	priceCaches(res, add, missing)
-	if err := priceServices(res, add); err != nil {
+	if err := priceServices(res, add, missing); err != nil {
 		return nil, err
 	}
 	priceEdge(res, add)
 	priceNetwork(res, add, missing)
 	priceManaged(res, add)
 	priceQueueMetrics(res, add)
+	priceInsights(res, add)
+	priceMonitoringLogs(res, add)
+	if u != nil {
+		priceUsage(res, *u, add)
+	}
 
 	for _, l := range e.Lines {
 		e.Total += l.Monthly
@@ -182,12 +211,16 @@ func priceCaches(res []*mockengine.Resource, add adder, missing misser) {
 	}
 }
 
-func priceServices(res []*mockengine.Resource, add adder) error {
+func priceServices(res []*mockengine.Resource, add adder, missing misser) error {
 	svcs, err := services(res)
 	if err != nil {
 		return err
 	}
 	for _, s := range svcs {
+		if arch := str(s.Task, "runtimePlatform", "cpuArchitecture"); arch != "" && arch != "X86_64" {
+			missing("%s: Fargate on %s has no price in the table (Linux/X86 only)", label(s.Task), arch)
+			continue
+		}
 		comp := serviceComponent(s.Name)
 		vcpu, gb, kind := fargateVCPUHour, fargateGBHour, "Fargate"
 		if s.Capacity == "FARGATE_SPOT" {
@@ -299,8 +332,6 @@ func priceManaged(res []*mockengine.Resource, add adder) {
 		price                 float64
 	}{
 		{typeSecret, compSecrets, "secret(s)", "secret-month", secretMonth},
-		{typeKMSKey, compKMS, "customer managed key(s), first year of rotation", "key-month", kmsKeyMonth},
-		{typeAlarm, compCloudWatch, "metric alarm(s), standard resolution", "alarm-month", alarmMonth},
 		{typeDashboard, compCloudWatch, "dashboard(s)", "dashboard-month", dashboardMonth},
 		{typeZone, compRoute53, "hosted zone(s)", "zone-month", hostedZoneMonth},
 		{typeLambda, compLambda, "function(s): inside the free tier, negligible", "function-month", lambdaMonth},
@@ -311,7 +342,64 @@ func priceManaged(res []*mockengine.Resource, add adder) {
 			continue
 		}
 		add(Line{Component: p.comp, Item: fmt.Sprintf("%d %s", len(rs), p.item), Resources: labels(rs),
-			Quantity: float64(len(rs)), Unit: p.unit, UnitPrice: p.price})
+			Quantity: float64(len(rs)), Unit: p.unit, UnitPrice: p.price, Key: p.typ})
+	}
+	priceKeys(res, add)
+	if alarms := ofType(res, typeAlarm); len(alarms) > 0 {
+		metrics := 0
+		for _, a := range alarms {
+			metrics += alarmMetrics(a)
+		}
+		add(Line{Component: compCloudWatch, Item: fmt.Sprintf("%d metric alarm(s) evaluating %d metric(s), standard resolution", len(alarms), metrics),
+			Resources: labels(alarms), Quantity: float64(metrics), Unit: "alarm metric-month", UnitPrice: alarmMetricMonth, Key: typeAlarm})
+	}
+}
+
+// alarmMetrics is how many metrics an alarm is billed for: one for an alarm on a metric; for a
+// metric math alarm, each metric its queries read (the expressions are free).
+func alarmMetrics(a *mockengine.Resource) int {
+	queries := asList(input(a, "metricQueries"))
+	if len(queries) == 0 {
+		return 1
+	}
+	n := 0
+	for _, q := range queries {
+		if get(q, "metric") != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// priceKeys prices the KMS keys at their second year's price: $1 a month, and $1 for each rotation
+// so far, the first two only (AWS's default period, and the program's, is a year).
+func priceKeys(res []*mockengine.Resource, add adder) {
+	keys := ofType(res, typeKMSKey)
+	byPrice := map[float64][]*mockengine.Resource{}
+	var prices []float64
+	for _, k := range keys {
+		price := kmsKeyMonth
+		if boolean(k, "enableKeyRotation") {
+			period, ok := number(k, "rotationPeriodInDays")
+			if !ok || period <= 0 {
+				period = 365
+			}
+			// Rotations before the end of the key's second year (day 730), at most two billed.
+			price += kmsRotationMonth * float64(min(kmsBilledRotation, int((730-1)/period)))
+		}
+		if byPrice[price] == nil {
+			prices = append(prices, price)
+		}
+		byPrice[price] = append(byPrice[price], k)
+	}
+	for _, price := range prices {
+		ks := byPrice[price]
+		item := fmt.Sprintf("%d customer managed key(s), no rotation", len(ks))
+		if rotations := int(math.Round((price - kmsKeyMonth) / kmsRotationMonth)); rotations > 0 {
+			item = fmt.Sprintf("%d customer managed key(s) rotated yearly, second-year price: $1 and $1 a rotation so far (%d)", len(ks), rotations)
+		}
+		add(Line{Component: compKMS, Item: item, Resources: labels(ks), Quantity: float64(len(ks)), Unit: "key-month", UnitPrice: price,
+			Key: fmt.Sprintf("%s %.2f", typeKMSKey, price)})
 	}
 }
 
@@ -320,16 +408,14 @@ var pricedTypes = map[string]bool{
 	typeDBInstance: true, typeCacheGroup: true, typeService: true, typeTaskDefinition: true, typeLoadBalancer: true,
 	typeWebACL: true, typeVpc: true, typeEC2Instance: true, typeSecret: true,
 	typeKMSKey: true, typeAlarm: true, typeDashboard: true, typeZone: true, typeLambda: true,
-	typeDBProxy: true,
+	typeDBProxy: true, typeCluster: true, typeFlowLog: true,
 }
 
 // usageTypes cost what traffic or data costs: real money in production, not estimated here.
 var usageTypes = map[string]string{
-	typeLogGroup:                    "ingestion $0.50/GB, storage $0.03/GB-month",
+	typeLogGroup:                    "storage $0.03/GB-month (ingestion is priced from usage.yaml)",
 	"aws:s3/bucketV2:BucketV2":      "storage $0.023/GB-month, requests",
 	"aws:ecr/repository:Repository": "image storage $0.10/GB-month",
-	"aws:ec2/flowLog:FlowLog":       "flow records ingested into CloudWatch Logs",
-	typeCluster:                     "Container Insights metrics, where enabled",
 	"aws:route53/record:Record":     "DNS queries (alias queries to the ALB are free)",
 	"aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": "ingestion $0.029/GB, delivered to S3 (the log archive)",
 }

@@ -64,13 +64,18 @@ var elastiCacheHourly = map[string]float64{
 	"cache.r7g.large":  0.219,
 }
 
-// Fargate, Linux/x86 (the task definitions' runtime platform), per vCPU-hour and per GB-hour.
-// Fargate Spot is the same capacity at about a third of the price, interruptible.
+// Fargate, Linux/x86 (the task definitions' runtime platform), per vCPU-hour and per GB-hour
+// (aws.amazon.com/fargate/pricing, US East (N. Virginia), Linux/X86).
+// Fargate Spot is the same capacity, interruptible, at the "Current Spot price" table's us-east-1
+// Linux/X86 figures (the same page): about 31% of on-demand for both vCPU and memory
+// (0.01245/0.04048 = 0.308, 0.00137/0.004445 = 0.308). Spot prices move with spare capacity; the
+// earlier figures here (0.01334058, 0.00146489) were eu-west-1's. No task runs on arm64, whose
+// prices are lower: a task definition that asks for ARM64 is reported as unpriced.
 const (
 	fargateVCPUHour     = 0.04048
 	fargateGBHour       = 0.004445
-	fargateSpotVCPUHour = 0.01334058
-	fargateSpotGBHour   = 0.00146489
+	fargateSpotVCPUHour = 0.01245
+	fargateSpotGBHour   = 0.00137
 )
 
 // Application Load Balancer: per hour, and per LCU-hour (traffic-driven).
@@ -83,8 +88,12 @@ const (
 	nominalLCUs = 1.0
 )
 
-// NAT: a managed gateway per hour (data processing, $0.045/GB, is traffic and not estimated).
-const natGatewayHour = 0.045
+// NAT: a managed gateway per hour and per GB it processes, whichever way
+// (aws.amazon.com/vpc/pricing, "NAT Gateway pricing"). A NAT instance has no per-GB charge.
+const (
+	natGatewayHour = 0.045
+	natGatewayGB   = 0.045
+)
 
 // Public IPv4 addresses, in use or idle, per hour.
 const publicIPv4Hour = 0.005
@@ -98,19 +107,63 @@ const (
 	nominalWAFRequestsM = 1.0 // a nominal million requests a month; the line is marked nominal
 )
 
-// Secrets Manager per secret-month; KMS per customer managed key-month (a rotated key adds $1 a
-// month for each of its first two rotations: year two and three cost more).
+// Secrets Manager per secret-month (aws.amazon.com/secrets-manager/pricing). KMS per customer
+// managed key-month, plus $1 a month for each of the key's first two rotations, later ones free
+// (aws.amazon.com/kms/pricing): a key rotated yearly (AWS's default period, the program's) costs
+// $1 in its first year, $2 in its second and $3 from its third. The estimate prices year two.
 const (
-	secretMonth = 0.40
-	kmsKeyMonth = 1.00
+	secretMonth       = 0.40
+	kmsKeyMonth       = 1.00
+	kmsRotationMonth  = 1.00
+	kmsBilledRotation = 2 // rotations billed at most
 )
 
-// CloudWatch: a standard-resolution metric alarm, and a dashboard, per month (the account's
-// first three dashboards and ten alarms are free; the free tier is shared, so not counted).
+// CloudWatch (aws.amazon.com/cloudwatch/pricing, "Alarms" and "Dashboards"): an alarm is billed
+// per metric it evaluates, $0.10 a month each at standard resolution (a metric math alarm's
+// every queried metric, not its expressions); a dashboard $3 a month (the account's first three
+// dashboards and ten alarm metrics are free; the free tier is shared, so not counted).
 const (
-	alarmMonth     = 0.10
-	dashboardMonth = 3.00
+	alarmMetricMonth = 0.10
+	dashboardMonth   = 3.00
 )
+
+// CloudWatch Logs ingestion per GB (aws.amazon.com/cloudwatch/pricing, "Logs"): standard log
+// groups (the services' own logs, Container Insights' performance log events) $0.50; vended logs
+// (VPC flow logs, RDS Enhanced Monitoring's RDSOSMetrics) $0.50 for the first 10 TB a month.
+// Storage ($0.03/GB-month, compressed) is left out: small at these retentions.
+const (
+	logsIngestedGB       = 0.50
+	vendedLogsIngestedGB = 0.50
+)
+
+// Container Insights (standard, `containerInsights: enabled`) is billed as custom metrics, $0.30
+// a metric-month (aws.amazon.com/cloudwatch/pricing, "Container Insights"), plus its performance
+// log events as log ingestion. The metrics per dimension are counted from "Amazon ECS Container
+// Insights metrics" (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-ECS.html)
+// for Fargate: by cluster (CPU, memory and ephemeral storage reserved and used, network and
+// storage bytes, task and service counts), by service (the same plus desired, running and
+// pending task counts, deployments and task sets), by task definition family (the resource
+// metrics and running tasks). A migration task runs minutes a month: its family's metrics
+// round to nothing and are not counted.
+const (
+	insightsClusterMetrics = 12
+	insightsServiceMetrics = 15
+	insightsFamilyMetrics  = 10
+)
+
+// RDS backup storage beyond the free allowance (100% of the region's provisioned database
+// storage), per GB-month (aws.amazon.com/rds/postgresql/pricing, "Backup storage"); ElastiCache
+// snapshot storage beyond the one free snapshot per cluster, per GB-month
+// (aws.amazon.com/elasticache/pricing, "Backup and restore").
+const (
+	rdsBackupGBMonth         = 0.095
+	elastiCacheSnapshotGBMon = 0.085
+)
+
+// enhancedMonitoringEventKB is the size assumed for one RDS Enhanced Monitoring event (the OS
+// metrics of one instance at one interval, a JSON document in the RDSOSMetrics log group, with
+// its process list): an assumption, like those of usage.yaml, shown as one in the report.
+const enhancedMonitoringEventKB = 2.0
 
 // Route 53: a hosted zone per month (queries are traffic; alias queries to an ALB are free).
 const hostedZoneMonth = 0.50

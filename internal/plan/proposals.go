@@ -31,7 +31,11 @@ const natInstanceType = "t4g.nano"
 // Proposals prices the switches that would make a stack cheaper without weakening a security
 // rule. Production keeps what its SLA needs: only proposals without an availability cost apply.
 func Proposals(s *Stack) ([]Proposal, float64, error) {
-	base, err := estimate(s.Resources)
+	u, err := usageFor(s.Name)
+	if err != nil {
+		return nil, 0, err
+	}
+	base, err := estimate(s.Resources, u)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -39,12 +43,12 @@ func Proposals(s *Stack) ([]Proposal, float64, error) {
 	var out []Proposal
 	current := s.Resources
 	apply := func(p Proposal, change func([]*mockengine.Resource) []*mockengine.Resource) error {
-		before, err := estimate(current)
+		before, err := estimate(current, u)
 		if err != nil {
 			return err
 		}
 		next := change(current)
-		after, err := estimate(next)
+		after, err := estimate(next, u)
 		if err != nil {
 			return err
 		}

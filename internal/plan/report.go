@@ -148,6 +148,9 @@ func WriteCost(w io.Writer, s *Stack, f Format) error {
 		if l.Nominal {
 			item += " (nominal)"
 		}
+		if l.Assumption != "" {
+			item += " (assumption: " + l.Assumption + ")"
+		}
 		cells := []string{l.Component, item, code(f, l.Resources), quantity(l.Quantity) + " " + l.Unit,
 			unitPrice(l.UnitPrice) + "/" + l.Unit, money(l.Monthly)}
 		if scales {
@@ -169,6 +172,9 @@ func WriteCost(w io.Writer, s *Stack, f Format) error {
 	}
 	fmt.Fprintln(w)
 	para(w, TotalLine(e, c))
+	para(w, BudgetLine(e))
+	para(w, fmt.Sprintf("Lines marked \"assumption\" are priced from the usage assumed for %s in %s (traffic and data the program does not say); %s.",
+		s.Name, code(f, UsageFile), "change a figure there when a measured one is known"))
 
 	heading(w, f, 4, "Against the spec's cost table")
 	para(w, fmt.Sprintf("The spec's table: %s.", c.Section))
@@ -215,7 +221,7 @@ func WriteCost(w io.Writer, s *Stack, f Format) error {
 	}
 	if len(notes) > 0 {
 		para(w, "Not estimated (usage: traffic and data): "+strings.Join(notes, "; ")+
-			". Nor are NAT data processing ($0.045/GB), data transfer out, backup storage beyond the free allowance, or API calls.")
+			". Nor are data transfer out, cross-AZ traffic, or API calls other than the queue-depth function's.")
 	}
 	if len(e.Missing) > 0 {
 		para(w, "No price here, so the total is too low by their cost: "+strings.Join(e.Missing, "; ")+".")

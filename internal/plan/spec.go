@@ -11,7 +11,7 @@ import (
 // usageNotes say, for the spec's rows whose figure is mostly traffic or data, what the
 // estimate leaves out.
 var usageNotes = map[string]string{
-	compCloudWatch: "log ingestion and most metrics are traffic: alarms, dashboards and the queue-depth function's metrics are estimated",
+	compCloudWatch: "alarms, dashboards, Container Insights, the queue-depth function's metrics and log ingestion (from usage assumptions) are estimated; log storage is not",
 	compS3:         "storage and requests are data: not estimated",
 }
 

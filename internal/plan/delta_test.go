@@ -1,0 +1,195 @@
+package plan
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// copyProject copies the project's files (tracked, and new ones git does not ignore) into a
+// temporary directory, as they are in the working tree.
+func copyProject(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("git", "-C", projectDir, "ls-files", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	dir := t.TempDir()
+	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		data, err := os.ReadFile(filepath.Join(projectDir, f))
+		if os.IsNotExist(err) {
+			continue // deleted in the working tree
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// editFile replaces old, which must be there, with new in one of dir's files.
+func editFile(t *testing.T, dir, file, old, new string) {
+	t.Helper()
+	path := filepath.Join(dir, file)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s has no %q", file, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gitIn runs git in dir, as a throwaway identity.
+func gitIn(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+// The comparison, on hand-made estimates: changed lines only, matched by key, with their causes.
+func TestDeltaCompare(t *testing.T) {
+	before := &Estimate{Stack: "production", BudgetUSD: 1000, Total: 700, TotalMax: 700, Lines: []Line{
+		{Component: compRDS, Item: "db.r6g.xlarge primary", Key: "db|h", Monthly: 655.54, MonthlyMax: 655.54, UnitPrice: 0.449},
+		{Component: compCache, Item: "cache.r7g.large × 3", Key: "cache|h", Monthly: 44.46, MonthlyMax: 44.46},
+		{Component: compNAT, Item: "NAT processing", Key: "nat|GB", Monthly: 10, MonthlyMax: 10, Assumption: "imagePullsGB 200"},
+	}}
+	after := &Estimate{Stack: "production", BudgetUSD: 1000, Total: 1400, TotalMax: 1400, Lines: []Line{
+		{Component: compRDS, Item: "db.r6g.2xlarge primary", Key: "db|h", Monthly: 1312.54, MonthlyMax: 1312.54, UnitPrice: 0.899},
+		{Component: compCache, Item: "cache.r7g.large × 3", Key: "cache|h", Monthly: 44.46, MonthlyMax: 44.46},
+		{Component: compNAT, Item: "NAT processing", Key: "nat|GB", Monthly: 12, MonthlyMax: 12, Assumption: "imagePullsGB 250"},
+		{Component: compKMS, Item: "1 key", Key: "kms", Monthly: 2, MonthlyMax: 2},
+	}}
+	d := &stackDelta{name: "production", before: before, after: after, code: []string{"internal/plan/usage.yaml"},
+		settings: []Change{{Path: "taskmanager:database.instanceClass", A: "db.r6g.xlarge", B: "db.r6g.2xlarge"}}}
+	d.compare()
+	if len(d.changed) != 3 {
+		t.Fatalf("changed = %+v, want the database, the NAT and the new key", d.changed)
+	}
+	db, nat, key := d.changed[0], d.changed[1], d.changed[2]
+	if db.item != "db.r6g.xlarge primary → db.r6g.2xlarge primary" || cents(db.diff()) != 65700 ||
+		db.cause != "taskmanager:database.instanceClass: db.r6g.xlarge → db.r6g.2xlarge" {
+		t.Errorf("database line = %+v", db)
+	}
+	if nat.cause != "usage assumption imagePullsGB 200 → imagePullsGB 250 (internal/plan/usage.yaml)" || cents(nat.diff()) != 200 {
+		t.Errorf("NAT line = %+v", nat)
+	}
+	if key.item != "1 key (new)" || key.before != 0 || key.cause != "code: internal/plan/usage.yaml" {
+		t.Errorf("new line = %+v", key)
+	}
+	// 1,400 > 1,000: over budget, naming the lines that grew most, largest first.
+	for _, want := range []string{"is over taskmanager:budget.monthlyUSD ($1,000.00) by $400.00",
+		"the lines that grew most: RDS db.r6g.xlarge primary → db.r6g.2xlarge primary +$657.00; NAT NAT processing +$2.00; KMS 1 key (new) +$2.00"} {
+		if !strings.Contains(d.overBudget, want) {
+			t.Errorf("over budget %q lacks %q", d.overBudget, want)
+		}
+	}
+}
+
+// The issue's "done when": a size changed in one stack file on a branch makes delta report that
+// stack's changed lines with the right sign, and no change for the others; a budget below the
+// estimate fails it (exit 3) naming the budget; each side is evaluated by its own code. A
+// missing base ref and a stack file that does not load on either side are errors naming the side.
+func TestDelta(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Fatal("plan delta needs git")
+	}
+	dir := copyProject(t)
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	gitIn(t, dir, "add", "-A")
+	gitIn(t, dir, "commit", "-q", "-m", "base")
+
+	// The branch: production's database one size up, staging's budget below its estimate.
+	editFile(t, dir, "Pulumi.production.yaml", "instanceClass: db.r6g.xlarge", "instanceClass: db.r6g.2xlarge")
+	editFile(t, dir, "Pulumi.staging.yaml", "monthlyUSD: 720", "monthlyUSD: 700")
+
+	// A working-tree stack file that does not load: an error naming the side, before any build.
+	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: 105", "monthlyUSD: -1")
+	code, _, errOut := runPlan(t, "delta", "--base", "main", "--dir", dir, "dev")
+	if code != 1 || !strings.Contains(errOut, `error: working tree: stack "dev" has invalid configuration`) ||
+		!strings.Contains(errOut, "taskmanager:budget.monthlyUSD: -1 is negative") {
+		t.Errorf("a bad working-tree stack file: exit %d, stderr:\n%s", code, errOut)
+	}
+	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: -1", "monthlyUSD: 105")
+
+	code, _, errOut = runPlan(t, "delta", "--base", "no-such-branch", "--dir", dir)
+	if code != 1 || !strings.Contains(errOut, `error: base: git ref "no-such-branch" does not exist`) {
+		t.Errorf("a missing base: exit %d, stderr:\n%s", code, errOut)
+	}
+
+	code, out, errOut := runPlan(t, "delta", "--base", "main", "--dir", dir, "--markdown")
+	if code != ExitOverBudget {
+		t.Fatalf("exit %d, want %d (staging over budget); stderr:\n%s", code, ExitOverBudget, errOut)
+	}
+	prod, err := EstimateCost(evaluate(t, "production"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// db.r6g.2xlarge Multi-AZ: $0.899 × 1,460 h = $1,312.54, from $655.54; its proxy 8 vCPU for 4: +$43.80.
+	for _, want := range []string{
+		"| RDS | db.r6g.xlarge primary, Multi-AZ (primary + standby) → db.r6g.2xlarge primary, Multi-AZ (primary + standby) | $655.54 | $1,312.54 | +$657.00 | +$657.00 | taskmanager:database.instanceClass: db.r6g.xlarge → db.r6g.2xlarge |",
+		"| RDS Proxy | RDS Proxy for db.r6g.xlarge: 4 vCPU → RDS Proxy for db.r6g.2xlarge: 8 vCPU | $43.80 | $87.60 | +$43.80 | +$43.80 |",
+		"Total for production: " + money(prod.Total) + " → " + money(prod.Total+700.80) + " a month (+$700.80)",
+		"Total for production at the maximum counts: " + money(prod.TotalMax) + " → " + money(prod.TotalMax+700.80) + " a month (+$700.80)",
+		"No change in cost for dev: ",
+		"No change in cost for staging: ",
+		"This change sets `taskmanager:budget.monthlyUSD`: 720 → 700.",
+		"**Over budget**: stack staging: the estimate at the desired counts, ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("delta lacks %q:\n%s", want, out)
+		}
+	}
+	if n := len(regexp.MustCompile(`(?m)^\| RDS`).FindAllString(out, -1)); n != 2 {
+		t.Errorf("%d changed lines, want the primary and its proxy:\n%s", n, out)
+	}
+	if !regexp.MustCompile(`(?m)^### dev\n\nNo change`).MatchString(out) {
+		t.Errorf("dev is not reported unchanged in one line:\n%s", out)
+	}
+	if !strings.Contains(errOut, "error: stack staging: the estimate at the desired counts") || !strings.Contains(errOut, "over taskmanager:budget.monthlyUSD ($700.00)") {
+		t.Errorf("stderr does not name staging's budget:\n%s", errOut)
+	}
+
+	// A base whose stack file does not load (committed broken, fixed in the working tree).
+	editFile(t, dir, "Pulumi.staging.yaml", "monthlyUSD: 700", "monthlyUSD: lots")
+	gitIn(t, dir, "commit", "-q", "-am", "broken staging")
+	editFile(t, dir, "Pulumi.staging.yaml", "monthlyUSD: lots", "monthlyUSD: 720")
+	code, _, errOut = runPlan(t, "delta", "--base", "HEAD", "--dir", dir, "staging")
+	if code != 1 || !regexp.MustCompile(`error: base HEAD \([0-9a-f]{12}\): stack staging does not load:`).MatchString(errOut) ||
+		!strings.Contains(errOut, `taskmanager:budget.monthlyUSD: "lots" is not a number`) {
+		t.Errorf("a base stack file that does not load: exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// A base without `cost --json` is refused, naming it, rather than compared wrongly.
+func TestDeltaBaseWithoutJSON(t *testing.T) {
+	dir := copyProject(t)
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	gitIn(t, dir, "add", "-A")
+	gitIn(t, dir, "commit", "-q", "-m", "base")
+	d := &baseTree{ref: "main", sha: "0123456789abcdef", dir: dir, plan: "/bin/sh"}
+	// A stand-in for an old cmd/plan: the flag package's complaint, exit 2.
+	script := filepath.Join(t.TempDir(), "plan")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'error: flag provided but not defined: -json' >&2\nexit 2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.plan = script
+	_, _, err := d.estimate("dev")
+	if err == nil || err.Error() != "base main (0123456789ab) predates `plan cost --json`, which plan delta reads from the base; compare with a later commit" {
+		t.Errorf("err = %v", err)
+	}
+}

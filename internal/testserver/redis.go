@@ -1,9 +1,7 @@
 package testserver
 
 import (
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -26,8 +24,9 @@ type Redis struct {
 	proc     *process
 }
 
-// StartRedis starts redis-server (from PATH) in a new temporary directory, without persistence.
-func StartRedis() (*Redis, error) {
+// StartRedis starts redis-server (from PATH) in a new temporary directory, without persistence,
+// requiring password.
+func StartRedis(password string) (*Redis, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server is not installed (%v)", err)
@@ -53,10 +52,6 @@ func StartRedis() (*Redis, error) {
 	if err != nil {
 		return fail(err)
 	}
-	secret := make([]byte, 16)
-	if _, err := rand.Read(secret); err != nil {
-		return fail(err)
-	}
 	port, err := freePort()
 	if err != nil {
 		return fail(err)
@@ -67,7 +62,7 @@ func StartRedis() (*Redis, error) {
 		return fail(err)
 	}
 	defer logFile.Close()
-	r := &Redis{Host: Host, Port: port, Password: hex.EncodeToString(secret), CA: ca, Version: strings.TrimSpace(string(out))}
+	r := &Redis{Host: Host, Port: port, Password: password, CA: ca, Version: strings.TrimSpace(string(out))}
 	// The password goes through a config file, not the command line, where ps would show it.
 	conf := strings.Join([]string{
 		"bind 127.0.0.1", "port 0", "tls-port " + strconv.Itoa(port),

@@ -377,6 +377,7 @@ func (e *environment) compute(f foundation, d data, front *edge.Edge, rotation *
 	a.release, err = release.NewBlueGreen(e.ctx, cfg.Stack, &release.Args{
 		ClusterName:         a.compute.ClusterName,
 		ServiceName:         a.compute.ServiceNames[compute.API],
+		ApplicationName:     compute.CodeDeployApplicationName(cfg.Stack),
 		DeploymentGroupName: compute.BlueGreenGroup,
 		Targets:             release.Targets(*front.BlueGreen),
 		// The release's resources were the compute's children until the release had a

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -185,10 +186,15 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 }
 
 // The security groups and their rules are the firewall's. They were the network's: each carries
-// an alias of its URN there, so that `pulumi up` moves it instead of replacing it.
+// an alias of its URN there, so that `pulumi up` moves it instead of replacing it. The groups of
+// the roles added since (nat, proxy, queue-depth), and the rules to or from them, never were,
+// and carry none.
 func TestFirewallOwnsTheGroupsAndTheirRules(t *testing.T) {
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
+			// <stack>-<group>[-<in|out>-<port>-<peer>]
+			later := regexp.MustCompile(`^` + stack + `-(nat|proxy|queue-depth)(-|$)|-(nat|proxy|queue-depth)$`)
+			laterSeen := 0
 			rec := runStack(t, stack)
 			fw := one(t, rec, "taskmanager:firewall:Firewall", stack)
 			owned := []string{
@@ -206,10 +212,16 @@ func TestFirewallOwnsTheGroupsAndTheirRules(t *testing.T) {
 				}
 				children++
 				assert.Contains(t, owned, r.Type, "%s: the firewall holds groups and rules only", r.Name)
+				if later.MatchString(r.Name) {
+					laterSeen++
+					assert.Empty(t, r.Aliases, "%s: came with the firewall, never under the network", r.Name)
+					continue
+				}
 				was := strings.Replace(r.URN, "::taskmanager:firewall:Firewall$", "::taskmanager:network:Network$", 1)
 				assert.Equal(t, []string{was}, r.Aliases, "%s: moved from the network", r.Name)
 			}
 			assert.Equal(t, len(rec.All(owned[0]))+len(rec.All(owned[1]))+len(rec.All(owned[2])), children)
+			assert.NotZero(t, laterSeen, "every stack has one of the later roles")
 		})
 	}
 }

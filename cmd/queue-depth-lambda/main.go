@@ -7,34 +7,21 @@
 package main
 
 import (
-	"context"
 	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/taskmanager/taskmanager-infra/internal/lambdamain"
 	"github.com/taskmanager/taskmanager-infra/internal/queuedepth"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := queuedepth.LoadConfig(os.Getenv)
-	if err != nil {
-		// Failing the init phase makes every invocation report this message.
-		log.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(newMeasurer(cfg, awsCfg, log).Handle)
+	lambdamain.Run(queuedepth.LoadConfig, func(cfg queuedepth.Config, awsCfg aws.Config, log *slog.Logger) any {
+		return newMeasurer(cfg, awsCfg, log).Handle
+	})
 }
 
 // newMeasurer wires the AWS clients and the Redis dialer to the configuration.

@@ -10,40 +10,29 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/taskmanager/taskmanager-infra/internal/lambdamain"
 	"github.com/taskmanager/taskmanager-infra/internal/rotation"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := rotation.LoadConfig(os.Getenv)
-	if err != nil {
-		// Failing the init phase makes every invocation report this message.
-		log.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	r := &rotation.Rotator{
-		Secrets:    secretsmanager.NewFromConfig(awsCfg),
-		ECS:        ecs.NewFromConfig(awsCfg),
-		CodeDeploy: codedeploy.NewFromConfig(awsCfg),
-		Connect:    connect,
-		Config:     cfg,
-		Log:        log,
-	}
-	lambda.Start(r.Handle)
+	lambdamain.Run(rotation.LoadConfig, func(cfg rotation.Config, awsCfg aws.Config, log *slog.Logger) any {
+		r := &rotation.Rotator{
+			Secrets:    secretsmanager.NewFromConfig(awsCfg),
+			ECS:        ecs.NewFromConfig(awsCfg),
+			CodeDeploy: codedeploy.NewFromConfig(awsCfg),
+			Connect:    connect,
+			Config:     cfg,
+			Log:        log,
+		}
+		return r.Handle
+	})
 }
 
 // connect opens the session the rotator configured (host, port and database from the

@@ -4,7 +4,6 @@ package bastion
 
 import (
 	"encoding/json"
-	"fmt"
 	"regexp"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -14,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
+	"github.com/taskmanager/taskmanager-infra/internal/hardening"
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
 	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
@@ -102,11 +102,8 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		return nil, err
 	}
 
-	role, err := iam.NewRole(ctx, base, &iam.RoleArgs{
-		Description:       pulumi.Sprintf("The %s bastion: SSM Session Manager and its session logs", args.Stack),
-		AssumeRolePolicy:  iampolicy.AssumeRole("ec2.amazonaws.com"),
-		ManagedPolicyArns: pulumi.StringArray{pulumi.String("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")},
-		InlinePolicies: iam.RoleInlinePolicyArray{iam.RoleInlinePolicyArgs{
+	profile, err := hardening.SSMInstanceProfile(ctx, base, pulumi.Sprintf("The %s bastion: SSM Session Manager and its session logs", args.Stack),
+		iam.RoleInlinePolicyArray{iam.RoleInlinePolicyArgs{
 			Name: pulumi.String("session-logs"),
 			Policy: iampolicy.Render(func(a []string) iampolicy.Document {
 				return iampolicy.New(
@@ -115,42 +112,25 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 					iampolicy.Allow([]string{"logs:DescribeLogGroups"}, "*"),
 				)
 			}, logs.Arn),
-		}},
-	}, parent)
+		}}, parent)
 	if err != nil {
 		return nil, err
 	}
-	profile, err := iam.NewInstanceProfile(ctx, base, &iam.InstanceProfileArgs{Role: role.Name}, parent)
+	ami, err := hardening.AmazonLinuxImage(ctx, "the bastion")
 	if err != nil {
 		return nil, err
-	}
-	ami, err := ec2.LookupAmi(ctx, &ec2.LookupAmiArgs{
-		Owners:     []string{"amazon"},
-		MostRecent: pulumi.BoolRef(true),
-		Filters: []ec2.GetAmiFilter{
-			{Name: "name", Values: []string{"al2023-ami-2023.*-arm64"}},
-			{Name: "architecture", Values: []string{"arm64"}},
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("looking up the Amazon Linux 2023 image for the bastion: %w", err)
 	}
 	instance, err := ec2.NewInstance(ctx, base, &ec2.InstanceArgs{
-		Ami:                      pulumi.String(ami.Id),
+		Ami:                      pulumi.String(ami),
 		InstanceType:             pulumi.String(args.Config.InstanceType),
 		SubnetId:                 args.SubnetID,
 		VpcSecurityGroupIds:      pulumi.StringArray{args.SecurityGroupID},
 		AssociatePublicIpAddress: pulumi.Bool(false),
 		IamInstanceProfile:       profile.Name,
 		Monitoring:               pulumi.Bool(true),
-		// IMDSv2 only: no credential theft through a forged metadata request.
-		MetadataOptions: ec2.InstanceMetadataOptionsArgs{
-			HttpEndpoint: pulumi.String("enabled"), HttpTokens: pulumi.String("required"), HttpPutResponseHopLimit: pulumi.Int(1),
-		},
-		RootBlockDevice: ec2.InstanceRootBlockDeviceArgs{
-			Encrypted: pulumi.Bool(true), KmsKeyId: args.KeyArn, VolumeType: pulumi.String("gp3"), VolumeSize: pulumi.Int(8),
-		},
-		Tags: pulumi.StringMap{"Name": pulumi.String(naming.For(args.Stack).Resource("bastion"))},
+		MetadataOptions:          hardening.Metadata(),
+		RootBlockDevice:          hardening.RootVolume(args.KeyArn),
+		Tags:                     pulumi.StringMap{"Name": pulumi.String(naming.For(args.Stack).Resource("bastion"))},
 	}, parent, pulumi.IgnoreChanges([]string{"ami"})) // a newer image must not replace the bastion mid-session
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ package firewall
 
 import (
 	"fmt"
+	"slices"
 
 	awsec2 "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -99,11 +100,15 @@ type Args struct {
 	// TestListenerPort, when not 0, is the blue/green test listener: reachable from the VPC only.
 	TestListenerPort int
 	// PreviousParent, when set, is the component the groups and rules were registered under
-	// before the firewall had a component of its own (the network). Each carries an alias with
-	// it as parent, so that `pulumi up` moves them instead of replacing every group and rule:
-	// keep it while a stack may still hold them there.
+	// before the firewall had a component of its own (the network). Each of those carries an
+	// alias with it as parent, so that `pulumi up` moves them instead of replacing every group
+	// and rule: keep it while a stack may still hold them there. The roles that came later
+	// (sinceFirewall) never lived there, and their groups and rules carry no alias.
 	PreviousParent pulumi.Resource
 }
+
+// sinceFirewall are the roles added after the groups moved from the network to the firewall.
+var sinceFirewall = map[Role]bool{Proxy: true, Nat: true, QueueDepth: true}
 
 // Firewall is the security groups of one environment and the rules between them.
 type Firewall struct {
@@ -134,8 +139,13 @@ func NewFirewall(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 		return nil, err
 	}
 	childOpts := []pulumi.ResourceOption{pulumi.Parent(f)}
-	if args.PreviousParent != nil {
-		childOpts = append(childOpts, pulumi.Aliases([]pulumi.Alias{{Parent: args.PreviousParent}}))
+	// optsFor are the options of a group, or of a rule between roles: an alias under the
+	// previous parent for what lived there, none for what came with the later roles.
+	optsFor := func(roles ...Role) []pulumi.ResourceOption {
+		if args.PreviousParent == nil || slices.ContainsFunc(roles, func(r Role) bool { return sinceFirewall[r] }) {
+			return childOpts
+		}
+		return append(slices.Clip(childOpts), pulumi.Aliases([]pulumi.Alias{{Parent: args.PreviousParent}}))
 	}
 
 	groupIDs := pulumi.StringMap{}
@@ -146,7 +156,7 @@ func NewFirewall(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 		sg, err := awsec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, role), &awsec2.SecurityGroupArgs{
 			VpcId:       args.VpcID,
 			Description: pulumi.String(descriptions[role]),
-		}, childOpts...)
+		}, optsFor(role)...)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +166,7 @@ func NewFirewall(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 	f.GroupIDs = groupIDs.ToStringMapOutput()
 
 	for _, r := range matrix(args) {
-		created, err := newRule(ctx, name, r, f.ids, args.VpcCidr, args.PrivateSubnetCidrs, childOpts)
+		created, err := newRule(ctx, name, r, f.ids, args.VpcCidr, args.PrivateSubnetCidrs, optsFor(r.group, r.peer))
 		if err != nil {
 			return nil, err
 		}

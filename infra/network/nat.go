@@ -6,10 +6,9 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	awsec2 "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
+	"github.com/taskmanager/taskmanager-infra/internal/hardening"
 	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
@@ -64,31 +63,16 @@ func NewNat(ctx *pulumi.Context, name string, args *NatArgs, opts ...pulumi.Reso
 	base := name + "-nat"
 
 	// Session Manager is the only way in: the role has AWS's managed SSM policy and nothing else.
-	role, err := iam.NewRole(ctx, base, &iam.RoleArgs{
-		Description:       pulumi.Sprintf("The %s NAT instance: Session Manager only", args.Stack),
-		AssumeRolePolicy:  iampolicy.AssumeRole("ec2.amazonaws.com"),
-		ManagedPolicyArns: pulumi.StringArray{pulumi.String("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")},
-	}, parent)
+	profile, err := hardening.SSMInstanceProfile(ctx, base, pulumi.Sprintf("The %s NAT instance: Session Manager only", args.Stack), nil, parent)
 	if err != nil {
 		return nil, err
 	}
-	profile, err := iam.NewInstanceProfile(ctx, base, &iam.InstanceProfileArgs{Role: role.Name}, parent)
+	ami, err := hardening.AmazonLinuxImage(ctx, "the NAT instance")
 	if err != nil {
 		return nil, err
-	}
-	ami, err := awsec2.LookupAmi(ctx, &awsec2.LookupAmiArgs{
-		Owners:     []string{"amazon"},
-		MostRecent: pulumi.BoolRef(true),
-		Filters: []awsec2.GetAmiFilter{
-			{Name: "name", Values: []string{"al2023-ami-2023.*-arm64"}},
-			{Name: "architecture", Values: []string{"arm64"}},
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("looking up the Amazon Linux 2023 image for the NAT instance: %w", err)
 	}
 	instance, err := awsec2.NewInstance(ctx, base, &awsec2.InstanceArgs{
-		Ami:                 pulumi.String(ami.Id),
+		Ami:                 pulumi.String(ami),
 		InstanceType:        pulumi.String(NatInstanceSize),
 		SubnetId:            n.PublicSubnetIDs.Index(pulumi.Int(0)),
 		VpcSecurityGroupIds: pulumi.StringArray{args.SecurityGroupID},
@@ -99,14 +83,8 @@ func NewNat(ctx *pulumi.Context, name string, args *NatArgs, opts ...pulumi.Reso
 		// It forwards packets that are neither from nor to itself.
 		SourceDestCheck:    pulumi.Bool(false),
 		IamInstanceProfile: profile.Name,
-		// IMDSv2 only, one hop: no credential theft through a forged metadata request, and
-		// nothing behind the instance reaches its metadata.
-		MetadataOptions: awsec2.InstanceMetadataOptionsArgs{
-			HttpEndpoint: pulumi.String("enabled"), HttpTokens: pulumi.String("required"), HttpPutResponseHopLimit: pulumi.Int(1),
-		},
-		RootBlockDevice: awsec2.InstanceRootBlockDeviceArgs{
-			Encrypted: pulumi.Bool(true), KmsKeyId: args.KeyArn, VolumeType: pulumi.String("gp3"), VolumeSize: pulumi.Int(8),
-		},
+		MetadataOptions:    hardening.Metadata(),
+		RootBlockDevice:    hardening.RootVolume(args.KeyArn),
 		// User data runs on the first boot only: a change of it must replace the instance (the
 		// routes then move to the new one's interface) rather than leave the old setup running.
 		UserData:                pulumi.String(natUserData(args.Stack, n.PrivateSubnetCidrs)),

@@ -37,12 +37,13 @@ type Targets struct {
 // Args configures a BlueGreen release.
 type Args struct {
 	// ClusterName and ServiceName are the ECS service CodeDeploy deploys (its deployment
-	// controller is CODE_DEPLOY). The application is named <cluster>-api.
+	// controller is CODE_DEPLOY).
 	ClusterName, ServiceName pulumi.StringInput
-	// DeploymentGroupName is the deployment group's name, which the pipeline and the rotation
-	// functions are given before the group exists.
-	DeploymentGroupName string
-	Targets             Targets
+	// ApplicationName and DeploymentGroupName are the application's and the deployment group's
+	// names, which the pipeline and the rotation functions are given before they exist (the
+	// namer's: compute.CodeDeployApplicationName, compute.BlueGreenGroup).
+	ApplicationName, DeploymentGroupName string
+	Targets                              Targets
 	// PreviousParent, when set, is the component the release's resources were registered under
 	// before the release had a component of its own (the compute). Each carries an alias with
 	// it as parent, so that `pulumi up` moves them instead of replacing them: keep it while a
@@ -66,8 +67,8 @@ type BlueGreen struct {
 // NewBlueGreen deploys the service through CodeDeploy: 10% of traffic to the new tasks for 15
 // minutes, then all of it; a failure or a firing alarm rolls back; the old tasks stay for an hour.
 func NewBlueGreen(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*BlueGreen, error) {
-	if args.DeploymentGroupName == "" {
-		return nil, fmt.Errorf("release %s: DeploymentGroupName is empty", name)
+	if args.ApplicationName == "" || args.DeploymentGroupName == "" {
+		return nil, fmt.Errorf("release %s: ApplicationName or DeploymentGroupName is empty", name)
 	}
 	b := &BlueGreen{}
 	if err := ctx.RegisterComponentResource(blueGreenType, name, b, opts...); err != nil {
@@ -92,7 +93,7 @@ func NewBlueGreen(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.R
 		return nil, err
 	}
 	app, err := codedeploy.NewApplication(ctx, name, &codedeploy.ApplicationArgs{
-		Name:            pulumi.Sprintf("%s-api", args.ClusterName),
+		Name:            pulumi.String(args.ApplicationName),
 		ComputePlatform: pulumi.String("ECS"),
 	}, append(childOpts, pulumi.DeleteBeforeReplace(true))...) // the pipeline and the rotation deploy through these names
 	if err != nil {

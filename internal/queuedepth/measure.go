@@ -182,8 +182,7 @@ func (m *Measurer) measureQueues(ctx context.Context, now time.Time, log *slog.L
 		age, known := 0.0, true
 		for j, tail := range tails[i*len(priorityLists) : (i+1)*len(priorityLists)] {
 			qr.Backlog += tail.Len
-			// The lists are read without a transaction: a list LLEN saw non-empty may be empty by
-			// LINDEX, which then has no message to date, and the other way round.
+			// A list may be empty (no message to date), or its message too large to read.
 			if tail.Oldest == nil && !tail.OldestTooLarge {
 				continue
 			}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,25 +68,26 @@ func unixAgo(seconds float64) float64 {
 
 type fixture struct {
 	sm    *fakeSecrets
-	redis *fakeRedis
+	redis *broker
 	ecs   *fakeECS
 	cw    *fakeCloudWatch
 	logs  *bytes.Buffer
 	m     *Measurer
 }
 
-// newFixture is the worker service running `running` tasks, two queues, and no message yet.
+// newFixture is the worker service running `running` tasks, two queues, and no message yet in
+// the package's redis-server, which the broker secret names.
 func newFixture(t *testing.T, running int32) *fixture {
 	t.Helper()
 	fx := &fixture{
-		sm:    &fakeSecrets{values: map[string]string{secretARN: brokerURL}},
-		redis: &fakeRedis{lists: map[string][][]byte{}, tooLarge: map[string]bool{}},
+		redis: newBroker(t),
 		ecs: &fakeECS{services: map[string]ecstypes.Service{
 			cluster + "/" + service: {ServiceName: aws.String(service), Status: aws.String("ACTIVE"), RunningCount: running, DesiredCount: running},
 		}},
 		cw:   &fakeCloudWatch{},
 		logs: &bytes.Buffer{},
 	}
+	fx.sm = &fakeSecrets{values: map[string]string{secretARN: fx.redis.secret()}}
 	cfg, err := LoadConfig(func(k string) string {
 		return map[string]string{EnvBrokerSecretARN: secretARN, EnvECSCluster: cluster, EnvECSService: service, EnvQueues: "celery,emails"}[k]
 	})
@@ -155,7 +158,7 @@ func TestPublishesBacklogPerTaskAndAge(t *testing.T) {
 	// Where it looked: the broker secret, each queue's four lists in one round trip, the service.
 	assert.Equal(t, []string{secretARN}, fx.sm.calls)
 	require.Len(t, fx.redis.dialed, 1)
-	assert.Equal(t, BrokerURL{Host: redisHost, Port: 6379, Password: token}, fx.redis.dialed[0])
+	assert.Equal(t, BrokerURL{Host: rs.Host, Port: rs.Port, Password: token}, fx.redis.dialed[0])
 	assert.Equal(t, [][]string{{
 		"celery", "celery\x06\x163", "celery\x06\x166", "celery\x06\x169",
 		"emails", "emails\x06\x163", "emails\x06\x166", "emails\x06\x169",
@@ -233,10 +236,10 @@ func TestAgeUnknownIsNotPublished(t *testing.T) {
 			fx := newFixture(t, 2)
 			fx.redis.push("celery", message(sentAt), message(unixAgo(10)))
 			switch sentAt {
-			case "too large":
-				fx.redis.tooLarge["celery"] = true
+			case "too large": // with a publish time, which the function does not read
+				fx.redis.set("celery", 1, `{"headers":{"sent_at":`+fmt.Sprint(unixAgo(30))+`},"body":"`+strings.Repeat("A", maxMessage)+`"}`)
 			case "raw":
-				fx.redis.lists["celery"][1] = []byte("pickle:" + argsMarker)
+				fx.redis.set("celery", 1, "pickle:"+argsMarker)
 			}
 			fx.redis.push("emails", message(unixAgo(4)))
 			res, err := fx.m.Handle(context.Background())
@@ -339,6 +342,15 @@ func TestECSFailurePublishesRedisMetricsAndFails(t *testing.T) {
 	}
 }
 
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return port
+}
+
 // Without Redis there is nothing true to publish: no metric, an error, and the token nowhere.
 func TestBrokerFailurePublishesNothing(t *testing.T) {
 	for name, tc := range map[string]struct {
@@ -367,13 +379,21 @@ func TestBrokerFailurePublishesNothing(t *testing.T) {
 		},
 		"redis unreachable": {
 			setup: func(fx *fixture) {
-				fx.redis.dialErr = fmt.Errorf("connect to Redis at %s:6379 over TLS: i/o timeout", redisHost)
+				fx.sm.values[secretARN] = fmt.Sprintf("rediss://:%s@localhost:%d/0", token, closedPort(t))
 			},
-			wantErr: "connect to Redis at " + redisHost + ":6379 over TLS",
+			wantErr: "connect to Redis at localhost:",
 		},
-		"redis refuses": {
-			setup:   func(fx *fixture) { fx.redis.tailsErr = errors.New(`LLEN "celery" on Redis: WRONGTYPE`) },
-			wantErr: "WRONGTYPE",
+		"redis refuses the token": {
+			setup: func(fx *fixture) {
+				fx.sm.values[secretARN] = strings.Replace(fx.redis.secret(), token, "old-"+token, 1)
+			},
+			wantErr: "AUTH refused by Redis at localhost:",
+		},
+		"a queue is not a list": {
+			setup: func(fx *fixture) {
+				require.NoError(t, fx.redis.admin.HSet(context.Background(), "emails\x06\x169", "k", "v").Err())
+			},
+			wantErr: `key "emails\x06\x169" on Redis at localhost:`,
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -383,7 +403,6 @@ func TestBrokerFailurePublishesNothing(t *testing.T) {
 			_, err := fx.m.Handle(context.Background())
 			require.ErrorContains(t, err, tc.wantErr)
 			assert.NotContains(t, err.Error(), token)
-			assert.NotContains(t, err.Error(), brokerURL)
 			assert.Empty(t, fx.cw.calls)
 			assert.Empty(t, fx.ecs.calls)
 		})

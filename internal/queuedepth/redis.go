@@ -1,24 +1,16 @@
 package queuedepth
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"strconv"
 	"strings"
 	"time"
-)
 
-// This file is a minimal Redis client: RESP2 over TLS, with the commands the function sends
-// (AUTH, SELECT, LLEN and LINDEX), pipelined in one round trip. A general client (go-redis) would
-// bring connection pools, retries, cluster and sentinel support and RESP3 for a function that
-// opens one connection a minute and reads two integers and a string per list; this is the whole
-// protocol it needs, and all of it is tested against a TLS server in redis_test.go.
+	"github.com/redis/go-redis/v9"
+)
 
 const (
 	// dialTimeout bounds the TCP and TLS handshake, so that a missing security-group rule fails
@@ -26,11 +18,9 @@ const (
 	dialTimeout = 5 * time.Second
 	// sessionTimeout bounds the whole session when the context has no earlier deadline.
 	sessionTimeout = 20 * time.Second
-	// maxMessage is the largest message LINDEX reads into memory to find its publish time; a
-	// larger one is skipped on the wire and its queue's age is reported as unknown.
+	// maxMessage is the largest message the function reads to find its publish time; a larger
+	// one never leaves Redis (see tailsScript) and its queue's age is reported as unknown.
 	maxMessage = 1 << 20
-	// maxLine bounds a status, error or length line.
-	maxLine = 64 << 10
 )
 
 // ListTail is what the function reads of one Redis list: its length and its rightmost element,
@@ -54,202 +44,147 @@ type Broker interface {
 // Dial opens an authenticated session with the broker. DialRedis implements it.
 type Dial func(ctx context.Context, u BrokerURL) (Broker, error)
 
-// DialRedis connects to u over TLS verified against the system roots (TLSConfig), sends AUTH,
-// and SELECTs u's database when it is not 0. Its errors carry the address, never the token.
+// DialRedis connects to u over TLS verified against the system roots (TLSConfig), authenticates
+// and selects u's database. Its errors carry the address, never the token.
 func DialRedis(ctx context.Context, u BrokerURL) (Broker, error) {
-	c, err := dialRedis(ctx, u, TLSConfig(u.Host))
+	b, err := dialRedis(ctx, u, TLSConfig(u.Host))
 	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return b, nil
 }
 
-type redisConn struct {
-	conn  net.Conn
-	r     *bufio.Reader
-	w     *bufio.Writer
-	addr  string
-	token string // only to scrub it from the server's error messages
-	stop  func() bool
+// redisBroker is one go-redis connection: a pool of one, no retries (the next invocation, a
+// minute later, is the retry), RESP2, and no CLIENT SETINFO (nothing the function needs).
+type redisBroker struct {
+	client   *redis.Client
+	addr     string
+	token    string    // only to scrub it from errors
+	deadline time.Time // of the whole session
 }
 
-func dialRedis(ctx context.Context, u BrokerURL, cfg *tls.Config) (*redisConn, error) {
-	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: dialTimeout}, Config: cfg}
-	nc, err := d.DialContext(ctx, "tcp", u.Addr())
-	if err != nil {
-		return nil, fmt.Errorf("connect to Redis at %s over TLS: %w", u.Addr(), err)
-	}
+func dialRedis(ctx context.Context, u BrokerURL, cfg *tls.Config) (*redisBroker, error) {
 	deadline := time.Now().Add(sessionTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if err := nc.SetDeadline(deadline); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("connect to Redis at %s: %w", u.Addr(), err)
+	b := &redisBroker{
+		client: redis.NewClient(&redis.Options{
+			Addr: u.Addr(), Username: u.Username, Password: u.Password, DB: u.DB,
+			// go-redis's own TLS dialer ignores the context: this one ends the handshake at the
+			// session's deadline too, not only after dialTimeout.
+			Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				d := tls.Dialer{NetDialer: &net.Dialer{Timeout: dialTimeout}, Config: cfg}
+				return d.DialContext(ctx, network, addr)
+			},
+			// Reads and writes end at the context's deadline, which every call sets to the
+			// session's (ContextTimeoutEnabled); without it go-redis would use its own timeouts.
+			ContextTimeoutEnabled: true,
+			PoolSize:              1,
+			MaxRetries:            -1,
+			Protocol:              2,
+			DisableIdentity:       true,
+		}),
+		addr:     u.Addr(),
+		token:    u.Password,
+		deadline: deadline,
 	}
-	c := &redisConn{
-		conn:  nc,
-		r:     bufio.NewReaderSize(nc, maxLine),
-		w:     bufio.NewWriter(nc),
-		addr:  u.Addr(),
-		token: u.Password,
-		// A cancelled invocation unblocks a read or write in progress.
-		stop: context.AfterFunc(ctx, func() { nc.Close() }),
-	}
-	cmds := [][]string{{"AUTH", u.Password}}
-	if u.Username != "" {
-		cmds[0] = []string{"AUTH", u.Username, u.Password}
-	}
-	if u.DB != 0 {
-		cmds = append(cmds, []string{"SELECT", strconv.Itoa(u.DB)})
-	}
-	replies, err := c.pipeline(cmds)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	for i, rep := range replies {
-		if rep.kind == '+' && rep.text == "OK" {
-			continue
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	// go-redis connects on the first command: PING makes the handshake and AUTH happen here.
+	if err := b.client.Ping(ctx).Err(); err != nil {
+		_ = b.client.Close()
+		var refused redis.Error
+		if errors.As(err, &refused) {
+			return nil, b.scrub(fmt.Errorf("AUTH refused by Redis at %s: %w", b.addr, err))
 		}
-		c.Close()
-		what := "AUTH"
-		if i > 0 {
-			what = "SELECT " + strconv.Itoa(u.DB)
-		}
-		return nil, fmt.Errorf("%s refused by Redis at %s: %s", what, c.addr, c.describe(rep))
+		return nil, b.scrub(fmt.Errorf("connect to Redis at %s over TLS: %w", b.addr, err))
 	}
-	return c, nil
+	return b, nil
 }
 
-// Tails sends LLEN and LINDEX -1 for every key in one pipeline.
-func (c *redisConn) Tails(_ context.Context, keys []string) ([]ListTail, error) {
-	cmds := make([][]string, 0, 2*len(keys))
-	for _, k := range keys {
-		cmds = append(cmds, []string{"LLEN", k}, []string{"LINDEX", k, "-1"})
-	}
-	replies, err := c.pipeline(cmds)
+// tailsScript reads, for every key, the list's length and its rightmost element, in one round
+// trip and one consistent view. An element longer than ARGV[1] bytes is not returned, only its
+// length: a Celery message can be as large as its task's arguments, and go-redis, like any
+// client, reads a reply whole into memory, so a size cap on what the function reads can only be
+// applied in Redis itself, before the reply is sent. A key that is not a list yields -1 and its
+// type, so the error can name it.
+const tailsScript = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'list' and kind ~= 'none' then
+    out[i] = {-1, kind}
+  else
+    local n = redis.call('LLEN', key)
+    local tail = redis.call('LINDEX', key, -1)
+    if not tail then
+      out[i] = {n}
+    elseif #tail > tonumber(ARGV[1]) then
+      out[i] = {n, #tail}
+    else
+      out[i] = {n, tail}
+    end
+  end
+end
+return out`
+
+// Tails runs tailsScript on keys.
+func (b *redisBroker) Tails(ctx context.Context, keys []string) ([]ListTail, error) {
+	ctx, cancel := context.WithDeadline(ctx, b.deadline)
+	defer cancel()
+	replies, err := b.client.Eval(ctx, tailsScript, keys, maxMessage).Slice()
 	if err != nil {
-		return nil, err
+		return nil, b.scrub(fmt.Errorf("read %d lists on Redis at %s: %w", len(keys), b.addr, err))
+	}
+	if len(replies) != len(keys) {
+		return nil, fmt.Errorf("redis at %s answered %d lists of %d", b.addr, len(replies), len(keys))
 	}
 	tails := make([]ListTail, len(keys))
-	for i, k := range keys {
-		n, idx := replies[2*i], replies[2*i+1]
-		if n.kind != ':' {
-			return nil, fmt.Errorf("LLEN %q on Redis at %s: %s", k, c.addr, c.describe(n))
+	for i, key := range keys {
+		tail, err := listTail(replies[i])
+		if err != nil {
+			return nil, fmt.Errorf("key %q on Redis at %s: %w", key, b.addr, err)
 		}
-		if idx.kind != '$' {
-			return nil, fmt.Errorf("LINDEX %q -1 on Redis at %s: %s", k, c.addr, c.describe(idx))
-		}
-		tails[i] = ListTail{Len: n.n, Oldest: idx.bulk, OldestTooLarge: idx.tooLarge}
+		tails[i] = tail
 	}
 	return tails, nil
 }
 
-func (c *redisConn) Close() error {
-	c.stop()
-	return c.conn.Close()
+// listTail decodes one key's reply of tailsScript.
+func listTail(reply any) (ListTail, error) {
+	r, ok := reply.([]any)
+	if !ok || len(r) == 0 || len(r) > 2 {
+		return ListTail{}, fmt.Errorf("unexpected reply %T", reply)
+	}
+	n, ok := r[0].(int64)
+	if !ok {
+		return ListTail{}, fmt.Errorf("unexpected length %T", r[0])
+	}
+	if n < 0 {
+		return ListTail{}, fmt.Errorf("holds a %v, not a list", r[1])
+	}
+	if len(r) == 1 {
+		return ListTail{Len: n}, nil
+	}
+	switch tail := r[1].(type) {
+	case string:
+		return ListTail{Len: n, Oldest: []byte(tail)}, nil
+	case int64:
+		return ListTail{Len: n, OldestTooLarge: true}, nil
+	}
+	return ListTail{}, fmt.Errorf("unexpected element %T", r[1])
 }
 
-// reply is one RESP2 reply of the kinds the commands above receive.
-type reply struct {
-	kind     byte   // '+' status, '-' error, ':' integer, '$' bulk string
-	text     string // status or error
-	n        int64  // integer
-	bulk     []byte // bulk string; nil for the null bulk string
-	tooLarge bool   // a bulk string longer than maxMessage, skipped
+func (b *redisBroker) Close() error {
+	return b.client.Close()
 }
 
-// describe is an unexpected reply for an error message, with the token scrubbed from what the
-// server said (old servers quote the arguments of a command they refuse).
-func (c *redisConn) describe(r reply) string {
-	switch r.kind {
-	case '-':
-		if c.token != "" {
-			return strings.ReplaceAll(r.text, c.token, "[token]")
-		}
-		return r.text
-	case '+':
-		return fmt.Sprintf("unexpected status reply %q", r.text)
-	case ':':
-		return "unexpected integer reply"
+// scrub replaces the token wherever an error quotes it (old servers quote the arguments of a
+// command they refuse). An error that does not quote it keeps its chain, for errors.As.
+func (b *redisBroker) scrub(err error) error {
+	if b.token == "" || !strings.Contains(err.Error(), b.token) {
+		return err
 	}
-	return "unexpected bulk reply"
-}
-
-// pipeline writes every command, then reads one reply for each.
-func (c *redisConn) pipeline(cmds [][]string) ([]reply, error) {
-	for _, cmd := range cmds {
-		writeCommand(c.w, cmd)
-	}
-	if err := c.w.Flush(); err != nil {
-		return nil, fmt.Errorf("write to Redis at %s: %w", c.addr, err)
-	}
-	replies := make([]reply, len(cmds))
-	for i := range cmds {
-		rep, err := readReply(c.r)
-		if err != nil {
-			return nil, fmt.Errorf("read %s reply from Redis at %s: %w", cmds[i][0], c.addr, err)
-		}
-		replies[i] = rep
-	}
-	return replies, nil
-}
-
-// writeCommand encodes cmd as a RESP array of bulk strings; bufio.Writer keeps the first error
-// for Flush.
-func writeCommand(w *bufio.Writer, cmd []string) {
-	w.WriteString("*" + strconv.Itoa(len(cmd)) + "\r\n")
-	for _, arg := range cmd {
-		w.WriteString("$" + strconv.Itoa(len(arg)) + "\r\n")
-		w.WriteString(arg)
-		w.WriteString("\r\n")
-	}
-}
-
-var errProtocol = errors.New("protocol error from Redis")
-
-func readReply(r *bufio.Reader) (reply, error) {
-	line, err := r.ReadSlice('\n')
-	switch {
-	case errors.Is(err, bufio.ErrBufferFull):
-		return reply{}, fmt.Errorf("%w: reply line longer than %d bytes", errProtocol, maxLine)
-	case err != nil:
-		return reply{}, err
-	case len(line) < 3 || line[len(line)-2] != '\r':
-		return reply{}, fmt.Errorf("%w: malformed reply line", errProtocol)
-	}
-	kind, body := line[0], string(line[1:len(line)-2])
-	switch kind {
-	case '+', '-':
-		return reply{kind: kind, text: body}, nil
-	case ':':
-		n, err := strconv.ParseInt(body, 10, 64)
-		if err != nil {
-			return reply{}, fmt.Errorf("%w: integer reply %q", errProtocol, body)
-		}
-		return reply{kind: kind, n: n}, nil
-	case '$':
-		n, err := strconv.ParseInt(body, 10, 64)
-		switch {
-		case err != nil || n < -1:
-			return reply{}, fmt.Errorf("%w: bulk length %q", errProtocol, body)
-		case n == -1:
-			return reply{kind: kind}, nil
-		case n > maxMessage:
-			if _, err := io.CopyN(io.Discard, r, n+2); err != nil {
-				return reply{}, err
-			}
-			return reply{kind: kind, tooLarge: true}, nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return reply{}, err
-		}
-		if !bytes.HasSuffix(buf, []byte("\r\n")) {
-			return reply{}, fmt.Errorf("%w: bulk string not terminated", errProtocol)
-		}
-		return reply{kind: kind, bulk: buf[:n:n]}, nil
-	}
-	return reply{}, fmt.Errorf("%w: unexpected reply type %q", errProtocol, kind)
+	return errors.New(strings.ReplaceAll(err.Error(), b.token, "[token]"))
 }

@@ -270,7 +270,7 @@ func (r *Rotator) configureDatabase(ctx context.Context, app DatabaseSecret, mig
 		return err
 	}
 	defer closeQuietly(ctx, db)
-	if err := configureRoles(ctx, db, r.Config.DBName, app, migrations); err != nil {
+	if err := configureRoles(ctx, db, r.Config.DBName, app, migrations, log); err != nil {
 		return fmt.Errorf("set up database user %s on %s: %w", app.Username, r.Config.DBHost, err)
 	}
 	log.Info("database user ready", "username", app.Username, "member_of", RuntimeRole)
@@ -329,7 +329,7 @@ func closeQuietly(ctx context.Context, db DB) {
 // database as it was. app is the login whose password is set (the pending user, or AWSCURRENT's
 // on bootstrap); the other alternating login, if it exists, is moved to the runtime role
 // without a password change; migrations, when given, is the migration login.
-func configureRoles(ctx context.Context, db DB, dbname string, app DatabaseSecret, migrations *DatabaseSecret) (err error) {
+func configureRoles(ctx context.Context, db DB, dbname string, app DatabaseSecret, migrations *DatabaseSecret, log *slog.Logger) (err error) {
 	if _, err := db.Exec(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -345,7 +345,14 @@ func configureRoles(ctx context.Context, db DB, dbname string, app DatabaseSecre
 			return err
 		}
 	}
-	stmts := roleModelStatements(dbname, exists[OwnerRole], exists[RuntimeRole])
+	if err := execAll(ctx, db, roleModelStatements(dbname, exists[OwnerRole], exists[RuntimeRole])); err != nil {
+		return err
+	}
+	owned, err := publicObjects(ctx, db, log)
+	if err != nil {
+		return err
+	}
+	stmts := ownerGrantStatements(owned)
 	verifier, err := scramVerifier(app.Password)
 	if err != nil {
 		return err
@@ -365,11 +372,8 @@ func configureRoles(ctx context.Context, db DB, dbname string, app DatabaseSecre
 		stmts = append(stmts, loginStatement(migrations.Username, v, exists[migrations.Username]))
 		stmts = append(stmts, migrationMemberStatements(migrations.Username)...)
 	}
-	for i, stmt := range stmts {
-		if _, err := db.Exec(ctx, stmt); err != nil {
-			// Report the position only: a statement may carry a password verifier.
-			return fmt.Errorf("statement %d of the role setup: %w", i+1, err)
-		}
+	if err := execAll(ctx, db, stmts); err != nil {
+		return err
 	}
 	for _, user := range appUsers {
 		if err := checkNotOwner(ctx, db, user); err != nil {
@@ -380,6 +384,25 @@ func configureRoles(ctx context.Context, db DB, dbname string, app DatabaseSecre
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// execAll runs the statements in order and stops at the first that fails, naming it.
+func execAll(ctx context.Context, db DB, stmts []string) error {
+	for _, stmt := range stmts {
+		if _, err := db.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", redactPassword(stmt), err)
+		}
+	}
+	return nil
+}
+
+// redactPassword is a statement as an error may quote it: without the password verifier of a
+// CREATE or ALTER ROLE ... PASSWORD, which is all that follows the keyword.
+func redactPassword(stmt string) string {
+	if before, _, found := strings.Cut(stmt, " PASSWORD "); found {
+		return before + " PASSWORD [redacted]"
+	}
+	return stmt
 }
 
 func roleExists(ctx context.Context, db DB, role string) (bool, error) {
@@ -413,14 +436,59 @@ const (
 	runtimeSequencePrivileges = "USAGE, SELECT, UPDATE"
 )
 
+// ownedObjects are the tables (and views) and sequences in schema public that the owner role
+// owns, as quoted, schema-qualified names.
+type ownedObjects struct {
+	tables, sequences []string
+}
+
+// publicObjects lists what the owner role owns in schema public. Whatever else is there (a table
+// someone created as the master user through the bastion, an extension's table) is left alone:
+// the owner role cannot grant on it, and GRANT ... ON ALL TABLES IN SCHEMA would fail with 42501
+// on it, failing every rotation until a person intervened. Each such object is logged as a
+// warning with the fix, in case the app does need it.
+func publicObjects(ctx context.Context, db DB, log *slog.Logger) (ownedObjects, error) {
+	rows, err := db.Query(ctx, `SELECT c.relname::text, c.relkind = 'S', pg_catalog.pg_get_userbyid(c.relowner)::text
+FROM pg_catalog.pg_class c
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+ORDER BY c.relname`)
+	if err != nil {
+		return ownedObjects{}, fmt.Errorf("list the objects in schema public: %w", err)
+	}
+	var owned ownedObjects
+	var name, owner string
+	var sequence bool
+	_, err = pgx.ForEachRow(rows, []any{&name, &sequence, &owner}, func() error {
+		qualified := pgx.Identifier{"public", name}.Sanitize()
+		switch {
+		case owner != OwnerRole:
+			kind, alter := "table", "ALTER TABLE"
+			if sequence {
+				kind, alter = "sequence", "ALTER SEQUENCE"
+			}
+			log.Warn("not granted to the runtime role: owned by another role", "object", "public."+name, "object_kind", kind, "owner", owner,
+				"fix", "if the app needs it: "+alter+" "+qualified+" OWNER TO "+pgx.Identifier{OwnerRole}.Sanitize()+", then rotate or bootstrap again")
+		case sequence:
+			owned.sequences = append(owned.sequences, qualified)
+		default:
+			owned.tables = append(owned.tables, qualified)
+		}
+		return nil
+	})
+	if err != nil {
+		return ownedObjects{}, fmt.Errorf("list the objects in schema public: %w", err)
+	}
+	return owned, nil
+}
+
 // roleModelStatements set up the two NOLOGIN roles. The owner role owns the schema's objects:
 // the migration login acts as it. The runtime role may only read and write data and use
 // sequences: the app logins are its members. Every statement can run again.
 //
-// The grants on existing tables and sequences, and the default privileges, are made by the
-// owner role itself (SET LOCAL ROLE), which owns the objects: the master user owns none of
-// them, and on PostgreSQL 16 and later creating a role does not let its creator act as it, so
-// the master user first grants itself the owner role.
+// The master user then grants itself the owner role, so that it can act as it (see
+// ownerGrantStatements): on PostgreSQL 16 creating a role gives its creator only the ADMIN
+// option on it (createrole_self_grant is empty on RDS), not the right to SET ROLE to it. ADMIN
+// lets it grant the role to anyone, itself included (tested on PostgreSQL 16).
 func roleModelStatements(dbname string, ownerExists, runtimeExists bool) []string {
 	owner := pgx.Identifier{OwnerRole}.Sanitize()
 	runtime := pgx.Identifier{RuntimeRole}.Sanitize()
@@ -440,9 +508,23 @@ func roleModelStatements(dbname string, ownerExists, runtimeExists bool) []strin
 		"GRANT CONNECT ON DATABASE "+db+" TO "+runtime,
 		"GRANT USAGE ON SCHEMA public TO "+runtime,
 		"GRANT "+owner+" TO CURRENT_USER",
-		"SET LOCAL ROLE "+owner,
-		"GRANT "+runtimeTablePrivileges+" ON ALL TABLES IN SCHEMA public TO "+runtime,
-		"GRANT "+runtimeSequencePrivileges+" ON ALL SEQUENCES IN SCHEMA public TO "+runtime,
+	)
+}
+
+// ownerGrantStatements give the runtime role its privileges on what the owner role owns now and,
+// by default privileges, on what it creates later. The owner role makes these grants itself
+// (SET LOCAL ROLE): only an object's owner may grant on it, and the master user owns none.
+func ownerGrantStatements(owned ownedObjects) []string {
+	owner := pgx.Identifier{OwnerRole}.Sanitize()
+	runtime := pgx.Identifier{RuntimeRole}.Sanitize()
+	stmts := []string{"SET LOCAL ROLE " + owner}
+	if len(owned.tables) > 0 {
+		stmts = append(stmts, "GRANT "+runtimeTablePrivileges+" ON TABLE "+strings.Join(owned.tables, ", ")+" TO "+runtime)
+	}
+	if len(owned.sequences) > 0 {
+		stmts = append(stmts, "GRANT "+runtimeSequencePrivileges+" ON SEQUENCE "+strings.Join(owned.sequences, ", ")+" TO "+runtime)
+	}
+	return append(stmts,
 		"ALTER DEFAULT PRIVILEGES FOR ROLE "+owner+" IN SCHEMA public GRANT "+runtimeTablePrivileges+" ON TABLES TO "+runtime,
 		"ALTER DEFAULT PRIVILEGES FOR ROLE "+owner+" IN SCHEMA public GRANT "+runtimeSequencePrivileges+" ON SEQUENCES TO "+runtime,
 		"RESET ROLE",

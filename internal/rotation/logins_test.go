@@ -214,7 +214,7 @@ func TestLoginSecretWithoutValueIsWritten(t *testing.T) {
 func TestNoLoginSecretWriteWhenPostgreSQLFails(t *testing.T) {
 	t.Run("setSecret", func(t *testing.T) {
 		px := withLoginSecrets(t, newDBFixture(t))
-		px.server.failOn = `GRANT "taskmanager_app_runtime" TO`
+		px.server.asSuperuser(`CREATE ROLE "taskmanager_app_runtime" NOLOGIN`) // the master user cannot grant it
 		token := px.sm.startRotation(dbSecretID)
 		require.NoError(t, px.step(t, token, StepCreate))
 		require.Error(t, px.step(t, token, StepSet))
@@ -223,7 +223,7 @@ func TestNoLoginSecretWriteWhenPostgreSQLFails(t *testing.T) {
 	})
 	t.Run("bootstrap", func(t *testing.T) {
 		px := withLoginSecrets(t, newEmptyDBFixture(t))
-		px.server.failOn = `CREATE ROLE "taskmanager_migrations" `
+		px.server.asSuperuser(`CREATE ROLE "taskmanager_migrations" LOGIN`) // the master user cannot alter it
 		require.Error(t, invoke(px.rotator, bootstrapPayload))
 		assert.Empty(t, px.sm.putCalls)
 	})

@@ -2,208 +2,268 @@ package rotation
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"io"
-	"log/slog"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/testserver"
 )
 
-// envTestPostgres names a throwaway PostgreSQL database, as a URL of a CREATEROLE user that owns
-// it and is not a superuser (like the RDS master user), with TLS: for example
-// postgresql://taskmanager_admin:pw@127.0.0.1:5432/taskmanager?sslmode=require. The server
-// must not have the app's roles (taskmanager_app, taskmanager_app_clone, taskmanager_migrations,
-// taskmanager_app_owner, taskmanager_app_runtime): the test creates them and drops them at the
-// end. Without the variable the test is skipped; the other tests use fakes.
-const envTestPostgres = "ROTATION_TEST_POSTGRES_URL"
+// pg is the package's PostgreSQL 16, started once for all its tests (TestMain) and set up as RDS
+// sets up an instance (emulateRDS); pgErr says why it is missing, for testserver.Require.
+var (
+	pg    *testserver.Postgres
+	pgErr error
+)
 
-// TestRotationAgainstPostgres checks what the fakes cannot: the SQL is accepted by a real server
-// as a non-superuser master user; a database in the old model (app login acting as the owner
-// role) ends up in the new one; the migration login creates objects owned by the owner role;
-// the app logins read and write them and use their sequences but cannot create, alter or drop
-// anything; the SCRAM verifiers log in; and the old user keeps working after a rotation.
-//
-// The server's certificate is not RDS's: the connector checks that the rotator asked for
-// verify-full against the RDS bundle, then connects with the TLS settings of the URL instead.
-func TestRotationAgainstPostgres(t *testing.T) {
-	raw := os.Getenv(envTestPostgres)
-	if raw == "" {
-		t.Skip(envTestPostgres + " is not set")
+// The master user and the database, as RDS creates them.
+const (
+	masterUser = "taskmanager_admin"
+	masterPW   = "master-S3cret!"
+	testDB     = "taskmanager"
+)
+
+// byHandRole is a role a person made, outside the function's role model.
+const byHandRole = "taskmanager_someone"
+
+// rolesUnderTest are dropped before each test: every role a test may create.
+var rolesUnderTest = []string{AppUser, AppCloneUser, MigrationsUser, OwnerRole, RuntimeRole, byHandRole}
+
+func TestMain(m *testing.M) {
+	pg, pgErr = testserver.StartPostgres()
+	if pgErr == nil {
+		if err := emulateRDS(); err != nil {
+			pgErr = fmt.Errorf("set PostgreSQL up as RDS does: %w", err)
+		}
 	}
+	code := m.Run()
+	pg.Stop()
+	os.Exit(code)
+}
+
+// emulateRDS creates the master user as RDS does: not a superuser (RDS never gives one), but
+// CREATEROLE and CREATEDB, a member of rds_superuser (which holds some predefined roles), and the
+// owner of the initial database, and so of its schema public (pg_database_owner).
+func emulateRDS() error {
 	ctx := context.Background()
-	server, err := pgx.ParseConfig(raw)
-	require.NoError(t, err)
-	master, err := pgx.ConnectConfig(ctx, server)
-	require.NoError(t, err)
-	appRoles := []string{AppUser, AppCloneUser, MigrationsUser, RuntimeRole, OwnerRole}
-	for _, role := range appRoles {
-		var exists bool
-		require.NoError(t, master.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&exists))
-		require.False(t, exists, "role %s exists on the server of %s: the test needs one without the app's roles", role, envTestPostgres)
+	conn, err := pgx.ConnectConfig(ctx, pg.SuperuserConfig("postgres"))
+	if err != nil {
+		return err
 	}
-	t.Cleanup(func() {
-		for _, role := range appRoles {
-			ident := pgx.Identifier{role}.Sanitize()
-			// DROP OWNED needs membership in the role, which CREATEROLE alone does not give.
-			_, _ = master.Exec(ctx, "GRANT "+ident+" TO CURRENT_USER")
-			_, _ = master.Exec(ctx, "DROP OWNED BY "+ident)
-		}
-		for _, role := range appRoles {
-			if _, err := master.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize()); err != nil {
-				t.Errorf("drop role %s: %v", role, err)
-			}
-		}
-		_ = master.Close(ctx)
-	})
-
-	// The database as the code before the security review left it: the app login is a member
-	// of the owner role and acts as it, and created a table that the owner role owns.
+	defer conn.Close(ctx)
 	for _, sql := range []string{
-		`CREATE ROLE "taskmanager_app_owner" NOLOGIN`,
-		`CREATE ROLE "taskmanager_app" WITH LOGIN PASSWORD 'Initial-PW-1'`,
-		`GRANT "taskmanager_app_owner" TO "taskmanager_app"`,
-		`GRANT USAGE, CREATE ON SCHEMA public TO "taskmanager_app_owner"`,
-		`ALTER ROLE "taskmanager_app" SET role TO "taskmanager_app_owner"`,
+		"CREATE ROLE rds_superuser NOLOGIN",
+		"GRANT pg_monitor, pg_signal_backend, pg_checkpoint TO rds_superuser WITH ADMIN OPTION",
+		"CREATE ROLE " + masterUser + " LOGIN CREATEROLE CREATEDB PASSWORD " + quoteLiteral(masterPW),
+		"GRANT rds_superuser TO " + masterUser,
+		"CREATE DATABASE " + testDB + " OWNER " + masterUser,
 	} {
-		_, err := master.Exec(ctx, sql)
-		require.NoError(t, err, sql)
-	}
-
-	sm := newFakeSM()
-	port := int(server.Port)
-	sm.addSecret(dbSecretID, true, mustJSON(t, loginSecret(server.Host, AppUser, "Initial-PW-1")))
-	sm.addSecret(migrationsSecretID, false, mustJSON(t, loginSecret(server.Host, MigrationsUser, "Migrations-PW-1")))
-	sm.addSecret(masterSecretID, false, mustJSON(t, map[string]string{"username": server.User, "password": server.Password}))
-	sm.passwords = []string{"Pw1!#$%^&*()-_=+[]{}<>:?x", "Pw2-plain", "Pw3~;,."}
-	r := &Rotator{
-		Secrets: sm,
-		Config: Config{Kind: KindDatabase, SecretARN: dbSecretID, MasterSecretARN: masterSecretID, MigrationsSecretARN: migrationsSecretID,
-			DBHost: server.Host, DBPort: port, DBName: server.Database},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	r.Connect = func(ctx context.Context, cfg *pgx.ConnConfig) (DB, error) {
-		if err := checkVerifyFull(cfg); err != nil {
-			return nil, err
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("%s: %w", sql, err)
 		}
-		c := cfg.Copy()
-		c.TLSConfig, c.Fallbacks = server.TLSConfig, nil
-		conn, err := pgx.ConnectConfig(ctx, c)
-		if err != nil {
-			return nil, err
+	}
+	return nil
+}
+
+// pgServer is the server as one test sees it: the rotator's connector (which records each
+// session's configuration and statements), and the superuser's view of roles and logins.
+type pgServer struct {
+	t          *testing.T
+	host       string
+	port       int
+	dbname     string
+	masterUser string
+	masterPW   string
+	super      *pgx.Conn // the superuser on testDB, over the Unix socket
+
+	configs []*pgx.ConnConfig // every session the rotator asked for, in order
+	execs   []string          // every statement the rotator ran, in order
+	open    int               // the rotator's sessions not yet closed
+}
+
+// newPGServer gives a test the server with the database as RDS leaves it: no role of the app,
+// schema public empty.
+func newPGServer(t *testing.T) *pgServer {
+	t.Helper()
+	testserver.Require(t, pgErr)
+	ctx := context.Background()
+	super, err := pgx.ConnectConfig(ctx, pg.SuperuserConfig(testDB))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = super.Close(ctx) })
+	s := &pgServer{t: t, host: pg.Host, port: pg.Port, dbname: testDB, masterUser: masterUser, masterPW: masterPW, super: super}
+	var existing []string
+	for _, role := range rolesUnderTest {
+		if s.roleExists(role) {
+			existing = append(existing, pgx.Identifier{role}.Sanitize())
 		}
-		return conn, nil
 	}
-	session := func(user, password string) *pgx.Conn {
-		t.Helper()
-		db, err := r.connect(ctx, user, password)
-		require.NoError(t, err, "login as %s", user)
-		return db.(*pgx.Conn)
+	stmts := []string{
+		// Schema public as PostgreSQL 15 and later create it: the database owner's, USAGE for all.
+		"DROP SCHEMA public CASCADE",
+		"CREATE SCHEMA public AUTHORIZATION pg_database_owner",
+		"GRANT USAGE ON SCHEMA public TO PUBLIC",
 	}
-	// run executes sql as user; a query's single value is returned.
-	run := func(user, password, sql string) (string, error) {
-		t.Helper()
-		conn := session(user, password)
-		defer conn.Close(ctx)
-		var out string
-		rows, err := conn.Query(ctx, sql)
-		if err != nil {
-			return "", err
+	if len(existing) > 0 {
+		// One role at a time: DROP OWNED BY of two roles that share a default ACL entry (the owner
+		// role's, granting to the runtime role) fails with "could not find tuple for default ACL".
+		var drops []string
+		for _, role := range existing {
+			drops = append(drops, "DROP OWNED BY "+role)
 		}
-		defer rows.Close()
-		if rows.Next() && len(rows.FieldDescriptions()) == 1 {
-			if err := rows.Scan(&out); err != nil {
-				return "", err
-			}
-		}
-		rows.Close()
-		return out, rows.Err()
+		stmts = append(drops, append(stmts, "DROP ROLE "+strings.Join(existing, ", "))...)
 	}
-	must := func(user, password, sql string) string {
-		t.Helper()
-		out, err := run(user, password, sql)
-		require.NoError(t, err, "%s: %s", user, sql)
-		return out
-	}
-	denied := func(user, password, sql string) {
-		t.Helper()
-		_, err := run(user, password, sql)
-		var pgErr *pgconn.PgError
-		require.True(t, errors.As(err, &pgErr), "%s: %s: want a permission error, got %v", user, sql, err)
-		assert.Equal(t, "42501", pgErr.Code, "%s: %s: %s", user, sql, pgErr.Message)
-	}
-	isMember := func(user, role string) bool {
-		t.Helper()
-		var member bool
-		require.NoError(t, master.QueryRow(ctx, "SELECT pg_has_role($1, $2, 'MEMBER')", user, role).Scan(&member))
-		return member
-	}
-	owner := func(table string) string {
-		t.Helper()
-		var o string
-		require.NoError(t, master.QueryRow(ctx, "SELECT tableowner::text FROM pg_tables WHERE schemaname = 'public' AND tablename = $1", table).Scan(&o))
-		return o
-	}
+	s.asSuperuser(stmts...)
+	return s
+}
 
-	must(AppUser, "Initial-PW-1", "CREATE TABLE legacy_items (id serial PRIMARY KEY, n int)")
-	must(AppUser, "Initial-PW-1", "INSERT INTO legacy_items (n) VALUES (0)")
-	require.Equal(t, OwnerRole, owner("legacy_items"))
-
-	// The first deploy after the change: the bootstrap moves the database to the new model.
-	require.NoError(t, invoke(r, bootstrapPayload))
-	require.NoError(t, invoke(r, bootstrapPayload), "the bootstrap can run again")
-	assert.False(t, isMember(AppUser, OwnerRole), "the app login no longer acts as the owner")
-	assert.True(t, isMember(AppUser, RuntimeRole))
-	assert.True(t, isMember(MigrationsUser, OwnerRole))
-	assert.Equal(t, AppUser, must(AppUser, "Initial-PW-1", "SELECT current_user::text"), "no SET role for the app login")
-	assert.Equal(t, OwnerRole, must(MigrationsUser, "Migrations-PW-1", "SELECT current_user::text"), "migrations act as the owner role")
-
-	// Migrations create tables and sequences owned by the owner role.
-	must(MigrationsUser, "Migrations-PW-1", "CREATE TABLE items (id bigserial PRIMARY KEY, n int)")
-	assert.Equal(t, OwnerRole, owner("items"))
-
-	// The app reads and writes data, old tables and new, and uses their sequences...
-	app := map[string]string{AppUser: "Initial-PW-1"}
-	checkRuntime := func(user string, n int) {
-		t.Helper()
-		pw := app[user]
-		must(user, pw, "INSERT INTO items (n) VALUES (1)")
-		must(user, pw, "INSERT INTO legacy_items (n) VALUES (1)")
-		must(user, pw, "UPDATE items SET n = n + 1")
-		assert.NotEmpty(t, must(user, pw, "SELECT count(*)::text FROM items"))
-		must(user, pw, "DELETE FROM legacy_items WHERE n = 1")
-		// ...but neither creates, alters, truncates nor drops anything.
-		denied(user, pw, "CREATE TABLE app_made (n int)")
-		denied(user, pw, "ALTER TABLE items ADD COLUMN x int")
-		denied(user, pw, "TRUNCATE items")
-		denied(user, pw, "DROP TABLE legacy_items")
-		denied(user, pw, "SET ROLE taskmanager_app_owner")
-		assert.False(t, isMember(user, OwnerRole), "%s (check %d)", user, n)
+// connect is the rotator's Connect: it refuses a configuration that is not verify-full against
+// the RDS bundle and DB_HOST, then connects with exactly that configuration but the test CA in
+// place of the RDS bundle (the server's certificate is the test CA's, for "localhost").
+func (s *pgServer) connect(ctx context.Context, cfg *pgx.ConnConfig) (DB, error) {
+	s.configs = append(s.configs, cfg)
+	if err := checkVerifyFull(cfg); err != nil {
+		return nil, err
 	}
-	checkRuntime(AppUser, 0)
-
-	previous := AppUser
-	for i := range 3 {
-		rotate(t, sm, r, dbSecretID)
-		cur := decodeDB(t, sm.valueOf(t, dbSecretID, StageCurrent))
-		require.Equal(t, []string{AppCloneUser, AppUser, AppCloneUser}[i], cur.Username)
-		app[cur.Username] = cur.Password
-		checkRuntime(cur.Username, i+1)
-		assert.Equal(t, "ok", must(previous, app[previous], "SELECT 'ok'"), "the previous user still logs in")
-		must(previous, app[previous], "INSERT INTO items (n) VALUES (9)")
-		// A table the migrations add later is usable at once, through default privileges.
-		table := pgx.Identifier{[]string{"later_a", "later_b", "later_c"}[i]}.Sanitize()
-		must(MigrationsUser, "Migrations-PW-1", "CREATE TABLE "+table+" (id serial PRIMARY KEY)")
-		must(cur.Username, cur.Password, "INSERT INTO "+table+" DEFAULT VALUES")
-		previous = cur.Username
+	conn, err := pgx.ConnectConfig(ctx, withTestCA(cfg))
+	if err != nil {
+		return nil, err
 	}
+	s.open++
+	return &recordingConn{Conn: conn, s: s}, nil
+}
 
-	// PUBLIC may not create in public (PostgreSQL before 15 allows it by default).
-	var publicCreate bool
-	require.NoError(t, master.QueryRow(ctx, "SELECT has_schema_privilege('public', 'public', 'CREATE')").Scan(&publicCreate))
-	assert.False(t, publicCreate)
+func withTestCA(cfg *pgx.ConnConfig) *pgx.ConnConfig {
+	c := cfg.Copy()
+	c.TLSConfig = cfg.TLSConfig.Clone()
+	c.TLSConfig.RootCAs = pg.CA.Pool
+	return c
+}
+
+// recordingConn is a real session that records the statements run on it.
+type recordingConn struct {
+	*pgx.Conn
+	s      *pgServer
+	closed bool
+}
+
+func (c *recordingConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c.s.execs = append(c.s.execs, sql)
+	return c.Conn.Exec(ctx, sql, args...)
+}
+
+func (c *recordingConn) Close(ctx context.Context) error {
+	if !c.closed {
+		c.closed = true
+		c.s.open--
+	}
+	return c.Conn.Close(ctx)
+}
+
+// login opens a session as user over TLS, verified against the test CA, as the app would.
+func (s *pgServer) login(user, password string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=%s sslmode=verify-full", s.host, s.port, s.dbname))
+	require.NoError(s.t, err)
+	cfg.User, cfg.Password = user, password
+	cfg.TLSConfig = &tls.Config{RootCAs: pg.CA.Pool, ServerName: s.host, MinVersion: tls.VersionTLS12}
+	return pgx.ConnectConfig(context.Background(), cfg)
+}
+
+// mustLogin is login that fails the test when PostgreSQL refuses it.
+func (s *pgServer) mustLogin(user, password string) *pgx.Conn {
+	s.t.Helper()
+	conn, err := s.login(user, password)
+	require.NoError(s.t, err, "log in as %s", user)
+	s.t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}
+
+// accepts reports whether PostgreSQL lets user log in with password. Any other failure than a
+// refused login fails the test.
+func (s *pgServer) accepts(user, password string) bool {
+	s.t.Helper()
+	conn, err := s.login(user, password)
+	if err == nil {
+		require.NoError(s.t, conn.Close(context.Background()))
+		return true
+	}
+	var pgErr *pgconn.PgError
+	require.True(s.t, errors.As(err, &pgErr), "log in as %s: %v", user, err)
+	require.Contains(s.t, []string{"28P01", "28000"}, pgErr.Code, "log in as %s: %v", user, err)
+	return false
+}
+
+// asMaster runs statements as the master user, as a person at the bastion would.
+func (s *pgServer) asMaster(stmts ...string) {
+	s.t.Helper()
+	conn := s.mustLogin(s.masterUser, s.masterPW)
+	for _, sql := range stmts {
+		_, err := conn.Exec(context.Background(), sql)
+		require.NoError(s.t, err, sql)
+	}
+	require.NoError(s.t, conn.Close(context.Background()))
+}
+
+func (s *pgServer) asSuperuser(stmts ...string) {
+	s.t.Helper()
+	for _, sql := range stmts {
+		_, err := s.super.Exec(context.Background(), sql)
+		require.NoError(s.t, err, sql)
+	}
+}
+
+// query returns the single value of a query the superuser runs.
+func query[T any](s *pgServer, sql string, args ...any) T {
+	s.t.Helper()
+	var v T
+	require.NoError(s.t, s.super.QueryRow(context.Background(), sql, args...).Scan(&v), sql)
+	return v
+}
+
+func (s *pgServer) roleExists(role string) bool {
+	return query[bool](s, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role)
+}
+
+// memberOf lists the roles user is a direct member of, sorted.
+func (s *pgServer) memberOf(user string) []string {
+	return query[[]string](s, `SELECT coalesce(array_agg(DISTINCT r.rolname::text ORDER BY r.rolname::text), '{}')
+FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1`, user)
+}
+
+// hasRole is pg_has_role(user, role, privilege): MEMBER, USAGE (inherits its privileges) or SET.
+func (s *pgServer) hasRole(user, role, privilege string) bool {
+	return query[bool](s, "SELECT pg_has_role($1, $2, $3)", user, role, privilege)
+}
+
+// defaultRole is the role user's sessions act as from login (ALTER ROLE ... SET role), "" for none.
+func (s *pgServer) defaultRole(user string) string {
+	return query[string](s, `SELECT coalesce((SELECT substr(c, 6) FROM pg_db_role_setting d JOIN pg_roles u ON u.oid = d.setrole
+CROSS JOIN unnest(d.setconfig) c WHERE u.rolname = $1 AND d.setdatabase = 0 AND c LIKE 'role=%'), '')`, user)
+}
+
+// tableOwner is the owner of public.table.
+func (s *pgServer) tableOwner(table string) string {
+	return query[string](s, "SELECT tableowner::text FROM pg_tables WHERE schemaname = 'public' AND tablename = $1", table)
+}
+
+// state is what the role setup may change, as text: the app's roles and their attributes,
+// memberships with their options and grantors, role settings, and the privileges on the
+// database, the schema, its objects and the default privileges. Passwords are left out (their
+// verifiers have a random salt); accepts checks them.
+func (s *pgServer) state() string {
+	return query[string](s, `SELECT concat_ws(E'\n',
+ (SELECT string_agg(format('role %s login=%s inherit=%s createrole=%s', rolname, rolcanlogin, rolinherit, rolcreaterole), E'\n' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE 'taskmanager%'),
+ (SELECT string_agg(format('member %s in %s admin=%s inherit=%s set=%s by %s', u.rolname, r.rolname, m.admin_option, m.inherit_option, m.set_option, g.rolname), E'\n' ORDER BY u.rolname, r.rolname, g.rolname)
+    FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member JOIN pg_roles g ON g.oid = m.grantor),
+ (SELECT string_agg(format('settings %s %s', setrole::regrole, setconfig), E'\n' ORDER BY setrole::regrole::text) FROM pg_db_role_setting),
+ (SELECT format('database %s', datacl) FROM pg_database WHERE datname = current_database()),
+ (SELECT format('schema %s', nspacl) FROM pg_namespace WHERE nspname = 'public'),
+ (SELECT string_agg(format('relation %s %s', relname, relacl), E'\n' ORDER BY relname) FROM pg_class WHERE relnamespace = 'public'::regnamespace),
+ (SELECT string_agg(format('default %s %s %s', defaclrole::regrole, defaclobjtype, defaclacl), E'\n' ORDER BY defaclrole::regrole::text, defaclobjtype) FROM pg_default_acl))`)
 }

@@ -83,6 +83,7 @@ type CodeDeploy interface {
 // DB is a database session; *pgx.Conn implements it.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Close(ctx context.Context) error
 }

@@ -2,20 +2,11 @@ package rotation
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
-	"io"
-	"math/big"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/testserver"
 )
 
 // The root of the instances' certificate authority, rds-ca-rsa2048-g1, in us-east-1: its
@@ -79,7 +72,10 @@ func TestParseCABundleRefusesDamage(t *testing.T) {
 	require.ErrorContains(t, err, `"PRIVATE KEY"`)
 	_, _, err = parseCABundle([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
 	require.ErrorContains(t, err, "certificate 1")
-	leaf, _, _ := testCertificates(t, "db.example")
+	ca, err := testserver.NewCA()
+	require.NoError(t, err)
+	leaf, _, err := ca.Leaf("db.example")
+	require.NoError(t, err)
 	_, _, err = parseCABundle(leaf)
 	require.ErrorContains(t, err, "is not a CA")
 }
@@ -94,7 +90,7 @@ func TestConnConfigIsVerifyFull(t *testing.T) {
 	require.NoError(t, err)
 
 	assert.Equal(t, primaryHost, cfg.Host)
-	assert.Equal(t, uint16(5432), cfg.Port)
+	assert.Equal(t, uint16(fx.port), cfg.Port)
 	assert.Equal(t, "taskmanager", cfg.Database)
 	assert.Equal(t, AppUser, cfg.User)
 	assert.Equal(t, "Secret-PW-1", cfg.Password)
@@ -113,18 +109,14 @@ func TestConnConfigIsVerifyFull(t *testing.T) {
 	require.ErrorContains(t, err, EnvDBHost)
 }
 
-// A real TLS handshake: a server whose certificate does not chain to the RDS bundle is refused,
-// and so is one whose certificate is for another host.
+// A real TLS handshake with the test's PostgreSQL: a server whose certificate does not chain to
+// the roots is refused, and so is one whose certificate is for another host (the certificate
+// names "localhost" only, not 127.0.0.1).
 func TestConnConfigRefusesServersItCannotVerify(t *testing.T) {
-	leafPEM, keyPEM, caPEM := testCertificates(t, "localhost")
-	cert, err := tls.X509KeyPair(leafPEM, keyPEM)
-	require.NoError(t, err)
-	port := fakeTLSPostgres(t, &tls.Config{Certificates: []tls.Certificate{cert}})
-	testRoots, _, err := parseCABundle(caPEM)
-	require.NoError(t, err)
+	testserver.Require(t, pgErr)
 	cfgFor := func(host string, roots *x509.CertPool) *pgx.ConnConfig {
-		c := Config{DBHost: host, DBPort: port, DBName: "taskmanager"}
-		cfg, err := connConfigWith(c, "u", "p", func() (*x509.CertPool, error) { return roots, nil })
+		c := Config{DBHost: host, DBPort: pg.Port, DBName: testDB}
+		cfg, err := connConfigWith(c, masterUser, masterPW, func() (*x509.CertPool, error) { return roots, nil })
 		require.NoError(t, err)
 		return cfg
 	}
@@ -144,75 +136,10 @@ func TestConnConfigRefusesServersItCannotVerify(t *testing.T) {
 	var unknown x509.UnknownAuthorityError
 	require.True(t, errors.As(err, &unknown), "a certificate outside the RDS bundle is refused: %v", err)
 
-	err = connect(cfgFor("127.0.0.1", testRoots))
+	err = connect(cfgFor("127.0.0.1", pg.CA.Pool))
 	var wrongHost x509.HostnameError
 	require.True(t, errors.As(err, &wrongHost), "a certificate for another host is refused: %v", err)
 
-	// The harness itself: with the test CA and the right name, the handshake passes (the fake
-	// server then hangs up, which is not a certificate error).
-	err = connect(cfgFor("localhost", testRoots))
-	require.Error(t, err)
-	var certErr *tls.CertificateVerificationError
-	assert.False(t, errors.As(err, &certErr), "%v", err)
-}
-
-// fakeTLSPostgres answers PostgreSQL's SSLRequest with 'S', completes a TLS handshake with
-// config, and hangs up. It returns its port on 127.0.0.1.
-func fakeTLSPostgres(t *testing.T, config *tls.Config) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-				req := make([]byte, 8)
-				if _, err := io.ReadFull(conn, req); err != nil {
-					return
-				}
-				if _, err := conn.Write([]byte{'S'}); err != nil {
-					return
-				}
-				_ = tls.Server(conn, config).Handshake()
-			}()
-		}
-	}()
-	_, p, err := net.SplitHostPort(ln.Addr().String())
-	require.NoError(t, err)
-	port, err := strconv.Atoi(p)
-	require.NoError(t, err)
-	return port
-}
-
-// testCertificates makes a throwaway CA and a leaf certificate for host signed by it.
-func testCertificates(t *testing.T, host string) (leafPEM, leafKeyPEM, caPEM []byte) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &leafKey.PublicKey, caKey)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(leafKey)
-	require.NoError(t, err)
-	block := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
-	return block("CERTIFICATE", leafDER), block("EC PRIVATE KEY", keyDER), block("CERTIFICATE", caDER)
+	// The harness itself: with the test CA and the right name, the session opens.
+	require.NoError(t, connect(cfgFor("localhost", pg.CA.Pool)))
 }

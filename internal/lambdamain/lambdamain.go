@@ -1,4 +1,4 @@
-// Package lambdamain is the start-up every function.s main package shares: a JSON logger on
+// Package lambdamain is the start-up every function's main package shares: a JSON logger on
 // stdout, the function's configuration from its environment, the AWS configuration, then the
 // Lambda runtime with the handler built from them.
 package lambdamain

@@ -254,7 +254,7 @@ func checkDeployFault(t *testing.T, s *sandbox, r result, stack string, happy []
 func checkRollbackFault(t *testing.T, s *sandbox, r result, stack string, _ []string, _ int) {
 	c := cluster(stack)
 	allowed := map[string]bool{
-		"aws ecs update-service --cluster " + c + " --service api --task-definition " + tdArn(stack, "api", 6):           true,
+		"aws ecs update-service --cluster " + c + " --service api --task-definition " + tdArn(stack, "api", 6):            true,
 		"aws ecs update-service --cluster " + c + " --service worker --task-definition " + tdArn(stack, "worker", oldRev): true,
 	}
 	for _, call := range filter(s.calls(), "aws ecs update-service") {

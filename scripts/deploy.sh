@@ -20,6 +20,9 @@ Usage:
   scripts/deploy.sh --smoke-test <stack>            check the deployed stack answers
   scripts/deploy.sh --rollback <stack>              put the services back on the task definitions
                                                     they ran before the last deploy from this checkout
+                                                    (its rollback plan); fails, moving nothing, when
+                                                    the plan lacks a service, and fails unless every
+                                                    service ends on what it ran before
   scripts/deploy.sh --running-image <stack>         print the image the stack's worker runs now
 
 <stack> is dev, staging or production. <image-tag> must exist in the stack's repository
@@ -41,8 +44,11 @@ A deploy:
      rolling services (all of dev and staging, production's worker) move to them;
   4. waits until the services are stable on the new task definitions (a deployment the ECS
      circuit breaker rolled back is a failure);
-  5. production's API (CodeDeploy controller): creates a CodeDeploy blue/green deployment of the
-     new task definition and waits until all traffic is on it (canary 10% for 15 minutes).
+  5. production's API (CodeDeploy controller): when the new task definition is not the one its
+     PRIMARY task set runs, creates a CodeDeploy blue/green deployment of it and waits until all
+     traffic is on it (canary 10% for 15 minutes).
+Before step 1 it records what the services run (the rollback plan, DEPLOY_STATE_DIR/<stack>.env),
+or stops. A failure ends with the step, the CLI's own error, where things stand and how to get back.
 
 Options:
   --promote-from IMAGE    first copy IMAGE (e.g. <dev registry>/taskmanager-dev:main-abc1234, the

@@ -170,7 +170,7 @@ promote_image() {
 # check_image REPOSITORY_URL TAG: the image must exist, and its scan (scan on push) must show no
 # finding of a severity in SCAN_FAIL_ON: the image-scan half of the pipeline's security gate.
 check_image() {
-	local repo=${1#*/} tag=$2 status counts severity count blocked="" severities=()
+	local repo=${1#*/} tag=$2 status counts verdict lines=()
 	step "Checking image $repo:$tag"
 	if ! status=$(aws ecr describe-images --repository-name "$repo" --image-ids "imageTag=$tag" \
 		--query 'imageDetails[0].imageScanStatus.status' --output text); then
@@ -193,14 +193,14 @@ check_image() {
 		--query 'imageScanFindings.findingSeverityCounts' --output json) ||
 		die "cannot read the scan findings of $repo:$tag (aws ecr describe-image-scan-findings)"
 	[[ -n $counts && $counts != null ]] || counts='{}'
-	IFS=, read -ra severities <<<"${SCAN_FAIL_ON:-CRITICAL}"
-	for severity in "${severities[@]}"; do
-		count=$(jq -r --arg s "$severity" '.[$s] // 0' <<<"$counts")
-		((count == 0)) || blocked+=" $severity=$count"
-	done
-	[[ -z $blocked ]] ||
-		die "the scan of $repo:$tag found$blocked (aws ecr describe-image-scan-findings --repository-name $repo --image-id imageTag=$tag); fix the image, or change SCAN_FAIL_ON with a reason"
-	log "  scan findings: $(jq -c . <<<"$counts")"
+	# One jq run: the gated severities found (" CRITICAL=2 HIGH=1", or empty), then all the counts.
+	verdict=$(jq -r --arg gate "${SCAN_FAIL_ON:-CRITICAL}" '. as $c
+		| ([$gate | split(",")[] | select(($c[.] // 0) > 0) | " \(.)=\($c[.])"] | join("")), tojson' <<<"$counts") ||
+		die "cannot read the scan findings of $repo:$tag (not JSON: $counts)"
+	mapfile -t lines <<<"$verdict"
+	[[ -z ${lines[0]} ]] ||
+		die "the scan of $repo:$tag found${lines[0]} (aws ecr describe-image-scan-findings --repository-name $repo --image-id imageTag=$tag); fix the image, or change SCAN_FAIL_ON with a reason"
+	log "  scan findings: ${lines[1]}"
 }
 
 # --- migrations -----------------------------------------------------------------------------------
@@ -446,7 +446,7 @@ wait_codedeploy() {
 
 deploy() {
 	local stack=$1 tag=$2 outputs cluster repo_url family subnets sg app group api_td worker_td image \
-		again back rolling api_note=""
+		again back rolling api_note="" values=()
 	check_stack "$stack"
 	[[ $tag == current ]] || check_tag "$tag"
 	require_tools pulumi aws jq
@@ -456,13 +456,11 @@ deploy() {
 
 	step "Reading the outputs of stack $stack"
 	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
-	cluster=$(output "$outputs" clusterName)
-	repo_url=$(output "$outputs" repositoryUrl)
-	family=$(output "$outputs" migrationsTaskFamily)
-	subnets=$(output "$outputs" migrationsSubnetIds)
-	sg=$(output "$outputs" migrationsSecurityGroupId)
-	app=$(output "$outputs" codeDeployApplication)
-	group=$(output "$outputs" codeDeployDeploymentGroup)
+	outputs_into values "$outputs" clusterName repositoryUrl migrationsTaskFamily migrationsSubnetIds \
+		migrationsSecurityGroupId codeDeployApplication codeDeployDeploymentGroup ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	cluster=${values[0]} repo_url=${values[1]} family=${values[2]} subnets=${values[3]} sg=${values[4]}
+	app=${values[5]} group=${values[6]}
 	[[ -n $cluster && -n $repo_url && -n $family && -n $subnets && -n $sg ]] ||
 		die "stack $stack lacks the outputs a deploy needs (clusterName, repositoryUrl, migrations*): create it first with scripts/create-environment.sh $stack"
 
@@ -517,8 +515,9 @@ deploy() {
 	at_step "checking $rolling on $tag" \
 		"the migrations of $tag have run and pulumi up has applied it: $rolling run or are moving to its task definitions$api_note" "$back"
 	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
-	api_td=$(output "$outputs" apiTaskDefinitionArn)
-	worker_td=$(output "$outputs" workerTaskDefinitionArn)
+	outputs_into values "$outputs" apiTaskDefinitionArn workerTaskDefinitionArn ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	api_td=${values[0]} worker_td=${values[1]}
 	if [[ -n $app ]]; then
 		# The worker deploys rolling everywhere; the API's task definition is CodeDeploy's to deploy.
 		wait_stable "$cluster" worker
@@ -567,23 +566,23 @@ SMOKE_TEST_HEADER=X-Smoke-Test-Token
 # container health check and the load balancer's target health check have both got an answer
 # from the health path inside the VPC.
 smoke_test() {
-	local stack=$1 outputs cluster url lb app api health token_arn token="" code i
+	local stack=$1 outputs cluster url lb app api worker health token_arn token="" code i values=()
 	check_stack "$stack"
 	require_tools pulumi aws jq curl
 	cd "$REPO_ROOT"
 	at_step "the smoke test of $stack" "the smoke test changes nothing: $stack runs what its last deploy left" \
 		"if the last deploy is at fault: $(rollback_command "$stack"); else fix the cause, then run the smoke test again: $INVOCATION"
 	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
-	cluster=$(output "$outputs" clusterName)
-	url=$(output "$outputs" url)
-	lb=$(output "$outputs" loadBalancerDnsName)
-	app=$(output "$outputs" codeDeployApplication)
-	api="api=$(output "$outputs" apiTaskDefinitionArn)"
+	outputs_into values "$outputs" clusterName url loadBalancerDnsName codeDeployApplication \
+		apiTaskDefinitionArn workerTaskDefinitionArn smokeTestHeaderSecretArn ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	cluster=${values[0]} url=${values[1]} lb=${values[2]} app=${values[3]} api="api=${values[4]}"
+	worker="worker=${values[5]}" token_arn=${values[6]}
 	# A blue/green API runs whatever CodeDeploy last completed (or rolled back to).
 	[[ -z $app ]] || api="api=*"
 
 	step "Smoke test of $stack: services"
-	verify_services "$cluster" "$api" "worker=$(output "$outputs" workerTaskDefinitionArn)" ||
+	verify_services "$cluster" "$api" "$worker" ||
 		die "smoke test failed: the services are not healthy on the deployed task definitions"
 
 	if [[ $lb == internal-* ]]; then
@@ -591,7 +590,6 @@ smoke_test() {
 		return 0
 	fi
 	health=$(config_get "$stack" taskmanager:api.healthCheckPath) || die "cannot read taskmanager:api.healthCheckPath of $stack"
-	token_arn=$(output "$outputs" smokeTestHeaderSecretArn)
 	if [[ -n $token_arn ]]; then
 		# Staging's load balancer signs people in; the smoke test passes with the secret header.
 		# The token is read into a variable and handed to curl on stdin: it is never printed and
@@ -631,7 +629,7 @@ http_status() {
 # schema stays migrated, which the previous release must tolerate (expand, then contract).
 # It restores exactly what ran before, checked at the end, or fails naming what it could not.
 rollback() {
-	local stack=$1 file outputs cluster app group svc previous current target moved="" targets=() names=() missing=()
+	local stack=$1 file outputs cluster app group svc previous current target moved="" targets=() names=() missing=() values=()
 	local -A plan=()
 	check_stack "$stack"
 	require_tools pulumi aws jq
@@ -650,9 +648,9 @@ rollback() {
 	((${#missing[@]} == 0)) ||
 		die "the rollback plan $file has no previous task definition for ${missing[*]} (the deploy could not record it): nothing was rolled back; roll ${missing[*]} back by hand (docs/runbook.md, Roll back)"
 	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
-	cluster=$(output "$outputs" clusterName)
-	app=$(output "$outputs" codeDeployApplication)
-	group=$(output "$outputs" codeDeployDeploymentGroup)
+	outputs_into values "$outputs" clusterName codeDeployApplication codeDeployDeploymentGroup ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	cluster=${values[0]} app=${values[1]} group=${values[2]}
 	[[ -n $cluster ]] || die "stack $stack has no output clusterName"
 
 	production_gate "$stack" rollback_plan "$stack"

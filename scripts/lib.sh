@@ -139,6 +139,21 @@ output() {
 	jq -r --arg k "$2" '.[$k] // empty | if type == "array" then join(",") else tostring end' <<<"$1"
 }
 
+# outputs_into ARRAY JSON KEY...: several outputs at once (one jq run: a deploy reads many, and
+# each jq start costs), as output prints them, into ARRAY in the order of the keys.
+outputs_into() {
+	# Locals prefixed, so that none hides the caller's ARRAY from the name reference.
+	local -n into=$1
+	local _json=$2 _lines
+	shift 2
+	# A last line "." keeps the empty values at the end, which $(...) would strip.
+	_lines=$(jq -r '(. as $o | $ARGS.positional[] | $o[.] // "" | if type == "array" then join(",") else tostring end), "."' \
+		--args "$@" <<<"$_json") || return 1
+	mapfile -t into <<<"$_lines"
+	((${#into[@]} == $# + 1)) && [[ ${into[-1]} == . ]] || return 1
+	unset 'into[-1]'
+}
+
 # retry_wait ROUNDS COMMAND...: an AWS CLI waiter gives up after a fixed time (tasks-stopped and
 # services-stable after 10 minutes, db-snapshot-available after 30); a long migration or a large
 # snapshot takes longer, so the waiter is run again, up to ROUNDS times.

@@ -161,7 +161,7 @@ promote_image() {
 	# The password is kept in a variable and reaches skopeo on stdin: never on a command line, never
 	# printed. Two steps, not a pipeline, so that a failure names the call that failed.
 	password=$(aws ecr get-login-password) || die "cannot get a login password for ${repo_url%%/*} (aws ecr get-login-password)"
-	printf '%s' "$password" | skopeo login --username AWS --password-stdin "${repo_url%%/*}" >/dev/null ||
+	feed "$password" skopeo login --username AWS --password-stdin "${repo_url%%/*}" >/dev/null ||
 		die "cannot log skopeo in to ${repo_url%%/*} (skopeo login)"
 	skopeo copy --all --preserve-digests "${src_auth[@]}" "docker://$source" "docker://$target" >&2 ||
 		die "could not copy $source to $target (skopeo copy)"
@@ -615,9 +615,10 @@ smoke_test() {
 # token is given. The token reaches curl as a config file on stdin (curl -K -); it is letters and
 # digits only.
 http_status() {
+	local config
 	if [[ -n $2 ]]; then
-		printf 'header = "%s: %s"\n' "$SMOKE_TEST_HEADER" "$2" |
-			curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -K - "$1"
+		printf -v config 'header = "%s: %s"\n' "$SMOKE_TEST_HEADER" "$2"
+		feed "$config" curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -K - "$1"
 	else
 		curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$1"
 	fi

@@ -227,6 +227,18 @@ register_copy() {
 		--query 'taskDefinition.taskDefinitionArn' --output text
 }
 
+# feed TEXT COMMAND...: runs COMMAND with TEXT on its stdin, through a pipe: never a file, never a
+# command line (a password, a token). The status is COMMAND's: one that exits before reading it
+# all (failing) must not turn into the writer's SIGPIPE, nor the writer's into a failure.
+feed() {
+	local text=$1
+	shift
+	{
+		trap '' PIPE
+		printf '%s' "$text" || true
+	} | "$@"
+}
+
 # confirm PROMPT EXPECTED: asks on stderr and reads one line from stdin; true only when the
 # answer is exactly EXPECTED. End of input counts as "no".
 confirm() {

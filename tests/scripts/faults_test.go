@@ -187,7 +187,7 @@ func TestEveryExternalCallFailingOnce(t *testing.T) {
 						"FAULT_LINE": call, "FAULT_NTH": fmt.Sprint(n), "FAULT_ERROR": message,
 					})
 					calls := s.calls()
-					require.GreaterOrEqual(t, len(filter(calls, call)), n, "the fault did not fire")
+					require.GreaterOrEqual(t, len(filter(calls, call)), n, "the fault did not fire:\n%s", r.stderr)
 					assertNoSecret(t, calls, r)
 					if sc.tolerated != nil && sc.tolerated(call) {
 						require.Equal(t, 0, r.code, "a single failure of %q is retried or only warned about:\n%s", call, r.stderr)

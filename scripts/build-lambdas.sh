@@ -6,6 +6,7 @@
 # All for runtime provided.al2023, architecture arm64, handler bootstrap.
 # Run from anywhere; paths are relative to the repository root. build/ is not committed.
 set -euo pipefail
+shopt -s inherit_errexit
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -7,6 +7,12 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# The CLIs a deploy calls keep their error's cause for the failure report (lib.sh: external).
+aws() { external aws "$@"; }
+pulumi() { external pulumi "$@"; }
+curl() { external curl "$@"; }
+skopeo() { external skopeo "$@"; }
+
 usage() {
 	cat <<'EOF'
 Usage:
@@ -14,6 +20,9 @@ Usage:
   scripts/deploy.sh --smoke-test <stack>            check the deployed stack answers
   scripts/deploy.sh --rollback <stack>              put the services back on the task definitions
                                                     they ran before the last deploy from this checkout
+                                                    (its rollback plan); fails, moving nothing, when
+                                                    the plan lacks a service, and fails unless every
+                                                    service ends on what it ran before
   scripts/deploy.sh --running-image <stack>         print the image the stack's worker runs now
 
 <stack> is dev, staging or production. <image-tag> must exist in the stack's repository
@@ -35,8 +44,11 @@ A deploy:
      rolling services (all of dev and staging, production's worker) move to them;
   4. waits until the services are stable on the new task definitions (a deployment the ECS
      circuit breaker rolled back is a failure);
-  5. production's API (CodeDeploy controller): creates a CodeDeploy blue/green deployment of the
-     new task definition and waits until all traffic is on it (canary 10% for 15 minutes).
+  5. production's API (CodeDeploy controller): when the new task definition is not the one its
+     PRIMARY task set runs, creates a CodeDeploy blue/green deployment of it and waits until all
+     traffic is on it (canary 10% for 15 minutes).
+Before step 1 it records what the services run (the rollback plan, DEPLOY_STATE_DIR/<stack>.env),
+or stops. A failure ends with the step, the CLI's own error, where things stand and how to get back.
 
 Options:
   --promote-from IMAGE    first copy IMAGE (e.g. <dev registry>/taskmanager-dev:main-abc1234, the
@@ -95,13 +107,24 @@ state_get() {
 
 # record_previous STACK CLUSTER: what the services run before this deploy, so that --rollback
 # can put them back even after Pulumi has replaced (and deregistered) those task definitions.
+# Both services or nothing: a deploy whose plan cannot be recorded stops here, before anything
+# moves. The previous record goes first, so that --rollback never acts on an older deploy's plan.
 record_previous() {
-	local stack=$1 cluster=$2 name td rest
+	local stack=$1 cluster=$2 file table svc td plan=""
+	file=$(state_file "$stack")
 	mkdir -p "$STATE_DIR"
-	: >"$(state_file "$stack")"
-	while IFS=$'\t' read -r name td rest; do
-		if [[ $td == arn:* ]]; then state_put "$stack" "previous_$name" "$td"; fi
-	done < <(services_table "$cluster" api worker)
+	rm -f "$file"
+	table=$(services_table "$cluster" api worker) ||
+		die "cannot read which task definitions the services of $cluster run, so no rollback plan could be recorded; nothing was changed"
+	for svc in api worker; do
+		td=$(awk -F'\t' -v n="$svc" '$1 == n { print $2 }' <<<"$table")
+		[[ $td == arn:* ]] ||
+			die "cannot tell which task definition $svc runs in $cluster (aws ecs describe-services answered \"${table//$'\n'/; }\"), so no rollback plan could be recorded; nothing was changed"
+		plan+="previous_$svc=$td"$'\n'
+	done
+	printf '%s' "$plan" >"$file.new"
+	mv "$file.new" "$file"
+	log "  rollback plan: $file"
 }
 
 # --- the image ----------------------------------------------------------------------------------
@@ -109,7 +132,7 @@ record_previous() {
 # promote_image SOURCE REPOSITORY_URL TAG: copies the same digest into this stack's repository.
 # Images are built once; a later environment gets exactly the bytes the earlier one tested.
 promote_image() {
-	local source=$1 repo_url=$2 tag=$3 target existing source_digest src_auth=() dest_auth=()
+	local source=$1 repo_url=$2 tag=$3 target existing source_digest password src_auth=() dest_auth=()
 	target="$repo_url:$tag"
 	require_tools skopeo
 	# The source registry's login may be kept apart (the pipeline logs in to it with another
@@ -120,9 +143,13 @@ promote_image() {
 		dest_auth=(--authfile "$SKOPEO_SRC_AUTHFILE")
 	fi
 	source_digest=$(skopeo inspect "${dest_auth[@]}" --format '{{.Digest}}' "docker://$source") ||
-		die "cannot read $source (is skopeo logged in to its registry?)"
-	existing=$(aws ecr describe-images --repository-name "${repo_url#*/}" --image-ids "imageTag=$tag" \
-		--query 'imageDetails[0].imageDigest' --output text 2>/dev/null) || existing=""
+		die "cannot read the digest of $source (skopeo inspect)"
+	# Only "no such image" means the tag is free; any other error (an expired token) stops here.
+	if ! existing=$(aws ecr describe-images --repository-name "${repo_url#*/}" --image-ids "imageTag=$tag" \
+		--query 'imageDetails[0].imageDigest' --output text 2>/dev/null); then
+		cause_is ImageNotFoundException || die "cannot tell whether $target exists (aws ecr describe-images)"
+		existing=""
+	fi
 	if [[ -n $existing && $existing != None ]]; then
 		# Tags are immutable: the tag may only already name the very same image.
 		[[ $existing == "$source_digest" ]] ||
@@ -131,18 +158,26 @@ promote_image() {
 		return 0
 	fi
 	step "Promoting $source ($source_digest) to $target"
-	aws ecr get-login-password | skopeo login --username AWS --password-stdin "${repo_url%%/*}" >/dev/null
-	skopeo copy --all --preserve-digests "${src_auth[@]}" "docker://$source" "docker://$target" >&2
+	# The password is kept in a variable and reaches skopeo on stdin: never on a command line, never
+	# printed. Two steps, not a pipeline, so that a failure names the call that failed.
+	password=$(aws ecr get-login-password) || die "cannot get a login password for ${repo_url%%/*} (aws ecr get-login-password)"
+	feed "$password" skopeo login --username AWS --password-stdin "${repo_url%%/*}" >/dev/null ||
+		die "cannot log skopeo in to ${repo_url%%/*} (skopeo login)"
+	skopeo copy --all --preserve-digests "${src_auth[@]}" "docker://$source" "docker://$target" >&2 ||
+		die "could not copy $source to $target (skopeo copy)"
 }
 
 # check_image REPOSITORY_URL TAG: the image must exist, and its scan (scan on push) must show no
 # finding of a severity in SCAN_FAIL_ON: the image-scan half of the pipeline's security gate.
 check_image() {
-	local repo=${1#*/} tag=$2 status counts severity count blocked="" severities=()
+	local repo=${1#*/} tag=$2 status counts verdict lines=()
 	step "Checking image $repo:$tag"
-	status=$(aws ecr describe-images --repository-name "$repo" --image-ids "imageTag=$tag" \
-		--query 'imageDetails[0].imageScanStatus.status' --output text) ||
+	if ! status=$(aws ecr describe-images --repository-name "$repo" --image-ids "imageTag=$tag" \
+		--query 'imageDetails[0].imageScanStatus.status' --output text); then
+		cause_is ImageNotFoundException ||
+			die "cannot read the image $repo:$tag from ECR (aws ecr describe-images)"
 		die "image $repo:$tag is not in the repository: push it (CI pushes main-<sha>) or promote it with --promote-from, then deploy again"
+	fi
 	case $status in
 	COMPLETE | ACTIVE) ;;
 	FAILED | UNSUPPORTED_IMAGE | SCAN_ELIGIBILITY_EXPIRED | FINDINGS_UNAVAILABLE)
@@ -155,16 +190,17 @@ check_image() {
 		;;
 	esac
 	counts=$(aws ecr describe-image-scan-findings --repository-name "$repo" --image-id "imageTag=$tag" \
-		--query 'imageScanFindings.findingSeverityCounts' --output json)
+		--query 'imageScanFindings.findingSeverityCounts' --output json) ||
+		die "cannot read the scan findings of $repo:$tag (aws ecr describe-image-scan-findings)"
 	[[ -n $counts && $counts != null ]] || counts='{}'
-	IFS=, read -ra severities <<<"${SCAN_FAIL_ON:-CRITICAL}"
-	for severity in "${severities[@]}"; do
-		count=$(jq -r --arg s "$severity" '.[$s] // 0' <<<"$counts")
-		((count == 0)) || blocked+=" $severity=$count"
-	done
-	[[ -z $blocked ]] ||
-		die "the scan of $repo:$tag found$blocked (aws ecr describe-image-scan-findings --repository-name $repo --image-id imageTag=$tag); fix the image, or change SCAN_FAIL_ON with a reason"
-	log "  scan findings: $(jq -c . <<<"$counts")"
+	# One jq run: the gated severities found (" CRITICAL=2 HIGH=1", or empty), then all the counts.
+	verdict=$(jq -r --arg gate "${SCAN_FAIL_ON:-CRITICAL}" '. as $c
+		| ([$gate | split(",")[] | select(($c[.] // 0) > 0) | " \(.)=\($c[.])"] | join("")), tojson' <<<"$counts") ||
+		die "cannot read the scan findings of $repo:$tag (not JSON: $counts)"
+	mapfile -t lines <<<"$verdict"
+	[[ -z ${lines[0]} ]] ||
+		die "the scan of $repo:$tag found${lines[0]} (aws ecr describe-image-scan-findings --repository-name $repo --image-id imageTag=$tag); fix the image, or change SCAN_FAIL_ON with a reason"
+	log "  scan findings: ${lines[1]}"
 }
 
 # --- migrations -----------------------------------------------------------------------------------
@@ -177,30 +213,38 @@ check_image() {
 # The container first checks /tmp (TMP_CHECK), then runs its own command; "check-only" (with
 # --skip-migrations) runs the check alone.
 run_migrations() {
-	local cluster=$1 family=$2 image=$3 subnets=$4 sg=$5 tag=$6 what=${7:-migrations} td overrides rc=0
+	local cluster=$1 family=$2 image=$3 subnets=$4 sg=$5 tag=$6 what=${7:-migrations} td overrides
+	# why: set by migrate when the run fails, the message of this step's failure. cause: the
+	# failed call's, kept across the clean-up below.
+	local why="" cause=""
 	if [[ $what == check-only ]]; then
 		step "Checking /tmp in $image ($family, without the migrations)"
 	else
 		step "Migrations: $family with $image"
 	fi
+	now_state "no service moved and no migration ran"
 	td=$(register_copy "$family" "$MIGRATIONS_CONTAINER" "$image") ||
-		die "could not register a migrations task definition for $image; nothing was deployed"
+		die "could not register a migrations task definition for $image"
 	log "  registered $td for this run"
 	if overrides=$(tmp_check_overrides "$td" "$what"); then
-		migrate "$cluster" "$td" "$subnets" "$sg" "$tag" "$overrides" || rc=$?
+		migrate "$cluster" "$td" "$subnets" "$sg" "$tag" "$overrides" || true
 	else
-		log "cannot read the $MIGRATIONS_CONTAINER container's command in $td"
-		rc=1
+		why="cannot read the $MIGRATIONS_CONTAINER container's command in $td"
 	fi
+	[[ -z $why ]] || cause=$(<"$RUN_DIR/cause")
 	# The copy is this run's only: Pulumi registers its own revision with the same image next.
-	aws ecs deregister-task-definition --task-definition "$td" --query 'taskDefinition.status' --output text >/dev/null ||
+	if ! aws ecs deregister-task-definition --task-definition "$td" --query 'taskDefinition.status' --output text >/dev/null; then
 		warn "could not deregister $td; deregister it by hand"
-	((rc != TMP_CHECK_EXIT)) ||
+		cause_clear
+	fi
+	[[ -n $why ]] || return 0
+	printf '%s' "$cause" >"$RUN_DIR/cause"
+	[[ $why != TMP_NOT_WRITABLE ]] ||
 		die "the image $image cannot write /tmp as the containers' user $CONTAINER_USER (TMP_NOT_WRITABLE: the migration task's /tmp check exited $TMP_CHECK_EXIT)." \
 			"The root filesystem is read-only and /tmp is a task volume, which Fargate creates owned by root unless the image declares it:" \
 			"build the image with \`RUN mkdir -p /tmp && chown $CONTAINER_USER /tmp\` (as root) followed by \`VOLUME /tmp\` (README, \"Image contract\")." \
 			"Nothing was deployed: the services were not updated and still run the previous image"
-	((rc == 0)) || die "the migrations failed: the services were not updated and still run the previous image"
+	die "$why"
 }
 
 # tmp_check_overrides TASK_DEFINITION [check-only]: aws ecs run-task --overrides for the migration
@@ -218,35 +262,55 @@ tmp_check_overrides() {
 			command: (["sh", "-c", $check + (if $command == [] then "" else "; exec \"$@\"" end), "tmp-check"] + $command)}]}'
 }
 
+# migrate CLUSTER TASK_DEFINITION SUBNETS SECURITY_GROUP TAG OVERRIDES: runs the migration task and
+# waits for it. On failure it sets its caller's why (the message) and the run's state, and returns 1.
 migrate() {
-	local cluster=$1 td=$2 subnets=$3 sg=$4 tag=$5 overrides=$6 task line code reason family by
+	local cluster=$1 td=$2 subnets=$3 sg=$4 tag=$5 overrides=$6 task started line code reason family by log_cmd
+	family=${td##*/}
+	family=${family%:*}
 	# startedBy (to find the task later): at most 36 letters, digits, '-', '_' or '/'.
 	by="deploy-${tag//[^A-Za-z0-9_-]/_}"
-	task=$(aws ecs run-task --cluster "$cluster" --task-definition "$td" --launch-type FARGATE --count 1 \
+	if ! started=$(aws ecs run-task --cluster "$cluster" --task-definition "$td" --launch-type FARGATE --count 1 \
 		--network-configuration "awsvpcConfiguration={subnets=[$subnets],securityGroups=[$sg],assignPublicIp=DISABLED}" \
 		--overrides "$overrides" \
 		--started-by "${by:0:36}" --propagate-tags TASK_DEFINITION \
-		--query 'tasks[0].taskArn' --output text) || return 1
-	if [[ $task != arn:* ]]; then
-		log "ECS did not start the migration task (aws ecs run-task returned no task: capacity or network?)"
+		--query '[tasks[0].taskArn, failures[0].reason]' --output text); then
+		why="ECS did not start the migration task (aws ecs run-task failed): the migrations did not run"
 		return 1
 	fi
+	IFS=$'\t' read -r task reason <<<"$started"
+	if [[ $task != arn:* ]]; then
+		why="ECS did not start the migration task (aws ecs run-task returned no task: ${reason:-no reason given}): the migrations did not run"
+		return 1
+	fi
+	log_cmd="aws logs tail /ecs/$family --log-stream-name-prefix $MIGRATIONS_CONTAINER/$MIGRATIONS_CONTAINER/${task##*/}"
+	now_state "no service moved; the migration task ${task##*/} was started and may still be running (aws ecs describe-tasks --cluster $cluster --tasks $task; its log: $log_cmd)"
 	log "  started ${task##*/}; waiting for it to stop"
 	if ! retry_wait "$WAIT_ROUNDS" aws ecs wait tasks-stopped --cluster "$cluster" --tasks "$task"; then
-		log "the migration task $task is still running; it was left running, and the services were not touched"
+		why="the migration task $task did not stop in $WAIT_ROUNDS rounds of aws ecs wait tasks-stopped, or its state could not be read; it was left running"
 		return 1
 	fi
 	# The backticks are JMESPath's literal quotes, not a shell expansion.
 	# shellcheck disable=SC2016
-	line=$(aws ecs describe-tasks --cluster "$cluster" --tasks "$task" \
-		--query 'tasks[0].[containers[?name==`migrations`].exitCode | [0], stoppedReason]' --output text) || return 1
+	if ! line=$(aws ecs describe-tasks --cluster "$cluster" --tasks "$task" \
+		--query 'tasks[0].[containers[?name==`migrations`].exitCode | [0], stoppedReason]' --output text); then
+		why="cannot read how the migration task $task ended (aws ecs describe-tasks failed): read its log ($log_cmd) before deploying again"
+		return 1
+	fi
 	IFS=$'\t' read -r code reason <<<"$line"
-	family=${td##*/}
-	family=${family%:*}
+	if [[ $code == "$TMP_CHECK_EXIT" ]]; then
+		now_state "no service moved; the migrations did not run (the /tmp check stopped the task first)"
+		why=TMP_NOT_WRITABLE # run_migrations says what it means
+		return 1
+	fi
+	if [[ -z $code || $code == None ]]; then
+		now_state "no service moved; the migration task stopped before its container ran: the migrations did not run"
+		why="the migration task stopped without running the migrations (${reason:-no reason given}); its log: $log_cmd"
+		return 1
+	fi
 	if [[ $code != 0 ]]; then
-		log "the migration task exited with code ${code:-none} ($reason)"
-		log "its log: aws logs tail /ecs/$family --log-stream-name-prefix $MIGRATIONS_CONTAINER/$MIGRATIONS_CONTAINER/${task##*/}"
-		[[ $code != "$TMP_CHECK_EXIT" ]] || return "$TMP_CHECK_EXIT"
+		now_state "no service moved; the migrations failed: the schema is as far as they got (its log: $log_cmd)"
+		why="the migrations failed: the migration task exited with code $code ($reason); its log: $log_cmd"
 		return 1
 	fi
 	log "  the migration task exited 0"
@@ -266,7 +330,7 @@ wait_stable() {
 # ("*": any), its newest deployment has not failed, and all its tasks run. A deployment the circuit
 # breaker rolled back is stable too, on the old task definition: this is what catches it.
 verify_services() {
-	local cluster=$1 kv name td state running desired table bad=0
+	local cluster=$1 kv name td state running desired table row bad=0
 	shift
 	local -A want=()
 	local names=()
@@ -274,9 +338,12 @@ verify_services() {
 		want[${kv%%=*}]=${kv#*=}
 		names+=("${kv%%=*}")
 	done
-	table=$(services_table "$cluster" "${names[@]}") || return 1
+	# Not "unhealthy": the check itself failed, and the message says so.
+	table=$(services_table "$cluster" "${names[@]}") ||
+		die "cannot read the services ${names[*]} of $cluster (aws ecs describe-services)"
 	for name in "${names[@]}"; do
-		IFS=$'\t' read -r _ td state running desired < <(awk -F'\t' -v n="$name" '$1 == n' <<<"$table") || true
+		row=$(awk -F'\t' -v n="$name" '$1 == n' <<<"$table")
+		IFS=$'\t' read -r _ td state running desired <<<"$row" || true
 		if [[ -z ${td:-} ]]; then
 			log "  $name: no such service in $cluster"
 			bad=1
@@ -303,12 +370,15 @@ verify_services() {
 # API (10% for 15 minutes, then 100%; CodeDeploy rolls back on failure or on the alarms).
 codedeploy_api() {
 	local stack=$1 cluster=$2 app=$3 group=$4 td=$5 image current port provider appspec revision id
-	image=$(task_definition_image "$td" api) || die "cannot read $td"
-	current=$(running_image "$cluster" api) || current=""
-	if [[ $current == "$image" ]]; then
-		log "the API already runs $image: no CodeDeploy deployment needed"
+	# Task definitions, not images: an infrastructure change (`deploy.sh production current`)
+	# registers a new API task definition with the same image, and it must be deployed too.
+	current=$(service_task_definition "$cluster" api) ||
+		die "cannot read which task definition the API runs (its PRIMARY task set) in $cluster"
+	if [[ $current == "$td" ]]; then
+		log "the API already runs ${td##*/}: no CodeDeploy deployment needed"
 		return 0
 	fi
+	image=$(task_definition_image "$td" api) || die "cannot read the API's image in $td"
 	port=$(config_get "$stack" taskmanager:api.containerPort) || die "cannot read taskmanager:api.containerPort"
 	# CodeDeploy gives the service the AppSpec's capacity provider strategy, and without one the
 	# launch type: the service would drift from the program, whose strategy (infra/compute/
@@ -328,10 +398,15 @@ codedeploy_api() {
 		| "{\"version\":0.0,\"Resources\":\(tojson)}"') ||
 		die "cannot build the AppSpec (taskmanager:api.containerPort \"$port\" is not a number?)"
 	revision=$(jq -cn --arg c "$appspec" '{revisionType: "AppSpecContent", appSpecContent: {content: $c}}')
-	id=$(aws deploy create-deployment --application-name "$app" --deployment-group-name "$group" \
+	if ! id=$(aws deploy create-deployment --application-name "$app" --deployment-group-name "$group" \
 		--revision "$revision" --description "deploy ${image##*:}" \
-		--query deploymentId --output text) || die "CodeDeploy refused the deployment (another one in progress?)"
+		--query deploymentId --output text); then
+		cause_is DeploymentLimitExceededException &&
+			die "CodeDeploy refused the deployment of ${td##*/}: another deployment of $app/$group is in progress (aws deploy list-deployments --application-name $app --deployment-group-name $group --include-only-statuses InProgress)"
+		die "CodeDeploy refused the deployment of ${td##*/} (aws deploy create-deployment)"
+	fi
 	state_put "$stack" codedeploy_deployment "$id"
+	now_state "$STATE_NOW; CodeDeploy deployment $id is moving the API from ${current##*/} to ${td##*/} (CodeDeploy rolls it back by itself on a failure or an alarm)"
 	log "  deployment $id: https://console.aws.amazon.com/codesuite/codedeploy/deployments/$id"
 	wait_codedeploy "$id"
 }
@@ -345,7 +420,7 @@ wait_codedeploy() {
 	while :; do
 		line=$(aws deploy get-deployment --deployment-id "$id" \
 			--query 'deploymentInfo.[status,instanceTerminationWaitTimeStarted,errorInformation.message]' --output text) ||
-			die "cannot read CodeDeploy deployment $id"
+			die "cannot read CodeDeploy deployment $id (aws deploy get-deployment); it goes on without this script"
 		IFS=$'\t' read -r status shifted err <<<"$line"
 		case $status in
 		Succeeded)
@@ -353,6 +428,7 @@ wait_codedeploy() {
 			return 0
 			;;
 		Failed | Stopped)
+			now_state "$STATE_NOW; CodeDeploy deployment $id ended $status: CodeDeploy keeps or puts the API back on the original tasks"
 			die "CodeDeploy deployment $id ended $status (${err:-no message}); CodeDeploy keeps or puts the API back on the original tasks"
 			;;
 		esac
@@ -360,7 +436,7 @@ wait_codedeploy() {
 			log "  all traffic is on the new tasks; the original tasks stay for the one-hour rollback window, and CodeDeploy still rolls back on an alarm until then"
 			return 0
 		fi
-		((SECONDS < deadline)) || die "CodeDeploy deployment $id is still $status; follow it in the console"
+		((SECONDS < deadline)) || die "CodeDeploy deployment $id is still $status after ${CODEDEPLOY_TIMEOUT_MINUTES:-120} minutes; it goes on without this script: follow it in the console"
 		log "  $status"
 		sleep "$POLL_SECONDS"
 	done
@@ -369,21 +445,22 @@ wait_codedeploy() {
 # --- modes ----------------------------------------------------------------------------------------
 
 deploy() {
-	local stack=$1 tag=$2 outputs cluster repo_url family subnets sg app group api_td worker_td image
+	local stack=$1 tag=$2 outputs cluster repo_url family subnets sg app group api_td worker_td image \
+		again back rolling api_note="" values=()
 	check_stack "$stack"
 	[[ $tag == current ]] || check_tag "$tag"
 	require_tools pulumi aws jq
 	cd "$REPO_ROOT"
+	again="fix the cause, then run the deploy again: $INVOCATION"
+	at_step "reading the outputs of stack $stack" "nothing has changed" "$again"
 
 	step "Reading the outputs of stack $stack"
-	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi login? does the stack exist?)"
-	cluster=$(output "$outputs" clusterName)
-	repo_url=$(output "$outputs" repositoryUrl)
-	family=$(output "$outputs" migrationsTaskFamily)
-	subnets=$(output "$outputs" migrationsSubnetIds)
-	sg=$(output "$outputs" migrationsSecurityGroupId)
-	app=$(output "$outputs" codeDeployApplication)
-	group=$(output "$outputs" codeDeployDeploymentGroup)
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
+	outputs_into values "$outputs" clusterName repositoryUrl migrationsTaskFamily migrationsSubnetIds \
+		migrationsSecurityGroupId codeDeployApplication codeDeployDeploymentGroup ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	cluster=${values[0]} repo_url=${values[1]} family=${values[2]} subnets=${values[3]} sg=${values[4]}
+	app=${values[5]} group=${values[6]}
 	[[ -n $cluster && -n $repo_url && -n $family && -n $subnets && -n $sg ]] ||
 		die "stack $stack lacks the outputs a deploy needs (clusterName, repositoryUrl, migrations*): create it first with scripts/create-environment.sh $stack"
 
@@ -396,14 +473,20 @@ deploy() {
 	image="$repo_url:$tag"
 
 	# Production outside CI: the preview, then the stack's name typed at the terminal.
+	at_step "the preview and confirmation of $stack" "nothing has changed" "$again"
 	production_gate "$stack" deploy_preview "$stack" "$cluster" "$tag"
 
+	at_step "recording the rollback plan ($(state_file "$stack"))" "nothing has changed" "$again"
 	record_previous "$stack" "$cluster"
 	if [[ -n $PROMOTE_FROM ]]; then
+		at_step "copying $PROMOTE_FROM to $image" \
+			"no migration ran and no service moved; $image may exist already (a copy of the same digest is kept as it is)" "$again"
 		promote_image "$PROMOTE_FROM" "$repo_url" "$tag"
 	fi
+	at_step "checking the image $image" "nothing has changed (no migration ran, no service moved)" "$again"
 	check_image "$repo_url" "$tag"
 
+	at_step "the migrations of $tag" "no service moved and no migration ran" "no rollback is needed; $again"
 	if ((SKIP_MIGRATIONS)); then
 		warn "the migrations are skipped (--skip-migrations); the image's /tmp is still checked"
 		run_migrations "$cluster" "$family" "$image" "$subnets" "$sg" "$tag" check-only
@@ -411,24 +494,51 @@ deploy() {
 		run_migrations "$cluster" "$family" "$image" "$subnets" "$sg" "$tag"
 	fi
 
+	# From here on services may move: the way back is --rollback, with the plan recorded above.
+	back="$(rollback_command "$stack") puts the services back on the task definitions recorded in $(state_file "$stack"); or $again (the migrations run again and find nothing left to do)"
+	rolling="the API and the worker"
+	if [[ -n $app ]]; then
+		rolling="the worker"
+		api_note="; the API has not moved (only a CodeDeploy deployment moves it, and none was created)"
+	fi
+	at_step "pulumi config set taskmanager:compute.imageTag $tag" \
+		"the migrations of $tag have run; no service moved" "no rollback is needed; $again (the migrations run again and find nothing left to do)"
 	step "pulumi up: image $tag"
-	pulumi config set --path taskmanager:compute.imageTag "$tag" --stack "$(stack_ref "$stack")"
-	pulumi up --yes --stack "$(stack_ref "$stack")" --message "deploy $tag"
+	pulumi config set --path taskmanager:compute.imageTag "$tag" --stack "$(stack_ref "$stack")" ||
+		die "could not set taskmanager:compute.imageTag to $tag in this checkout's Pulumi.$stack.yaml"
+	at_step "pulumi up of $tag" \
+		"the migrations of $tag have run; this checkout's Pulumi.$stack.yaml sets taskmanager:compute.imageTag to $tag (git checkout Pulumi.$stack.yaml undoes it); pulumi up may have applied part of the change, and $rolling may be moving to new task definitions$api_note" \
+		"$back"
+	pulumi up --yes --stack "$(stack_ref "$stack")" --message "deploy $tag" || die "pulumi up of $tag to $stack failed"
 	state_put "$stack" image_tag "$tag"
 
-	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack"
-	api_td=$(output "$outputs" apiTaskDefinitionArn)
-	worker_td=$(output "$outputs" workerTaskDefinitionArn)
+	at_step "checking $rolling on $tag" \
+		"the migrations of $tag have run and pulumi up has applied it: $rolling run or are moving to its task definitions$api_note" "$back"
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
+	outputs_into values "$outputs" apiTaskDefinitionArn workerTaskDefinitionArn ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	api_td=${values[0]} worker_td=${values[1]}
 	if [[ -n $app ]]; then
 		# The worker deploys rolling everywhere; the API's task definition is CodeDeploy's to deploy.
 		wait_stable "$cluster" worker
 		verify_services "$cluster" "worker=$worker_td" || die "the worker is not running $tag"
+		at_step "the CodeDeploy deployment of the API" \
+			"the migrations of $tag have run; the worker runs $tag; the API runs what it ran before the deploy" "$back"
 		codedeploy_api "$stack" "$cluster" "$app" "$group" "$api_td"
 	else
 		wait_stable "$cluster" api worker
 		verify_services "$cluster" "api=$api_td" "worker=$worker_td" || die "the services are not running $tag"
 	fi
 	step "Deployed $tag to $stack"
+}
+
+# rollback_command STACK: the command that rolls STACK back, as this person or pipeline runs it.
+rollback_command() {
+	if [[ $1 == production ]] && ! in_ci; then
+		printf 'scripts/deploy.sh --rollback %s %s' "$PRODUCTION_FLAG" "$1"
+	else
+		printf 'scripts/deploy.sh --rollback %s' "$1"
+	fi
 }
 
 # deploy_preview STACK CLUSTER TAG: what a deploy of TAG changes, shown before anything changes:
@@ -438,11 +548,10 @@ deploy_preview() {
 	local stack=$1 cluster=$2 tag=$3 running from=""
 	[[ -z $PROMOTE_FROM ]] || from=" (copied from $PROMOTE_FROM)"
 	step "Preview of $stack: what this checkout changes besides the image"
-	if running=$(running_image "$cluster" worker); then
-		pulumi config set --path taskmanager:compute.imageTag "${running##*:}" --stack "$(stack_ref "$stack")" || return 1
-	else
-		running="no image yet"
-	fi
+	# The services exist from the first `pulumi up` on (create-environment.sh), running the stack
+	# file's placeholder until the first deploy: not knowing what runs is an error, not "no image".
+	running=$(running_image "$cluster" worker) || return 1
+	pulumi config set --path taskmanager:compute.imageTag "${running##*:}" --stack "$(stack_ref "$stack")" || return 1
 	pulumi preview --diff --stack "$(stack_ref "$stack")" --message "preview before deploying $tag" >&2 || return 1
 	log "Then the deploy runs the migrations of $tag against $stack's database, and moves the services"
 	log "from ${running##*:} to $tag$from."
@@ -457,35 +566,36 @@ SMOKE_TEST_HEADER=X-Smoke-Test-Token
 # container health check and the load balancer's target health check have both got an answer
 # from the health path inside the VPC.
 smoke_test() {
-	local stack=$1 outputs cluster url lb app api health token_arn token="" code i
+	local stack=$1 outputs cluster url lb app api worker health token_arn token="" code i values=()
 	check_stack "$stack"
 	require_tools pulumi aws jq curl
 	cd "$REPO_ROOT"
-	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack"
-	cluster=$(output "$outputs" clusterName)
-	url=$(output "$outputs" url)
-	lb=$(output "$outputs" loadBalancerDnsName)
-	app=$(output "$outputs" codeDeployApplication)
-	api="api=$(output "$outputs" apiTaskDefinitionArn)"
+	at_step "the smoke test of $stack" "the smoke test changes nothing: $stack runs what its last deploy left" \
+		"if the last deploy is at fault: $(rollback_command "$stack"); else fix the cause, then run the smoke test again: $INVOCATION"
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
+	outputs_into values "$outputs" clusterName url loadBalancerDnsName codeDeployApplication \
+		apiTaskDefinitionArn workerTaskDefinitionArn smokeTestHeaderSecretArn ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	cluster=${values[0]} url=${values[1]} lb=${values[2]} app=${values[3]} api="api=${values[4]}"
+	worker="worker=${values[5]}" token_arn=${values[6]}
 	# A blue/green API runs whatever CodeDeploy last completed (or rolled back to).
 	[[ -z $app ]] || api="api=*"
 
 	step "Smoke test of $stack: services"
-	verify_services "$cluster" "$api" "worker=$(output "$outputs" workerTaskDefinitionArn)" ||
+	verify_services "$cluster" "$api" "$worker" ||
 		die "smoke test failed: the services are not healthy on the deployed task definitions"
 
 	if [[ $lb == internal-* ]]; then
 		log "  the load balancer is internal; the healthy tasks above answered the health check inside the VPC"
 		return 0
 	fi
-	health=$(config_get "$stack" taskmanager:api.healthCheckPath)
-	token_arn=$(output "$outputs" smokeTestHeaderSecretArn)
+	health=$(config_get "$stack" taskmanager:api.healthCheckPath) || die "cannot read taskmanager:api.healthCheckPath of $stack"
 	if [[ -n $token_arn ]]; then
 		# Staging's load balancer signs people in; the smoke test passes with the secret header.
 		# The token is read into a variable and handed to curl on stdin: it is never printed and
 		# never on a command line.
 		token=$(aws secretsmanager get-secret-value --secret-id "$token_arn" --query SecretString --output text) ||
-			die "cannot read the smoke-test token ($token_arn)"
+			die "cannot read the smoke-test token ($token_arn; aws secretsmanager get-secret-value)"
 		[[ $token =~ ^[A-Za-z0-9]+$ ]] || die "the smoke-test token ($token_arn) is not letters and digits"
 	fi
 	step "Smoke test of $stack: GET $url$health"
@@ -505,9 +615,10 @@ smoke_test() {
 # token is given. The token reaches curl as a config file on stdin (curl -K -); it is letters and
 # digits only.
 http_status() {
+	local config
 	if [[ -n $2 ]]; then
-		printf 'header = "%s: %s"\n' "$SMOKE_TEST_HEADER" "$2" |
-			curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -K - "$1"
+		printf -v config 'header = "%s: %s"\n' "$SMOKE_TEST_HEADER" "$2"
+		feed "$config" curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -K - "$1"
 	else
 		curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$1"
 	fi
@@ -517,68 +628,103 @@ http_status() {
 # DEPLOY_STATE_DIR. Rolling services get their previous task definition again (re-registered if
 # Pulumi deregistered it); a blue/green API is put back by CodeDeploy. No migration runs: the
 # schema stays migrated, which the previous release must tolerate (expand, then contract).
+# It restores exactly what ran before, checked at the end, or fails naming what it could not.
 rollback() {
-	local stack=$1 outputs cluster app group svc previous current target status id targets=() names=()
+	local stack=$1 file outputs cluster app group svc previous current target moved="" targets=() names=() missing=() values=()
+	local -A plan=()
 	check_stack "$stack"
 	require_tools pulumi aws jq
 	cd "$REPO_ROOT"
-	[[ -f $(state_file "$stack") ]] ||
+	file=$(state_file "$stack")
+	at_step "reading the rollback plan of $stack ($file)" "nothing has changed" \
+		"fix the cause, then run the rollback again ($INVOCATION); or roll back by hand (docs/runbook.md, Roll back)"
+	[[ -f $file ]] ||
 		die "no deploy of $stack is recorded in $STATE_DIR: roll back by hand (docs/runbook.md, Roll back)"
-	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack"
-	cluster=$(output "$outputs" clusterName)
-	app=$(output "$outputs" codeDeployApplication)
-	group=$(output "$outputs" codeDeployDeploymentGroup)
+	# Every service's plan before anything moves: a partial plan must not give a partial rollback
+	# that reports success.
+	for svc in api worker; do
+		plan[$svc]=$(state_get "$stack" "previous_$svc")
+		[[ ${plan[$svc]} == arn:* ]] || missing+=("$svc")
+	done
+	((${#missing[@]} == 0)) ||
+		die "the rollback plan $file has no previous task definition for ${missing[*]} (the deploy could not record it): nothing was rolled back; roll ${missing[*]} back by hand (docs/runbook.md, Roll back)"
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
+	outputs_into values "$outputs" clusterName codeDeployApplication codeDeployDeploymentGroup ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	cluster=${values[0]} app=${values[1]} group=${values[2]}
+	[[ -n $cluster ]] || die "stack $stack has no output clusterName"
 
 	production_gate "$stack" rollback_plan "$stack"
 
 	step "Rolling back $stack"
+	at_step "rolling back $stack" "no service has moved back yet" \
+		"run the rollback again ($INVOCATION): services already back are left alone; or roll back by hand (docs/runbook.md, Roll back)"
 	for svc in api worker; do
 		[[ $svc == api && -n $app ]] && continue
-		previous=$(state_get "$stack" "previous_$svc")
-		[[ -n $previous ]] || continue
-		current=$(service_task_definition "$cluster" "$svc") || current=""
+		previous=${plan[$svc]}
+		current=$(service_task_definition "$cluster" "$svc") || die "cannot read which task definition $svc runs in $cluster"
 		if [[ $current == "$previous" ]]; then
 			log "  $svc already runs ${previous##*/}"
+			targets+=("$svc=$previous")
 			continue
 		fi
-		target=$(ecs_usable "$previous") || die "cannot re-register $previous"
+		target=$(ecs_usable "$previous") || die "cannot re-register $previous for $svc"
 		aws ecs update-service --cluster "$cluster" --service "$svc" --task-definition "$target" \
-			--query 'service.serviceName' --output text >/dev/null
+			--query 'service.serviceName' --output text >/dev/null ||
+			die "could not move $svc back to ${target##*/} (aws ecs update-service)"
 		log "  $svc: ${current##*/} -> ${target##*/}"
+		moved+="${moved:+, }$svc from ${current##*/} to ${target##*/}"
+		now_state "moving back: $moved"
 		targets+=("$svc=$target")
 		names+=("$svc")
 	done
 	if ((${#names[@]})); then
 		wait_stable "$cluster" "${names[@]}"
-		verify_services "$cluster" "${targets[@]}" || die "the rollback did not complete"
 	fi
+	verify_services "$cluster" "${targets[@]}" || die "the rollback did not complete: the services above do not run what they ran before the deploy"
+	[[ -z $moved ]] || now_state "moved back: $moved"
 
-	if [[ -n $app ]]; then
-		id=$(state_get "$stack" codedeploy_deployment)
-		status=""
-		[[ -z $id ]] || status=$(aws deploy get-deployment --deployment-id "$id" --query 'deploymentInfo.status' --output text)
-		case $status in
-		Created | Queued | InProgress | Baking | Ready)
-			# Within the rollback window the original tasks still run: CodeDeploy moves the traffic
-			# back to them at once.
-			step "Stopping CodeDeploy deployment $id with rollback"
-			aws deploy stop-deployment --deployment-id "$id" --auto-rollback-enabled --output text >/dev/null
-			wait_stopped "$id"
-			;;
-		Failed | Stopped)
-			log "  CodeDeploy already rolled the API back ($id $status)"
-			;;
-		*)
-			previous=$(state_get "$stack" previous_api)
-			if [[ -n $previous ]]; then
-				target=$(ecs_usable "$previous") || die "cannot re-register $previous"
-				codedeploy_api "$stack" "$cluster" "$app" "$group" "$target"
-			fi
-			;;
-		esac
-	fi
+	[[ -z $app ]] || rollback_api "$stack" "$cluster" "$app" "$group" "${plan[api]}"
 	log "Rolled back. Pulumi's state still names the newer task definitions until the next deploy;"
 	log "to align it now: scripts/deploy.sh --skip-migrations $stack <previous tag>"
+}
+
+# rollback_api STACK CLUSTER APPLICATION GROUP PREVIOUS: the blue/green API back on PREVIOUS. Within
+# the rollback window the deployment recorded is stopped with rollback (the original tasks still
+# run: the traffic goes back at once); otherwise, or if the API is still not back, PREVIOUS is
+# deployed through CodeDeploy. Checked on the PRIMARY task set at the end.
+rollback_api() {
+	local stack=$1 cluster=$2 app=$3 group=$4 previous=$5 current id status target
+	current=$(service_task_definition "$cluster" api) || die "cannot read which task definition the API runs in $cluster"
+	if [[ $current == "$previous" ]]; then
+		log "  api already runs ${previous##*/}"
+		return 0
+	fi
+	id=$(state_get "$stack" codedeploy_deployment)
+	if [[ -n $id ]]; then
+		status=$(aws deploy get-deployment --deployment-id "$id" --query 'deploymentInfo.status' --output text) ||
+			die "cannot read CodeDeploy deployment $id (aws deploy get-deployment)"
+		case $status in
+		Created | Queued | InProgress | Baking | Ready)
+			step "Stopping CodeDeploy deployment $id with rollback"
+			aws deploy stop-deployment --deployment-id "$id" --auto-rollback-enabled --output text >/dev/null ||
+				die "could not stop CodeDeploy deployment $id (aws deploy stop-deployment)"
+			now_state "$STATE_NOW; CodeDeploy deployment $id is being stopped with rollback"
+			wait_stopped "$id"
+			current=$(service_task_definition "$cluster" api) || die "cannot read which task definition the API runs in $cluster"
+			;;
+		*) log "  CodeDeploy deployment $id is $status" ;;
+		esac
+	fi
+	target=$previous
+	if [[ $current != "$previous" ]]; then
+		target=$(ecs_usable "$previous") || die "cannot re-register $previous for the API"
+		codedeploy_api "$stack" "$cluster" "$app" "$group" "$target"
+		current=$(service_task_definition "$cluster" api) || die "cannot read which task definition the API runs in $cluster"
+	fi
+	[[ $current == "$target" ]] ||
+		die "the API runs ${current##*/}, not ${target##*/} (what it ran before the deploy): the rollback did not complete"
+	log "  api: back on ${target##*/}"
 }
 
 # rollback_plan STACK: what --rollback puts back, from the record of the last deploy.
@@ -605,10 +751,13 @@ ecs_usable() {
 	fi
 }
 
+# wait_stopped ID: until the deployment stopped with rollback has ended. Succeeded means the stop
+# came too late: the API stays on the new task definition, and the caller deploys the old one.
 wait_stopped() {
 	local id=$1 status i
 	for ((i = 0; i < 120; i++)); do
-		status=$(aws deploy get-deployment --deployment-id "$id" --query 'deploymentInfo.status' --output text)
+		status=$(aws deploy get-deployment --deployment-id "$id" --query 'deploymentInfo.status' --output text) ||
+			die "cannot read CodeDeploy deployment $id (aws deploy get-deployment)"
 		case $status in
 		Stopped | Failed | Succeeded)
 			log "  deployment $id: $status"
@@ -617,11 +766,14 @@ wait_stopped() {
 		esac
 		sleep "$POLL_SECONDS"
 	done
-	die "deployment $id did not stop"
+	die "CodeDeploy deployment $id did not stop"
 }
 
 main() {
 	local mode=deploy args=()
+	# The command as given, for the failure report's "to get back" (arguments hold no secret).
+	INVOCATION="scripts/deploy.sh $*"
+	track_failures
 	PROMOTE_FROM=""
 	SKIP_MIGRATIONS=0
 	WAIT_FOR_TERMINATION=0

@@ -96,7 +96,7 @@ protection() {
 }
 
 main() {
-	local stack outputs="" cluster db snapshot protected=() instance targets target svc key key_state snapshots
+	local stack outputs="" cluster db snapshot protected=() instance on targets target svc key key_state snapshots
 	case ${1:-} in
 	-h | --help)
 		usage
@@ -132,7 +132,8 @@ main() {
 	db=${db:-$stack-taskmanager-db}
 
 	for instance in "$db" "$db-replica"; do
-		if [[ $(protection "$instance") == True ]]; then protected+=("$instance"); fi
+		on=$(protection "$instance")
+		if [[ $on == True ]]; then protected+=("$instance"); fi
 	done
 	if ((${#protected[@]})); then
 		# Deletion protection is there so that nothing deletes this database by accident; lifting

@@ -9,6 +9,10 @@ if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4))); 
 	exit 1
 fi
 
+# A command substitution runs with errexit too (assignments such as `x=$(f)`): a failing command
+# inside f stops f instead of being followed by the rest of it.
+shopt -s inherit_errexit
+
 # The stacks of this program, one per environment (README: dev is the `development` environment).
 KNOWN_STACKS=(dev staging production)
 
@@ -24,14 +28,82 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 die() {
 	printf 'error: %s\n' "$*" >&2
+	# The last external call failed: its own message is the cause, whatever this one guessed.
+	if [[ -n ${RUN_DIR:-} && -s $RUN_DIR/cause ]]; then
+		printf '  cause: %s\n' "$(<"$RUN_DIR/cause")" >&2
+	fi
+	DIED=1
 	exit 1
 }
 
+# type -P, not command -v: the latter also finds the wrapper functions below (external).
 require_tools() {
 	local tool
 	for tool in "$@"; do
-		command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed or not on PATH"
+		type -P "$tool" >/dev/null 2>&1 || die "$tool is not installed or not on PATH"
 	done
+}
+
+# --- failures: their cause, and where a run stands -----------------------------------------------
+
+# external TOOL ARG...: runs TOOL (a CLI: aws, pulumi, curl, skopeo) and, when it fails, keeps the
+# last line of its error output in RUN_DIR/cause ("aws ecs run-task exited 254: An error occurred
+# (ExpiredTokenException) ..."), which die and the failure report print: the tool's own cause, not
+# a guess. A success empties it. A file, not a variable: calls often run in a command
+# substitution's subshell. The error output still reaches stderr, after the call.
+external() {
+	local tool=$1 err rc=0 lines=() i
+	shift
+	err="$RUN_DIR/stderr.$BASHPID"
+	command "$tool" "$@" 2>"$err" || rc=$?
+	# Builtins only (mapfile, printf): a deploy makes dozens of calls.
+	mapfile -t lines <"$err"
+	((${#lines[@]} == 0)) || printf '%s\n' "${lines[@]}" >&2
+	if ((rc == 0)); then
+		: >"$RUN_DIR/cause"
+		return 0
+	fi
+	for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+		[[ ${lines[i]} =~ [^[:space:]] ]] && break
+	done
+	printf '%s exited %d: %s\n' "$tool${1:+ $1}${2:+ $2}" "$rc" "${lines[i]:-(no error message)}" >"$RUN_DIR/cause"
+	return "$rc"
+}
+
+# cause_is TEXT: the last external call failed with TEXT in its message (e.g. an AWS error code).
+cause_is() { [[ -n ${RUN_DIR:-} && -s $RUN_DIR/cause ]] && grep -qF -- "$1" "$RUN_DIR/cause"; }
+
+# cause_clear: a failure that was dealt with (warned about) is not the cause of a later one.
+cause_clear() { [[ -z ${RUN_DIR:-} ]] || : >"$RUN_DIR/cause"; }
+
+# Where a run stands, for the report of a failure: the step it is in, what has changed so far and
+# the command that gets back. Each step of a script that changes something sets them (at_step,
+# now_state) before it acts, so that any failure in it, foreseen (die) or not (errexit), ends with
+# all three.
+AT_STEP="" STATE_NOW="" RECOVERY="" DIED=""
+at_step() { AT_STEP=$1 STATE_NOW=$2 RECOVERY=$3; }
+now_state() { STATE_NOW=$1; }
+
+# track_failures: from here on, the CLIs' causes are kept (wrap them: `aws() { external aws "$@"; }`)
+# and a failed run ends with where it stands. Once, by the script, in the main shell.
+track_failures() {
+	RUN_DIR=$(mktemp -d)
+	trap report_failure EXIT
+}
+
+report_failure() {
+	local rc=$?
+	if ((rc != 0)) && [[ -n $AT_STEP ]]; then
+		{
+			printf '\nerror: stopped at: %s\n' "$AT_STEP"
+			# die has said it already; an unforeseen failure (errexit) has not.
+			if [[ -z $DIED && -s $RUN_DIR/cause ]]; then printf '  cause: %s\n' "$(<"$RUN_DIR/cause")"; fi
+			printf '  where things stand: %s\n' "$STATE_NOW"
+			printf '  to get back: %s\n' "$RECOVERY"
+		} >&2
+	fi
+	rm -rf "$RUN_DIR"
+	exit "$rc"
 }
 
 # check_stack STACK: refuses a name that is not one of the program's stacks, before anything runs.
@@ -67,6 +139,21 @@ output() {
 	jq -r --arg k "$2" '.[$k] // empty | if type == "array" then join(",") else tostring end' <<<"$1"
 }
 
+# outputs_into ARRAY JSON KEY...: several outputs at once (one jq run: a deploy reads many, and
+# each jq start costs), as output prints them, into ARRAY in the order of the keys.
+outputs_into() {
+	# Locals prefixed, so that none hides the caller's ARRAY from the name reference.
+	local -n into=$1
+	local _json=$2 _lines
+	shift 2
+	# A last line "." keeps the empty values at the end, which $(...) would strip.
+	_lines=$(jq -r '(. as $o | $ARGS.positional[] | $o[.] // "" | if type == "array" then join(",") else tostring end), "."' \
+		--args "$@" <<<"$_json") || return 1
+	mapfile -t into <<<"$_lines"
+	((${#into[@]} == $# + 1)) && [[ ${into[-1]} == . ]] || return 1
+	unset 'into[-1]'
+}
+
 # retry_wait ROUNDS COMMAND...: an AWS CLI waiter gives up after a fixed time (tasks-stopped and
 # services-stable after 10 minutes, db-snapshot-available after 30); a long migration or a large
 # snapshot takes longer, so the waiter is run again, up to ROUNDS times.
@@ -80,13 +167,17 @@ retry_wait() {
 	return 1
 }
 
-# services_table CLUSTER SERVICE...: one tab-separated line per service: name, task definition,
-# rollout state of the newest deployment, running count, desired count.
+# services_table CLUSTER SERVICE...: one tab-separated line per service: name, the task definition
+# it runs, rollout state of the newest deployment, running count, desired count. A blue/green
+# service (CodeDeploy: production's API) runs its PRIMARY task set's task definition, the one that
+# takes the traffic; its own taskDefinition field can name another.
 services_table() {
 	local cluster=$1
 	shift
+	# The backticks are JMESPath's literal quotes, not a shell expansion.
+	# shellcheck disable=SC2016
 	aws ecs describe-services --cluster "$cluster" --services "$@" \
-		--query 'services[].[serviceName,taskDefinition,deployments[0].rolloutState,runningCount,desiredCount]' \
+		--query 'services[].[serviceName,(taskSets[?status==`PRIMARY`].taskDefinition | [0]) || taskDefinition,deployments[0].rolloutState,runningCount,desiredCount]' \
 		--output text
 }
 
@@ -134,6 +225,18 @@ register_copy() {
 		| if ($tags | length) > 0 then .tags = $tags else . end' <<<"$described") || return 1
 	aws ecs register-task-definition --cli-input-json "$input" \
 		--query 'taskDefinition.taskDefinitionArn' --output text
+}
+
+# feed TEXT COMMAND...: runs COMMAND with TEXT on its stdin, through a pipe: never a file, never a
+# command line (a password, a token). The status is COMMAND's: one that exits before reading it
+# all (failing) must not turn into the writer's SIGPIPE, nor the writer's into a failure.
+feed() {
+	local text=$1
+	shift
+	{
+		trap '' PIPE
+		printf '%s' "$text" || true
+	} | "$@"
 }
 
 # confirm PROMPT EXPECTED: asks on stderr and reads one line from stdin; true only when the

@@ -212,7 +212,7 @@ main() {
 	local through_bastion=0 outputs key caller account staging_account staging prod snapshots chosen \
 		subnets sgs params class sg bastion_out temp temp_secret temp_host temp_port staging_secret \
 		staging_host staging_port staging_user staging_password temp_user temp_password status i \
-		temp_login staging_login snapshot_key \
+		temp_login staging_login snapshot_key line \
 		ports temp_local staging_local
 	while (($#)); do
 		case $1 in
@@ -262,9 +262,12 @@ main() {
 	# visible to these credentials (another account): its name and the snapshot's key still are.
 	PRODUCTION_IDS=("$SOURCE_DB")
 	if prod=$(describe_db "$SOURCE_DB" 2>/dev/null); then
-		mapfile -t -O 1 PRODUCTION_IDS < <(jq -r '
+		# Into a variable first: a process substitution's failure would be lost.
+		line=$(jq -r '
 			.DBSubnetGroup.DBSubnetGroupName, (.VpcSecurityGroups[]?.VpcSecurityGroupId),
-			.KmsKeyId, .Endpoint.Address, (.MasterUserSecret.KmsKeyId // empty) | select(. != null)' <<<"$prod")
+			.KmsKeyId, .Endpoint.Address, (.MasterUserSecret.KmsKeyId // empty) | select(. != null)' <<<"$prod") ||
+			die "cannot read the identifiers of $SOURCE_DB; nothing was changed"
+		[[ -z $line ]] || mapfile -t -O 1 PRODUCTION_IDS <<<"$line"
 	else
 		warn "cannot describe $SOURCE_DB (another account?): checking the targets against its names and its snapshot's key only"
 	fi
@@ -272,16 +275,18 @@ main() {
 		die "cannot list the automated snapshots of $SOURCE_DB; nothing was changed"
 	chosen=$(jq -c '[.DBSnapshots[]? | select(.Status == "available")] | sort_by(.SnapshotCreateTime) | last // empty' <<<"$snapshots")
 	[[ -n $chosen ]] || die "$SOURCE_DB has no available automated snapshot; nothing was changed"
-	IFS=$US read -r SNAPSHOT SNAPSHOT_TIME snapshot_key < <(fields "$chosen" '.DBSnapshotArn // .DBSnapshotIdentifier' .SnapshotCreateTime .KmsKeyId) ||
+	line=$(fields "$chosen" '.DBSnapshotArn // .DBSnapshotIdentifier' .SnapshotCreateTime .KmsKeyId) ||
 		die "cannot read the snapshot's description; nothing was changed"
+	IFS=$US read -r SNAPSHOT SNAPSHOT_TIME snapshot_key <<<"$line"
 	PRODUCTION_IDS+=("$snapshot_key")
 	log "  $SNAPSHOT ($SNAPSHOT_TIME)"
 
 	# The network and settings of the temporary instance are staging's database's.
-	IFS=$US read -r subnets sgs params class staging_host staging_port staging_secret < <(fields "$staging" \
+	line=$(fields "$staging" \
 		.DBSubnetGroup.DBSubnetGroupName '([.VpcSecurityGroups[]?.VpcSecurityGroupId] | join(" "))' \
 		'.DBParameterGroups[0].DBParameterGroupName' .DBInstanceClass .Endpoint.Address .Endpoint.Port .MasterUserSecret.SecretArn) ||
 		die "cannot read the settings of $TARGET_DB; nothing was changed"
+	IFS=$US read -r subnets sgs params class staging_host staging_port staging_secret <<<"$line"
 	[[ -n $subnets && -n $sgs && -n $params && -n $class ]] || die "cannot read the settings of $TARGET_DB; nothing was changed"
 	staging_host=${STAGING_DB_HOST:-$staging_host}
 	staging_port=${STAGING_DB_PORT:-${staging_port:-5432}}
@@ -355,9 +360,10 @@ main() {
 		die "could not set a managed master password on $WORK_ID"
 	for ((i = 1; ; i++)); do
 		temp=$(describe_db "$WORK_ID") || die "cannot describe $WORK_ID"
-		IFS=$US read -r status temp_secret temp_host temp_port < <(fields "$temp" \
+		line=$(fields "$temp" \
 			'"\(.DBInstanceStatus)/\(.MasterUserSecret.SecretStatus // "")"' .MasterUserSecret.SecretArn .Endpoint.Address .Endpoint.Port) ||
 			die "cannot read the description of $WORK_ID"
+		IFS=$US read -r status temp_secret temp_host temp_port <<<"$line"
 		[[ $status != available/active ]] || break
 		((i < 240)) || die "$WORK_ID's new master secret did not become active ($status)"
 		sleep "$POLL_SECONDS"

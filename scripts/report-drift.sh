@@ -108,7 +108,7 @@ open_issue() {
 }
 
 main() {
-	local stack work preview rc=0 counts found number url title
+	local stack work preview rc=0 n counts found number url title
 	case ${1:-} in
 	-h | --help)
 		usage
@@ -137,7 +137,8 @@ main() {
 		set_output drift false
 		return 0
 	fi
-	if ! jq -e 'type == "object"' "$preview" >/dev/null 2>&1 || (($(changed "$preview") == 0)); then
+	# The count into a variable first: inside (( )) its failure would be lost.
+	if ! jq -e 'type == "object"' "$preview" >/dev/null 2>&1 || ! n=$(changed "$preview") || ((n == 0)); then
 		set_output drift false
 		die "the preview of $stack failed (exit $rc) without proposing changes: not drift, an error (see above); no issue was touched"
 	fi

@@ -367,7 +367,7 @@ func TestDeployChecksTheImageFirst(t *testing.T) {
 	t.Parallel()
 	t.Run("missing", func(t *testing.T) {
 		s := newSandbox(t)
-		s.on("aws ecr describe-images *", 254, "")
+		s.failOn("aws ecr describe-images *", 254, imageNotFound)
 		deployRules(t, s, "dev")
 		r := s.run("", "deploy.sh", "dev", newTag)
 		assert.NotEqual(t, 0, r.code)
@@ -454,7 +454,7 @@ func TestDeployPromotesTheSameDigest(t *testing.T) {
 	s := newSandbox(t)
 	source := repoURL("dev") + ":" + newTag
 	s.on("skopeo inspect *", 0, "sha256:1111")
-	s.on("aws ecr describe-images *.imageDigest *", 254, "")
+	s.failOn("aws ecr describe-images *.imageDigest *", 254, imageNotFound)
 	s.on("aws ecr get-login-password*", 0, "not-a-real-token")
 	s.env["SKOPEO_SRC_AUTHFILE"] = "/run/source-registry.json"
 	deployRules(t, s, "staging")
@@ -594,6 +594,8 @@ func TestRollback(t *testing.T) {
 		s.once("aws ecs describe-services --cluster "+c+" --services worker --query*", 0, serviceRows("production", newRev, "worker"))
 		s.on("aws ecs describe-task-definition --task-definition "+tdArn("production", "worker", oldRev)+" --query taskDefinition.status *", 0, "ACTIVE")
 		s.on("aws ecs describe-services --cluster "+c+" --services worker *", 0, serviceRows("production", oldRev, "worker"))
+		s.once("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows("production", newRev, "api"))
+		s.on("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows("production", oldRev, "api"))
 		s.once("aws deploy get-deployment *", 0, "InProgress")
 		s.on("aws deploy get-deployment *", 0, "Stopped")
 		r := s.run("", "deploy.sh", "--rollback", "production")

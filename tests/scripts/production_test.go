@@ -143,6 +143,8 @@ func TestRollbackProductionOutsideCI(t *testing.T) {
 		s.once("aws ecs describe-services --cluster "+c+" --services worker --query*", 0, serviceRows("production", newRev, "worker"))
 		s.on("aws ecs describe-task-definition --task-definition "+tdArn("production", "worker", oldRev)+" --query taskDefinition.status *", 0, "ACTIVE")
 		s.on("aws ecs describe-services --cluster "+c+" --services worker *", 0, serviceRows("production", oldRev, "worker"))
+		s.once("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows("production", newRev, "api"))
+		s.on("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows("production", oldRev, "api"))
 		s.once("aws deploy get-deployment *", 0, "InProgress")
 		s.on("aws deploy get-deployment *", 0, "Stopped")
 	}

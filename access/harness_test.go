@@ -49,3 +49,11 @@ func document(t *testing.T, v any) iampolicy.Document {
 	require.NoError(t, json.Unmarshal([]byte(s), &d))
 	return d
 }
+
+// one is the registration of a type and logical name; the test stops without it.
+func one(t *testing.T, rec *mockengine.Recorder, typ, name string) *mockengine.Resource {
+	t.Helper()
+	r, ok := rec.Find(typ, name)
+	require.True(t, ok, "no %s %q", typ, name)
+	return r
+}

@@ -267,4 +267,3 @@ func statement(t *testing.T, d iampolicy.Document, sid string) iampolicy.Stateme
 	t.Fatalf("no statement %s", sid)
 	return iampolicy.Statement{}
 }
-

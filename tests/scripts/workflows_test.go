@@ -44,6 +44,7 @@ type job struct {
 
 type step struct {
 	Name string            `yaml:"name"`
+	If   string            `yaml:"if"`
 	Uses string            `yaml:"uses"`
 	Run  string            `yaml:"run"`
 	With map[string]any    `yaml:"with"`
@@ -206,7 +207,13 @@ func TestPullRequestsPreviewDevOnly(t *testing.T) {
 	changes := regexp.MustCompile(`pulumi\s+(up|destroy|refresh|import|cancel|state|stack\s+(export|import|rm|change-secrets-provider))\b|scripts/(create|destroy)-environment\.sh`)
 	previewsDev := false
 	for _, j := range jobs {
-		assert.Empty(t, j.environment(), "%s runs on pull requests and is bound to an environment", j.key())
+		// Only the preview, to dev's preview environment: the subject dev's describe-only preview
+		// role trusts (access/pipeline).
+		if j.key() == "ci.yml/preview" {
+			assert.Equal(t, "dev-preview", j.environment())
+		} else {
+			assert.Empty(t, j.environment(), "%s runs on pull requests and is bound to an environment", j.key())
+		}
 		assert.NotEqual(t, "deploy-stack.yml", j.calls(), "%s runs on pull requests and deploys", j.key())
 		assert.NotRegexp(t, `(?i)staging|production`, j.text, "%s runs on pull requests and names staging or production", j.key())
 		for _, name := range secretsIn(j.text) {

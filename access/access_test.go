@@ -131,7 +131,14 @@ func TestDataRefreshIsNarrow(t *testing.T) {
 	rec := runExample(t)
 	d := document(t, one(t, rec, policyType, "data-refresh-staging").Inputs["policy"])
 	arn := func(s string) string { return "arn:aws:rds:us-east-1:" + mockengine.Account + ":" + s }
+	deny := statement(t, d, "NeverWriteTheSource")
+	assert.Equal(t, "Deny", deny.Effect)
+	assert.Equal(t, []string{"arn:aws:rds:*:*:*:production-*"}, deny.Resource)
+	assert.Subset(t, deny.Action, []string{"rds:Modify*", "rds:Delete*", "rds:Restore*"})
 	for _, st := range d.Statement {
+		if st.Sid == deny.Sid {
+			continue
+		}
 		require.Equal(t, "Allow", st.Effect)
 		for _, a := range st.Action {
 			switch {

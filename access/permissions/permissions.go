@@ -219,5 +219,10 @@ func DataRefresh(a Account, source, target string) iampolicy.Document {
 		iampolicy.Allow([]string{"ssm:StartSession"},
 			fmt.Sprintf("arn:%s:ssm:%s::document/AWS-StartPortForwardingSessionToRemoteHost", a.Partition, a.Region)),
 		iampolicy.Allow([]string{"ssm:TerminateSession", "ssm:ResumeSession"}, a.arn("ssm", "session/${aws:userid}-*")),
+		// Production's resources are never written with this role, even by a mistake above.
+		iampolicy.Statement{Sid: "NeverWriteTheSource", Effect: "Deny",
+			Action: []string{"rds:Create*", "rds:Modify*", "rds:Delete*", "rds:Restore*", "rds:Reboot*",
+				"rds:AddTagsToResource", "rds:RemoveTagsFromResource"},
+			Resource: []string{fmt.Sprintf("arn:%s:rds:*:*:*:%s-*", a.Partition, source)}},
 	)
 }

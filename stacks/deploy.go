@@ -87,6 +87,9 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	if err := boundRoles(ctx, cfg.Stack, caller.AccountId); err != nil {
+		return err
+	}
 	if err := checkImage(ctx, cfg); err != nil {
 		return err
 	}

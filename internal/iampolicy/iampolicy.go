@@ -21,7 +21,9 @@ type Statement struct {
 	Principal map[string]any `json:"Principal,omitempty"`
 	Action    []string       `json:"Action"`
 	Resource  []string       `json:"Resource,omitempty"`
-	Condition map[string]any `json:"Condition,omitempty"`
+	// NotResource is every resource but these (a Deny's "outside this prefix").
+	NotResource []string       `json:"NotResource,omitempty"`
+	Condition   map[string]any `json:"Condition,omitempty"`
 }
 
 // New returns a document of the statements.

@@ -213,6 +213,13 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 			result["vpcId"] = vpc.StringValue()
 		}
 		return resource.NewPropertyMapFromMap(result), nil
+	case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+		// The access program adopts the account's GitHub provider (access/, oidcProvider adopt).
+		url := strings.TrimPrefix(args.Args["url"].StringValue(), "https://")
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"arn": "arn:aws:iam::" + Account + ":oidc-provider/" + url, "url": url, "id": url,
+			"clientIdLists": []any{"sts.amazonaws.com"}, "thumbprintLists": []any{},
+		}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com"}), nil
 	}

@@ -26,6 +26,11 @@ func (n Names) Project(parts ...string) string {
 	return strings.Join(append([]string{"taskmanager-" + n.Stack}, parts...), "-")
 }
 
+// PipelineBoundary is the name of the IAM permissions boundary that the access program
+// (access/) creates for the stack's deploy role, and that every role of the stack carries: the
+// deploy role can create roles only with it. Outside the <stack>- prefix that the deploy may write.
+func (n Names) PipelineBoundary() string { return n.Project("pipeline-boundary") }
+
 // LogGroup is a log group's name under an AWS service's prefix (/ecs, /aws/lambda, /aws/events,
 // /ssm) for a Resource name: <prefix>/<stack>-taskmanager-<part...>.
 func (n Names) LogGroup(prefix string, parts ...string) string {

@@ -75,11 +75,11 @@ func TestDriftCheckRunsNightlyAfterMerge(t *testing.T) {
 	if assert.NotNil(t, x.Strategy.FailFast) {
 		assert.False(t, *x.Strategy.FailFast, "one stack's drift must not cancel the others' checks")
 	}
-	// Each stack once, with its own environment and role. Production's own environment takes
-	// only version tags and waits for a reviewer: its drift check has an environment of its own.
+	// Each stack once, with its own drift environment and role: never the deploy's environment,
+	// whose subject the deploy role trusts (access/pipeline).
 	want := map[string][2]string{
-		"dev":        {"dev", "${{ vars.AWS_DRIFT_ROLE_ARN_DEV }}"},
-		"staging":    {"staging", "${{ vars.AWS_DRIFT_ROLE_ARN_STAGING }}"},
+		"dev":        {"dev-drift", "${{ vars.AWS_DRIFT_ROLE_ARN_DEV }}"},
+		"staging":    {"staging-drift", "${{ vars.AWS_DRIFT_ROLE_ARN_STAGING }}"},
 		"production": {"production-drift", "${{ vars.AWS_DRIFT_ROLE_ARN_PRODUCTION }}"},
 	}
 	got := map[string][2]string{}
@@ -117,6 +117,13 @@ func TestDriftCheckRunsNightlyAfterMerge(t *testing.T) {
 		}
 		assert.False(t, strings.HasPrefix(s.Uses, "pulumi/actions@") && s.With["command"] != nil, "step %q runs a pulumi command through the action", s.Name)
 	}
+
+	// Production's check only on the schedule: the first step refuses any other run, before
+	// the credentials (production-drift has no reviewer to see a person's run).
+	require.NotEmpty(t, j.Steps)
+	guard := j.Steps[0]
+	assert.Equal(t, "matrix.stack == 'production' && github.event_name != 'schedule'", guard.If)
+	assert.Contains(t, guard.Run, "exit 1")
 
 	// The running image first, then the check, with its token; then Slack and the failure.
 	image, imageStep := stepRunning(j, "scripts/deploy.sh --running-image")

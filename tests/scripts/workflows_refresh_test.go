@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Staging's data refresh: by hand only, from main only, bound to staging's environment and its
+// Staging's data refresh: by hand only, from main only, bound to its own environment and its
 // refresh role; it names no production secret, variable or role, and runs the script with the
 // SQL the person gave. Never on a pull request.
 func TestStagingDataRefreshIsManualAndStagingOnly(t *testing.T) {
@@ -21,7 +21,7 @@ func TestStagingDataRefreshIsManualAndStagingOnly(t *testing.T) {
 	require.Len(t, w.jobs, 1)
 	j := w.jobs["refresh"]
 	require.NotNil(t, j)
-	assert.Equal(t, "staging", j.environment())
+	assert.Equal(t, "staging-data-refresh", j.environment())
 	assert.Contains(t, j.If, "github.ref == 'refs/heads/main'")
 	x, top := extras(t, w, "refresh")
 	assert.Equal(t, map[string]string{"contents": "read"}, top)

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/taskmanager/taskmanager-infra/access/pipeline"
 )
 
 // The pipeline's reach into production, read from the workflows themselves (.github/workflows):
@@ -44,6 +46,7 @@ type job struct {
 
 type step struct {
 	Name string            `yaml:"name"`
+	If   string            `yaml:"if"`
 	Uses string            `yaml:"uses"`
 	Run  string            `yaml:"run"`
 	With map[string]any    `yaml:"with"`
@@ -206,7 +209,13 @@ func TestPullRequestsPreviewDevOnly(t *testing.T) {
 	changes := regexp.MustCompile(`pulumi\s+(up|destroy|refresh|import|cancel|state|stack\s+(export|import|rm|change-secrets-provider))\b|scripts/(create|destroy)-environment\.sh`)
 	previewsDev := false
 	for _, j := range jobs {
-		assert.Empty(t, j.environment(), "%s runs on pull requests and is bound to an environment", j.key())
+		// Only the preview, to dev's preview environment: the subject dev's describe-only preview
+		// role trusts (access/pipeline).
+		if j.key() == "ci.yml/preview" {
+			assert.Equal(t, "dev-preview", j.environment())
+		} else {
+			assert.Empty(t, j.environment(), "%s runs on pull requests and is bound to an environment", j.key())
+		}
 		assert.NotEqual(t, "deploy-stack.yml", j.calls(), "%s runs on pull requests and deploys", j.key())
 		assert.NotRegexp(t, `(?i)staging|production`, j.text, "%s runs on pull requests and names staging or production", j.key())
 		for _, name := range secretsIn(j.text) {
@@ -441,33 +450,41 @@ func TestDependabotKeepsActionsAndModulesCurrent(t *testing.T) {
 	assert.Equal(t, "weekly", got["gomod /"])
 }
 
-// The runbook's table of roles and trust conditions says what the workflows rely on: dev's deploy
-// role trusts environment:dev, the only preview role is dev's (pull_request), and the dev
-// environment, like staging's, deploys from main only.
+// The runbook's one-time setup says what the access program makes: every role's variable on a row
+// with the subject it trusts (access/pipeline), no staging or production preview role, and the
+// refs dev and staging accept.
 func TestRunbookRolesAndEnvironments(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../../docs/runbook.md")
 	require.NoError(t, err)
 	runbook := string(b)
-	row := func(prefix string) string {
+	rowWith := func(variable string) string {
+		// A row names a variable in full, or as a suffix after the first of its family
+		// (`AWS_DRIFT_ROLE_ARN_DEV`, `_STAGING`, ...).
 		for _, line := range strings.Split(runbook, "\n") {
-			if strings.HasPrefix(strings.TrimSpace(line), prefix) {
+			if !strings.HasPrefix(strings.TrimSpace(line), "| `AWS_") {
+				continue
+			}
+			cell := strings.Split(line, "|")[1]
+			if strings.Contains(cell, "`"+variable+"`") {
+				return line
+			}
+			family := variable[:strings.LastIndex(variable, "_")]
+			if strings.Contains(cell, "`"+family+"_") && strings.Contains(cell, "`"+variable[len(family):]+"`") {
 				return line
 			}
 		}
-		t.Errorf("the runbook has no row starting %q", prefix)
+		t.Errorf("the runbook has no row for %s", variable)
 		return ""
 	}
-	deployRow := row("| `AWS_ROLE_ARN_DEV`")
-	assert.Contains(t, deployRow, "`environment:dev`")
-	previewRow := row("| `AWS_PREVIEW_ROLE_ARN_DEV`")
-	assert.Contains(t, previewRow, "`pull_request`")
-	assert.NotRegexp(t, `AWS_PREVIEW_ROLE_ARN_(STAGING|PRODUCTION)|_STAGING|_PRODUCTION`, previewRow)
+	for _, r := range pipeline.Roles {
+		assert.Contains(t, rowWith(r.Variable), "`environment:"+r.Environment+"`", r.Variable)
+	}
 	for _, line := range strings.Split(runbook, "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "|") {
 			assert.NotRegexp(t, "AWS_PREVIEW_ROLE_ARN_(STAGING|PRODUCTION)", line, "a table of the runbook lists a staging or production preview role")
 		}
 	}
-	const environments = "`dev` and `staging`: deployment branch `main` only"
+	const environments = "`dev` and `staging`: deployment branch `main`\nonly"
 	assert.True(t, strings.Contains(runbook, environments), "the runbook does not say %q", environments)
 }

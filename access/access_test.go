@@ -221,7 +221,7 @@ func TestBranchProtectionAndTagRuleset(t *testing.T) {
 	assert.EqualValues(t, 2, reviews["requiredApprovingReviewCount"])
 	assert.Equal(t, true, reviews["dismissStaleReviews"])
 	checks := bp.Inputs["requiredStatusChecks"].([]any)[0].(map[string]any)
-	assert.Equal(t, []any{"checks / Build, vet, test", "checks / Lint workflows and scripts", "checks / Security scan (govulncheck)", "Preview dev"}, checks["contexts"])
+	assert.Equal(t, []any{"checks / Build, vet, test", "checks / Lint workflows and scripts", "checks / Security scan (govulncheck)", "Preview dev", "Cost of the change"}, checks["contexts"], "the budget gate is required too")
 
 	rs := one(t, rec, "github:index/repositoryRuleset:RepositoryRuleset", "repository-version-tags")
 	assert.Equal(t, "tag", rs.Inputs["target"])

@@ -7,6 +7,7 @@
 # and Node.js/npm from apt when npm is missing (jq too: it links the package's libraries). Does nothing that is already done, so
 # scripts/test.sh runs it every time. apt needs root (or sudo).
 set -euo pipefail
+shopt -s inherit_errexit
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,8 +17,9 @@ readonly PG_DIR=build/test-servers
 readonly PG_BIN=$PG_DIR/node_modules/$PG_PACKAGE/native/bin/postgres
 
 apt_install() {
-	local sudo=()
-	if [[ $(id -u) -ne 0 ]]; then
+	local sudo=() uid
+	uid=$(id -u)
+	if ((uid != 0)); then
 		if ! command -v sudo >/dev/null; then
 			echo "install-test-servers: need root or sudo to apt-get install $*" >&2
 			exit 1
@@ -47,9 +49,10 @@ if [[ ! -f $PG_DIR/.installed-$PG_VERSION ]]; then
 	# The package's install script links the shared libraries' short names (libicuuc.so.60 and
 	# the like); do it here as well in case npm was told not to run install scripts.
 	pkg=$PG_DIR/node_modules/$PG_PACKAGE
-	jq -r '.[] | "\(.source) \(.target)"' "$pkg/native/pg-symlinks.json" | while read -r source target; do
-		[[ -e $pkg/$target ]] || ln -s "$(basename "$source")" "$pkg/$target"
-	done
+	links=$(jq -r '.[] | "\(.source) \(.target)"' "$pkg/native/pg-symlinks.json")
+	while read -r source target; do
+		[[ -e $pkg/$target ]] || ln -s "${source##*/}" "$pkg/$target"
+	done <<<"$links"
 	"$PG_BIN" --version >&2
 	touch "$PG_DIR/.installed-$PG_VERSION"
 fi

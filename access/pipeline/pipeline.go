@@ -117,12 +117,20 @@ var Roles = []Role{
 }
 
 // RequiredChecks are the status checks branch protection requires on main: the check names of the
-// jobs ci.yml runs on a pull request (a called workflow's jobs as "<caller job> / <job name>").
+// jobs the pull request workflows run (a called workflow's jobs as "<caller job> / <job name>").
+// "Cost of the change" is the budget's gate (cost.yml): a stack over its budget fails it unless
+// the pull request carries the budget-approved label.
 var RequiredChecks = []string{
 	"checks / Build, vet, test",
 	"checks / Lint workflows and scripts",
 	"checks / Security scan (govulncheck)",
 	"Preview dev",
+	"Cost of the change",
+}
+
+// OptionalChecks are the pull request jobs branch protection does not require, and why.
+var OptionalChecks = map[string]string{
+	"Comment the cost": "it only posts the cost report as a comment; the budget's gate is Cost of the change",
 }
 
 // RequiredApprovals is the number of approving reviews a pull request into main needs (the spec's

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -314,6 +316,14 @@ func TestProductionKeyDeniesOtherEnvironments(t *testing.T) {
 		assert.True(t, admits(arn), "production's own role %s must keep its key", role.Name)
 	}
 	assert.True(t, admits("arn:aws:iam::"+mockengine.Account+":root"))
+	// The pipeline's production deploy role (the access program's, with the example account's
+	// prefix) manages the key; the drift role, describe-only, has no use for it.
+	example, err := os.ReadFile("../access/Pulumi.example.yaml")
+	require.NoError(t, err)
+	prefix := regexp.MustCompile(`(?m)^\s*taskmanager-access:roleNamePrefix:\s*(\S+)`).FindStringSubmatch(string(example))
+	require.Len(t, prefix, 2, "access/Pulumi.example.yaml names its roleNamePrefix")
+	assert.True(t, admits(fmt.Sprintf("arn:aws:iam::%s:role/%s-deploy-production", mockengine.Account, prefix[1])), "the production deploy role keeps the key")
+	assert.False(t, admits(fmt.Sprintf("arn:aws:iam::%s:role/%s-deploy-staging", mockengine.Account, prefix[1])), "staging's deploy role is denied")
 	assert.False(t, admits("arn:aws:iam::"+mockengine.Account+":role/staging-api-task-a1b2c3d"), "staging's roles are denied")
 	for _, stack := range []string{"dev", "staging"} {
 		assert.NotContains(t, one(t, runStack(t, stack), "aws:kms/key:Key", stack).Inputs["policy"], `"Deny"`, stack)

@@ -367,33 +367,48 @@ verify_services() {
 # --- CodeDeploy (production's API) ------------------------------------------------------------
 
 # codedeploy_api STACK CLUSTER APPLICATION GROUP TASK_DEFINITION: a blue/green deployment of the
-# API (10% for 15 minutes, then 100%; CodeDeploy rolls back on failure or on the alarms).
+# API (10% for 15 minutes, then 100%; CodeDeploy rolls back on failure or on the alarms), with the
+# stack's network and capacity provider in its AppSpec: `pulumi up` leaves those to CodeDeploy
+# under the CODE_DEPLOY controller, so a replaced security group, a subnet or a capacity provider
+# change reaches the service only here.
 codedeploy_api() {
-	local stack=$1 cluster=$2 app=$3 group=$4 td=$5 image current port provider appspec revision id
-	# Task definitions, not images: an infrastructure change (`deploy.sh production current`)
-	# registers a new API task definition with the same image, and it must be deployed too.
-	current=$(service_task_definition "$cluster" api) ||
-		die "cannot read which task definition the API runs (its PRIMARY task set) in $cluster"
-	if [[ $current == "$td" ]]; then
-		log "the API already runs ${td##*/}: no CodeDeploy deployment needed"
-		return 0
-	fi
-	image=$(task_definition_image "$td" api) || die "cannot read the API's image in $td"
+	local stack=$1 cluster=$2 app=$3 group=$4 td=$5 image shape current port provider outputs desired appspec revision id
+	local -a net
 	port=$(config_get "$stack" taskmanager:api.containerPort) || die "cannot read taskmanager:api.containerPort"
 	# CodeDeploy gives the service the AppSpec's capacity provider strategy, and without one the
 	# launch type: the service would drift from the program, whose strategy (infra/compute/
-	# services.go) is the stack's capacity provider, weight 1, base 0, and a later
-	# `pulumi up --refresh` would try an update that a CODE_DEPLOY service refuses.
+	# services.go) is the stack's capacity provider, weight 1, base 0.
 	provider=$(config_get "$stack" taskmanager:compute.capacityProvider) || provider=""
 	[[ -n $provider ]] || die "cannot read taskmanager:compute.capacityProvider"
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
+	outputs_into net "$outputs" apiSubnetIds apiSecurityGroupId ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	[[ -n ${net[0]} && -n ${net[1]} ]] ||
+		die "stack $stack lacks the outputs apiSubnetIds and apiSecurityGroupId: its last pulumi up predates them; run it first"
+	desired=$(jq -cn --arg td "$td" --arg subnets "${net[0]}" --arg sg "${net[1]}" --arg provider "$provider" \
+		'{taskDefinition: $td, subnets: ($subnets | split(",") | sort), securityGroups: [$sg], capacityProvider: $provider}')
+	# Task definitions, not images: an infrastructure change (`deploy.sh production current`)
+	# registers a new API task definition with the same image, and it must be deployed too; and
+	# the network and capacity provider, which no task definition holds.
+	shape=$(task_set_shape "$cluster" api) ||
+		die "cannot read what the API runs (its PRIMARY task set) in $cluster"
+	current=$(jq -r .taskDefinition <<<"$shape")
+	if [[ $shape == "$desired" ]]; then
+		log "the API already runs ${td##*/} on the stack's network and capacity provider: no CodeDeploy deployment needed"
+		return 0
+	fi
+	image=$(task_definition_image "$td" api) || die "cannot read the API's image in $td"
 	step "CodeDeploy: $app/$group to ${td##*/}"
 	# The AppSpec's only version is 0.0, which jq 1.6 would print as 0: it is spliced in as text,
 	# around the resources jq builds (and escapes).
-	appspec=$(jq -rn --arg td "$td" --arg port "$port" --arg provider "$provider" '
+	appspec=$(jq -rn --arg port "$port" --argjson d "$desired" '
 		[{TargetService: {Type: "AWS::ECS::Service", Properties: {
-			TaskDefinition: $td,
+			TaskDefinition: $d.taskDefinition,
 			LoadBalancerInfo: {ContainerName: "api", ContainerPort: ($port | tonumber)},
-			CapacityProviderStrategy: [{Base: 0, CapacityProvider: $provider, Weight: 1}]
+			CapacityProviderStrategy: [{Base: 0, CapacityProvider: $d.capacityProvider, Weight: 1}],
+			NetworkConfiguration: {AwsvpcConfiguration: {
+				Subnets: $d.subnets, SecurityGroups: $d.securityGroups, AssignPublicIp: "DISABLED"
+			}}
 		}}}]
 		| "{\"version\":0.0,\"Resources\":\(tojson)}"') ||
 		die "cannot build the AppSpec (taskmanager:api.containerPort \"$port\" is not a number?)"

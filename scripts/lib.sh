@@ -190,6 +190,22 @@ service_task_definition() {
 	printf '%s' "$line"
 }
 
+# task_set_shape CLUSTER SERVICE: what a blue/green service's PRIMARY task set runs (the service's
+# own settings where it has no task set), as one line of JSON with sorted lists: the task
+# definition, the subnets, the security groups and the capacity provider. `pulumi up` leaves all
+# four to CodeDeploy there (infra/compute's CodeDeployOwned), so a deployment is due when any
+# differs from the stack's.
+task_set_shape() {
+	local json
+	json=$(aws ecs describe-services --cluster "$1" --services "$2" --output json) || return 1
+	jq -ce '.services[0] | ((.taskSets // []) | map(select(.status == "PRIMARY")) | .[0] // {}) as $ts
+		| (($ts.networkConfiguration // .networkConfiguration // {}).awsvpcConfiguration // {}) as $net
+		| {taskDefinition: ($ts.taskDefinition // .taskDefinition),
+		   subnets: (($net.subnets // []) | sort), securityGroups: (($net.securityGroups // []) | sort),
+		   capacityProvider: ((($ts.capacityProviderStrategy // .capacityProviderStrategy // [])[0].capacityProvider) // "")}
+		| select(.taskDefinition != null)' <<<"$json"
+}
+
 # task_definition_image TASK_DEFINITION CONTAINER: the image of one container.
 task_definition_image() {
 	aws ecs describe-task-definition --task-definition "$1" --output json |

@@ -524,6 +524,10 @@ func (e *environment) export(f foundation, d data, buckets *storage.Storage, fro
 	ctx.Export("migrationsTaskFamily", a.compute.TaskFamilies[compute.Migrations])
 	ctx.Export("migrationsSubnetIds", f.net.PrivateSubnetIDs)
 	ctx.Export("migrationsSecurityGroupId", f.fw.GroupID(firewall.Migrations))
+	// The API's network, which a blue/green API gets only from a CodeDeploy deployment's AppSpec
+	// (scripts/deploy.sh).
+	ctx.Export("apiSubnetIds", f.net.PrivateSubnetIDs)
+	ctx.Export("apiSecurityGroupId", f.fw.GroupID(firewall.API))
 	if a.release != nil {
 		ctx.Export("codeDeployApplication", a.release.Application)
 		ctx.Export("codeDeployDeploymentGroup", a.release.DeploymentGroup)

@@ -271,6 +271,11 @@ func TestMigrationTaskOutputs(t *testing.T) {
 		assert.Equal(t, []string{"subnet-" + stack + "-private-0", "subnet-" + stack + "-private-1"}, out["migrationsSubnetIds"].Value)
 		assert.Equal(t, stack+"-migrations-id", out["migrationsSecurityGroupId"].Value)
 		assert.Equal(t, []string{"api", "worker"}, out["serviceNames"].Value)
+		// What a blue/green API's CodeDeploy AppSpec carries (scripts/deploy.sh): the service's
+		// own network, as the program gives it.
+		api := one(t, runStack(t, stack), "aws:ecs/service:Service", stack+"-api").Inputs["networkConfiguration"].(map[string]any)
+		assert.Equal(t, api["subnets"], toAnyList(out["apiSubnetIds"].Value.([]string)))
+		assert.Equal(t, api["securityGroups"], []any{out["apiSecurityGroupId"].Value})
 	}
 }
 

@@ -135,6 +135,12 @@ type appSpecDoc struct {
 				TaskDefinition           string                 `json:"TaskDefinition"`
 				LoadBalancerInfo         loadBalancerInfo       `json:"LoadBalancerInfo"`
 				CapacityProviderStrategy []capacityProviderItem `json:"CapacityProviderStrategy"`
+				NetworkConfiguration     struct {
+					AwsvpcConfiguration struct {
+						Subnets, SecurityGroups []string
+						AssignPublicIp          string
+					}
+				} `json:"NetworkConfiguration"`
 			} `json:"Properties"`
 		} `json:"TargetService"`
 	} `json:"Resources"`

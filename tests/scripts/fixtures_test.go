@@ -53,6 +53,8 @@ func outputs(t *testing.T, stack string, rev int) string {
 		"migrationsTaskFamily":        stack + "-taskmanager-migrations",
 		"migrationsSubnetIds":         []string{"subnet-0aaa", "subnet-0bbb"},
 		"migrationsSecurityGroupId":   "sg-0migrations",
+		"apiSubnetIds":                []string{"subnet-0aaa", "subnet-0bbb"},
+		"apiSecurityGroupId":          "sg-0api",
 		"databaseIdentifier":          stack + "-taskmanager-db",
 		"kmsKeyArn":                   keyArn(stack),
 		"secretArns":                  map[string]string{"database-url": "arn:aws:secretsmanager:us-east-1:123456789012:secret:taskmanager/" + stack + "/database-url-AbCdEf"},
@@ -152,6 +154,24 @@ func serviceRows(stack string, rev int, services ...string) string {
 	return out
 }
 
+// apiService is `aws ecs describe-services --services api --output json` of a blue/green API whose
+// PRIMARY task set runs revision rev in security group sg, on the stack's capacity provider.
+func apiService(t *testing.T, stack string, rev int, sg string) string {
+	t.Helper()
+	set := map[string]any{
+		"status": "PRIMARY", "taskDefinition": tdArn(stack, "api", rev),
+		"networkConfiguration": map[string]any{"awsvpcConfiguration": map[string]any{
+			"subnets": []string{"subnet-0bbb", "subnet-0aaa"}, "securityGroups": []string{sg}, "assignPublicIp": "DISABLED",
+		}},
+		"capacityProviderStrategy": []map[string]any{{"capacityProvider": stackCompute(t, stack).CapacityProvider, "weight": 1, "base": 0}},
+	}
+	b, err := json.Marshal(map[string]any{"services": []map[string]any{{
+		"serviceName": "api", "taskDefinition": tdArn(stack, "api", 1), "taskSets": []any{set},
+	}}})
+	require.NoError(t, err)
+	return string(b)
+}
+
 // deployRules answers every call of a successful `deploy.sh <stack> main-abc1234` that moves the
 // stack from main-0000000 (revision 4) to main-abc1234 (revision 5). Tests add rules before these
 // to change one answer.
@@ -165,6 +185,7 @@ func deployRules(t *testing.T, s *sandbox, stack string) {
 	s.on("aws ecs describe-services --cluster "+c+" --services api worker *", 0, serviceRows(stack, newRev, "api", "worker"))
 	s.on("aws ecs describe-services --cluster "+c+" --services worker *", 0, serviceRows(stack, newRev, "worker"))
 	s.on("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows(stack, oldRev, "api"))
+	s.on("aws ecs describe-services --cluster "+c+" --services api --output json", 0, apiService(t, stack, oldRev, "sg-0api"))
 	s.on("aws ecr describe-images --repository-name taskmanager-"+stack+" --image-ids imageTag=* *", 0, "COMPLETE")
 	s.on("aws ecr describe-image-scan-findings *", 0, `{"HIGH": 1, "MEDIUM": 3}`)
 	s.on("aws ecs describe-task-definition --task-definition "+stack+"-taskmanager-migrations --include TAGS *", 0,

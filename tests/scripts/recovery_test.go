@@ -92,8 +92,8 @@ func TestRollbackProductionAPIEndsOnWhatRanBefore(t *testing.T) {
 		s.on("pulumi stack output --json --stack production", 0, outputs(t, "production", newRev))
 		s.on("aws ecs describe-services --cluster "+c+" --services worker *", 0, serviceRows("production", oldRev, "worker"))
 		s.once("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows("production", newRev, "api"))
-		s.once("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows("production", newRev, "api"))
 		s.on("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows("production", apiAfter, "api"))
+		s.on("aws ecs describe-services --cluster "+c+" --services api --output json", 0, apiService(t, "production", newRev, "sg-0api"))
 		s.once("aws deploy get-deployment --deployment-id "+deploymentID+" --query deploymentInfo.status *", 0, "Succeeded")
 		s.on("aws ecs describe-task-definition --task-definition "+tdArn("production", "api", oldRev)+" --query taskDefinition.status *", 0, "ACTIVE")
 		s.on("aws ecs describe-task-definition --task-definition "+tdArn("production", "api", oldRev)+" --output json", 0,
@@ -138,7 +138,7 @@ func TestRollbackProductionAPIEndsOnWhatRanBefore(t *testing.T) {
 func TestDeployProductionCurrentDeploysTheNewAPITaskDefinition(t *testing.T) {
 	t.Parallel()
 	c := cluster("production")
-	rules := func(s *sandbox, apiRuns int) {
+	rules := func(s *sandbox, apiRuns int, apiGroup string) {
 		s.inCI()
 		// Everything runs newTag already, at revision 4: the change is the infrastructure's.
 		s.once("aws ecs describe-services --cluster "+c+" --services worker *", 0, serviceRows("production", oldRev, "worker"))
@@ -147,18 +147,19 @@ func TestDeployProductionCurrentDeploysTheNewAPITaskDefinition(t *testing.T) {
 		s.on("aws ecs describe-task-definition --task-definition "+tdArn("production", "api", oldRev)+" --output json", 0,
 			taskDefinition(t, "production", "api", oldRev, newTag, "ACTIVE"))
 		s.on("aws ecs describe-services --cluster "+c+" --services api --query*", 0, serviceRows("production", apiRuns, "api"))
+		s.on("aws ecs describe-services --cluster "+c+" --services api --output json", 0, apiService(t, "production", apiRuns, apiGroup))
 		deployRules(t, s, "production")
 	}
 	t.Run("the API runs the previous task definition", func(t *testing.T) {
 		t.Parallel()
 		s := newSandbox(t)
-		rules(s, oldRev)
+		rules(s, oldRev, "sg-0api")
 		r := s.run("", "deploy.sh", "production", "current")
 		require.Equal(t, 0, r.code, r.stderr)
 		calls := s.calls()
 		at := requireSequence(t, calls,
 			[]string{"pulumi up --yes --stack production"},
-			[]string{"aws ecs describe-services --cluster " + c + " --services api --query services[].[serviceName,(taskSets[?status==`PRIMARY`].taskDefinition | [0]) || taskDefinition,"},
+			[]string{"aws ecs describe-services --cluster " + c + " --services api --output json"},
 			[]string{"aws deploy create-deployment"},
 		)
 		_, spec := appSpec(t, calls[at[2]])
@@ -168,11 +169,29 @@ func TestDeployProductionCurrentDeploysTheNewAPITaskDefinition(t *testing.T) {
 	t.Run("the API runs it already", func(t *testing.T) {
 		t.Parallel()
 		s := newSandbox(t)
-		rules(s, newRev)
+		rules(s, newRev, "sg-0api")
 		r := s.run("", "deploy.sh", "production", "current")
 		require.Equal(t, 0, r.code, r.stderr)
 		requireNoCall(t, s.calls(), "aws deploy create-deployment")
-		assert.Contains(t, r.stderr, "the API already runs production-taskmanager-api:5: no CodeDeploy deployment needed")
+		assert.Contains(t, r.stderr, "the API already runs production-taskmanager-api:5 on the stack's network and capacity provider: no CodeDeploy deployment needed")
+	})
+	// Issue 16: `pulumi up` leaves a CODE_DEPLOY service's network to CodeDeploy (UpdateService
+	// refuses it), so a replaced security group reaches the API through this deployment, with the
+	// same task definition.
+	t.Run("a replaced security group", func(t *testing.T) {
+		t.Parallel()
+		s := newSandbox(t)
+		rules(s, newRev, "sg-0replaced")
+		r := s.run("", "deploy.sh", "production", "current")
+		require.Equal(t, 0, r.code, r.stderr)
+		calls := s.calls()
+		at := requireSequence(t, calls, []string{"aws deploy create-deployment"})
+		_, spec := appSpec(t, calls[at[0]])
+		props := spec.Resources[0].TargetService.Properties
+		assert.Equal(t, tdArn("production", "api", newRev), props.TaskDefinition)
+		assert.Equal(t, []string{"sg-0api"}, props.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups, "the stack's group, from apiSecurityGroupId")
+		assert.Equal(t, []string{"subnet-0aaa", "subnet-0bbb"}, props.NetworkConfiguration.AwsvpcConfiguration.Subnets)
+		assert.Equal(t, "DISABLED", props.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp)
 	})
 }
 

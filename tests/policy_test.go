@@ -282,8 +282,8 @@ var policies = []policy{
 	}},
 	{"iam-least-privilege", "FSBP IAM.1, IAM.21; CKV_AWS_62/63/286-290/355; CKV2_AWS_56; AVD-AWS-0342", func(env string, rec *mockengine.Recorder) (v []string) {
 		// Actions that take no resource: "*" is the only way to grant them.
-		resourceless := []string{"secretsmanager:GetRandomPassword", "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
-			"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "logs:DescribeLogGroups",
+		// (The functions' network-interface actions take resources: they are scoped to the VPC.)
+		resourceless := []string{"secretsmanager:GetRandomPassword", "ec2:DescribeNetworkInterfaces", "logs:DescribeLogGroups",
 			"cloudwatch:PutMetricData"} // scoped by its namespace instead
 		check := func(owner, doc string) {
 			var d struct {

@@ -105,8 +105,11 @@ func TestQueueDepthRoleIsLeastPrivilege(t *testing.T) {
 				{"Effect":"Allow","Action":["cloudwatch:PutMetricData"],"Resource":["*"],
 				 "Condition":{"StringEquals":{"cloudwatch:namespace":"TaskManager/Celery"}}},
 				{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":[%q]},
-				{"Effect":"Allow","Action":["ec2:CreateNetworkInterface","ec2:DescribeNetworkInterfaces","ec2:DeleteNetworkInterface",
-				 "ec2:AssignPrivateIpAddresses","ec2:UnassignPrivateIpAddresses"],"Resource":["*"]}]}`,
+				{"Effect":"Allow","Action":["ec2:DescribeNetworkInterfaces"],"Resource":["*"]},
+				{"Effect":"Allow","Action":["ec2:CreateNetworkInterface","ec2:DeleteNetworkInterface",
+				 "ec2:AssignPrivateIpAddresses","ec2:UnassignPrivateIpAddresses"],
+				 "Resource":["arn:aws:ec2:us-east-1:%[3]s:network-interface/*","arn:aws:ec2:us-east-1:%[3]s:subnet/*","arn:aws:ec2:us-east-1:%[3]s:security-group/*"],
+				 "Condition":{"ArnEquals":{"ec2:Vpc":"arn:aws:ec2:us-east-1:%[3]s:vpc/vpc-%[4]s"}}}]}`,
 				secretArn(stack, "celery-broker-url"), keyArn(stack), mockengine.Account, stack, logGroup+":*"),
 				policy.Inputs["policy"].(string))
 			fn := one(t, rec, "aws:lambda/function:Function", stack+"-queue-depth")

@@ -3,6 +3,8 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -83,5 +85,44 @@ func TestServiceRolesTrustOnlyThisAccountsResources(t *testing.T) {
 				assert.True(t, seen[s], "%s has a role for %s", stack, s)
 			}
 		})
+	}
+}
+
+// A role that may use the environment's key does so only through the AWS service it works with
+// (kms:ViaService): a stolen task or function credential cannot decrypt what it reads elsewhere
+// (a snapshot, another secret's ciphertext) with the key directly.
+func TestKeyUsersGoThroughTheirService(t *testing.T) {
+	for _, stack := range allStacks {
+		rec := runStack(t, stack)
+		var docs []struct{ owner, policy string }
+		for _, p := range rec.All("aws:iam/rolePolicy:RolePolicy") {
+			docs = append(docs, struct{ owner, policy string }{p.Name, p.Inputs["policy"].(string)})
+		}
+		for _, r := range rec.All("aws:iam/role:Role") {
+			inline, _ := r.Inputs["inlinePolicies"].([]any)
+			for _, p := range inline {
+				p := p.(map[string]any)
+				docs = append(docs, struct{ owner, policy string }{r.Name + "/" + p["name"].(string), p["policy"].(string)})
+			}
+		}
+		checked := 0
+		for _, d := range docs {
+			var doc struct {
+				Statement []struct {
+					Effect    string
+					Action    []string
+					Condition map[string]map[string]any
+				}
+			}
+			require.NoError(t, json.Unmarshal([]byte(d.policy), &doc), d.owner)
+			for _, st := range doc.Statement {
+				if st.Effect != "Allow" || !slices.ContainsFunc(st.Action, func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
+					continue
+				}
+				checked++
+				assert.NotEmpty(t, st.Condition["StringEquals"]["kms:ViaService"], "%s %s: %v on the key without kms:ViaService", stack, d.owner, st.Action)
+			}
+		}
+		assert.NotZero(t, checked, stack)
 	}
 }

@@ -359,7 +359,8 @@ func newTaskDefinition(ctx *pulumi.Context, name string, args *Args, w workload,
 			Policy: iampolicy.Render(func(a []string) iampolicy.Document {
 				return iampolicy.New(
 					iampolicy.Allow([]string{"secretsmanager:GetSecretValue"}, a[1:]...),
-					iampolicy.Allow([]string{"kms:Decrypt"}, a[0]),
+					// The key decrypts the secrets for ECS only, through Secrets Manager.
+					iampolicy.DecryptVia(a[0], "secretsmanager", args.Region, "kms:Decrypt"),
 				)
 			}, append([]pulumi.StringInput{args.KeyArn}, secretArns...)...),
 		}},

@@ -53,8 +53,10 @@ type Args struct {
 	KeyArn pulumi.StringInput
 	// SubnetIDs (private) and SecurityGroupID put the function where it reaches Redis, and
 	// Secrets Manager, ECS and CloudWatch through the NAT.
-	SubnetIDs        pulumi.StringArrayInput
-	SecurityGroupID  pulumi.StringInput
+	SubnetIDs       pulumi.StringArrayInput
+	SecurityGroupID pulumi.StringInput
+	// VpcID is the VPC of those subnets: the function's network interfaces are managed there only.
+	VpcID            pulumi.StringInput
 	LogRetentionDays int
 	// BrokerSecretArn is the secret celery-broker-url: Redis's URL and AUTH token.
 	BrokerSecretArn pulumi.StringInput
@@ -103,24 +105,21 @@ func NewQueueDepth(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.
 		return nil, err
 	}
 	policy := iampolicy.Render(func(a []string) iampolicy.Document {
-		secret, key, logGroup, cluster, service := a[0], a[1], a[2], a[3], a[4]
-		return iampolicy.New(
+		secret, key, logGroup, cluster, service, vpc := a[0], a[1], a[2], a[3], a[4], a[5]
+		statements := []iampolicy.Statement{
 			iampolicy.Allow([]string{"secretsmanager:GetSecretValue"}, secret),
 			// The key decrypts for Secrets Manager only: the role cannot use it directly.
-			iampolicy.Statement{Effect: "Allow", Action: []string{"kms:Decrypt"}, Resource: []string{key},
-				Condition: map[string]any{"StringEquals": map[string]any{
-					"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", args.Region)}}},
+			iampolicy.DecryptVia(key, "secretsmanager", args.Region, "kms:Decrypt"),
 			iampolicy.Allow([]string{"ecs:DescribeServices"},
 				fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", args.Region, args.AccountID, cluster, service)),
 			// PutMetricData takes no resource: the namespace condition is what scopes it.
 			iampolicy.Statement{Effect: "Allow", Action: []string{"cloudwatch:PutMetricData"}, Resource: []string{"*"},
 				Condition: map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": Namespace}}},
 			iampolicy.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logGroup+":*"),
-			// Lambda manages the function's network interfaces; these actions take no resource.
-			iampolicy.Allow([]string{"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
-				"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}, "*"),
-		)
-	}, args.BrokerSecretArn, args.KeyArn, logs.Arn, args.ClusterName, args.ServiceName)
+		}
+		// Lambda manages the function's network interfaces, in the stack's VPC only.
+		return iampolicy.New(append(statements, iampolicy.LambdaNetworkInterfaces(args.Region, args.AccountID, vpc)...)...)
+	}, args.BrokerSecretArn, args.KeyArn, logs.Arn, args.ClusterName, args.ServiceName, args.VpcID)
 	rolePolicy, err := iam.NewRolePolicy(ctx, base, &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent)
 	if err != nil {
 		return nil, err

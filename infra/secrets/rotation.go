@@ -29,8 +29,10 @@ type RotationArgs struct {
 	KeyArn                   pulumi.StringInput
 	// SubnetIDs (private) and SecurityGroupID put the database rotation where it reaches
 	// PostgreSQL, and Secrets Manager and ECS through the NAT.
-	SubnetIDs        pulumi.StringArrayInput
-	SecurityGroupID  pulumi.StringInput
+	SubnetIDs       pulumi.StringArrayInput
+	SecurityGroupID pulumi.StringInput
+	// VpcID is the VPC of those subnets: the function's network interfaces are managed there only.
+	VpcID            pulumi.StringInput
 	LogRetentionDays int
 	// Database rotation: the app's login secret, the reader secret it rewrites, the replica's
 	// address, RDS's master secret it connects with to change passwords (read only), and the
@@ -220,16 +222,17 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotatio
 	for i, s := range args.Services {
 		services[i] = fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", args.Region, args.AccountID, args.Cluster, s)
 	}
-	arns := append(append([]pulumi.StringInput{rot.secretArn, args.KeyArn, logs.Arn}, rot.writable...), rot.readable...)
+	arns := append(append([]pulumi.StringInput{rot.secretArn, args.KeyArn, logs.Arn, args.VpcID}, rot.writable...), rot.readable...)
 	policy := iampolicy.Render(func(a []string) iampolicy.Document {
-		secret, key, logGroup := a[0], a[1], a[2]
-		writable, readable := a[3:3+len(rot.writable)], a[3+len(rot.writable):]
+		secret, key, logGroup, vpc := a[0], a[1], a[2], a[3]
+		writable, readable := a[4:4+len(rot.writable)], a[4+len(rot.writable):]
 		statements := []iampolicy.Statement{
 			iampolicy.Allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
 				"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, append([]string{secret}, writable...)...),
 			// GetRandomPassword has no resource to scope to.
 			iampolicy.Allow([]string{"secretsmanager:GetRandomPassword"}, "*"),
-			iampolicy.Allow([]string{"kms:Decrypt", "kms:GenerateDataKey"}, key),
+			// The key serves the function only through Secrets Manager, never directly.
+			iampolicy.DecryptVia(key, "secretsmanager", args.Region, "kms:Decrypt", "kms:GenerateDataKey"),
 			iampolicy.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logGroup+":*"),
 			// DescribeServices tells a rolling service from a blue/green one, and gives the latter's
 			// task definition, network and capacity provider strategy for its appspec.
@@ -250,10 +253,8 @@ func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotatio
 			statements = append(statements, iampolicy.Allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, readable...))
 		}
 		if rot.inVPC {
-			// Lambda manages the function's network interfaces; these actions take no resource.
-			statements = append(statements, iampolicy.Allow([]string{"ec2:CreateNetworkInterface",
-				"ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-				"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}, "*"))
+			// Lambda manages the function's network interfaces, in the stack's VPC only.
+			statements = append(statements, iampolicy.LambdaNetworkInterfaces(args.Region, args.AccountID, vpc)...)
 		}
 		return iampolicy.New(statements...)
 	}, arns...)

@@ -4,6 +4,7 @@ package iampolicy
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -85,4 +86,29 @@ func Render(render func(arns []string) Document, arns ...pulumi.StringInput) pul
 		}
 		return render(resolved).JSON()
 	}).(pulumi.StringOutput)
+}
+
+// LambdaNetworkInterfaces are what Lambda needs, acting with a function's role, to manage the
+// network interfaces of a function in a VPC: only in that VPC (ec2:Vpc is a condition key of the
+// network interface, subnet and security group resources CreateNetworkInterface names).
+// DescribeNetworkInterfaces takes no resource.
+func LambdaNetworkInterfaces(region, account, vpcID string) []Statement {
+	arn := func(kind string) string { return fmt.Sprintf("arn:aws:ec2:%s:%s:%s", region, account, kind) }
+	return []Statement{
+		Allow([]string{"ec2:DescribeNetworkInterfaces"}, "*"),
+		{
+			Effect: "Allow",
+			Action: []string{"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+				"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"},
+			Resource:  []string{arn("network-interface/*"), arn("subnet/*"), arn("security-group/*")},
+			Condition: map[string]any{"ArnEquals": map[string]any{"ec2:Vpc": arn("vpc/" + vpcID)}},
+		},
+	}
+}
+
+// DecryptVia allows actions on a KMS key only when an AWS service uses it on the caller's behalf
+// (kms:ViaService), never directly.
+func DecryptVia(key, service, region string, actions ...string) Statement {
+	return Statement{Effect: "Allow", Action: actions, Resource: []string{key},
+		Condition: map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("%s.%s.amazonaws.com", service, region)}}}
 }

@@ -483,10 +483,33 @@ func (e *environment) operations(f foundation, d data, buckets *storage.Storage,
 	if err != nil {
 		return nil, nil, err
 	}
+	var host *bastion.Bastion
+	if cfg.Bastion.Enabled {
+		if host, err = bastion.NewBastion(e.ctx, cfg.Stack, &bastion.Args{
+			Config: cfg.Bastion, Stack: cfg.Stack,
+			SubnetID:         f.net.PrivateSubnetIDs.Index(pulumi.Int(0)),
+			SecurityGroupID:  f.fw.GroupID(firewall.Bastion),
+			KeyArn:           f.key.Arn,
+			LogRetentionDays: cfg.Logging.RetentionDays,
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
 	if cfg.Logging.ArchiveDays != nil {
+		// The app's logs, then the audit logs: the database's statements and connections, the
+		// WAF's requests, the bastion's sessions. New groups go last: a filter's name is its place.
 		var groups []pulumi.StringInput
 		for _, w := range []string{compute.API, compute.Worker, compute.Migrations} {
 			groups = append(groups, a.compute.LogGroupNames[w])
+		}
+		for _, g := range d.db.AuditLogGroups {
+			groups = append(groups, g)
+		}
+		if cfg.Edge.WAF != nil {
+			groups = append(groups, front.WAFLogGroup)
+		}
+		if host != nil {
+			groups = append(groups, host.SessionLogGroup)
 		}
 		if _, err := observability.NewLogArchive(e.ctx, cfg.Stack, &observability.ArchiveArgs{
 			Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
@@ -497,17 +520,7 @@ func (e *environment) operations(f foundation, d data, buckets *storage.Storage,
 			return nil, nil, err
 		}
 	}
-	if !cfg.Bastion.Enabled {
-		return monitoring, nil, nil
-	}
-	host, err := bastion.NewBastion(e.ctx, cfg.Stack, &bastion.Args{
-		Config: cfg.Bastion, Stack: cfg.Stack,
-		SubnetID:         f.net.PrivateSubnetIDs.Index(pulumi.Int(0)),
-		SecurityGroupID:  f.fw.GroupID(firewall.Bastion),
-		KeyArn:           f.key.Arn,
-		LogRetentionDays: cfg.Logging.RetentionDays,
-	})
-	return monitoring, host, err
+	return monitoring, host, nil
 }
 
 // export is what operators and the pipeline read: names, endpoints and ARNs, never a secret.

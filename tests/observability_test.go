@@ -160,7 +160,22 @@ func TestProductionArchivesLogsFor365Days(t *testing.T) {
 		groups = append(groups, f.Inputs["logGroup"].(string))
 		assert.Equal(t, "arn:aws:firehose:us-east-1:123456789012:deliverystream/production-taskmanager-log-archive", f.Inputs["destinationArn"])
 	}
-	assert.ElementsMatch(t, []string{"/ecs/production-taskmanager-api", "/ecs/production-taskmanager-worker", "/ecs/production-taskmanager-migrations"}, groups)
+	// The app's logs, and production's audit logs: the database's (connections, DDL, slow
+	// statements) on both instances, the WAF's requests and the bastion's sessions.
+	assert.ElementsMatch(t, []string{"/ecs/production-taskmanager-api", "/ecs/production-taskmanager-worker", "/ecs/production-taskmanager-migrations",
+		"/aws/rds/instance/production-taskmanager-db/postgresql", "/aws/rds/instance/production-taskmanager-db-replica/postgresql",
+		"aws-waf-logs-taskmanager-production", "/ssm/production-taskmanager-sessions"}, groups)
+	// Each archived group exists first: a subscription filter's create fails on a missing group.
+	for _, f := range rec.All("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter") {
+		found := false
+		for _, g := range rec.All("aws:cloudwatch/logGroup:LogGroup") {
+			if g.Inputs["name"] == f.Inputs["logGroup"] {
+				found = true
+				assert.True(t, dependsOnTransitively(rec, f, g), "%s waits for %s", f.Name, g.Name)
+			}
+		}
+		assert.True(t, found, "%s archives %v, which the stack does not create", f.Name, f.Inputs["logGroup"])
+	}
 	// Firehose writes under its prefix and, for records it cannot deliver, under its error
 	// prefix: its role may write both, or failed records are lost without a trace.
 	role := one(t, rec, "aws:iam/role:Role", "production-log-archive-delivery")

@@ -55,6 +55,8 @@ type Bastion struct {
 	pulumi.ResourceState
 	InstanceID      pulumi.StringOutput `pulumi:"instanceId"`
 	SessionDocument pulumi.StringOutput `pulumi:"sessionDocument"`
+	// SessionLogGroup holds the sessions' logs: an audit log, archived where the stack archives.
+	SessionLogGroup pulumi.StringOutput
 }
 
 // NewBastion creates the bastion.
@@ -137,5 +139,6 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	}
 	b.InstanceID = instance.ID().ToStringOutput()
 	b.SessionDocument = pulumi.String(document).ToStringOutput()
+	b.SessionLogGroup = logs.Name
 	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{"instanceId": b.InstanceID, "sessionDocument": b.SessionDocument})
 }

@@ -49,6 +49,9 @@ type Database struct {
 	Identifier    pulumi.StringOutput `pulumi:"identifier"`
 	// ReplicaIdentifier is the replica's identifier; nil without a replica.
 	ReplicaIdentifier pulumi.StringInput
+	// AuditLogGroups are the instances' postgresql log groups (connections, DDL, slow statements):
+	// what production's locked log archive keeps.
+	AuditLogGroups []pulumi.StringOutput
 	// ResourceID is the primary's immutable id (db-...): it changes only when the instance is
 	// replaced.
 	ResourceID pulumi.StringOutput `pulumi:"resourceId"`
@@ -114,6 +117,9 @@ func NewDatabase(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 				return nil, err
 			}
 			logGroups = append(logGroups, g)
+			if kind == "postgresql" {
+				d.AuditLogGroups = append(d.AuditLogGroups, g.Name)
+			}
 		}
 	}
 	var monitoringRole pulumi.StringInput

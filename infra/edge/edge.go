@@ -60,6 +60,9 @@ type Edge struct {
 	GreenArnSuffix pulumi.StringOutput
 	// Listeners must exist before a service registers in a target group.
 	Listeners []pulumi.Resource
+	// WAFLogGroup holds the WAF's logs (with the WAF): an audit log, archived where the stack
+	// archives.
+	WAFLogGroup pulumi.StringOutput
 	// SignOutURL, with the sign-in, is where the app's /logout sends people once it has expired
 	// the load balancer's session cookies: Cognito's logout, which ends its own session and
 	// returns to SignedOutPath. Empty without the sign-in.
@@ -219,7 +222,7 @@ func NewEdge(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 			}
 		}
 		if cfg.WAF != nil {
-			if err := newWAF(ctx, name, args, alb.Arn, parent); err != nil {
+			if e.WAFLogGroup, err = newWAF(ctx, name, args, alb.Arn, parent); err != nil {
 				return nil, err
 			}
 		}

@@ -121,8 +121,10 @@ func dataProtections() wafv2.WebAclDataProtectionConfigDataProtectionArray {
 // ipReputation is AWS's list of addresses known for bots and attacks.
 const ipReputation = "AWSManagedRulesAmazonIpReputationList"
 
-// newWAF protects the load balancer with a REGIONAL web ACL and logs what it sees.
-func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringInput, parent pulumi.ResourceOption) error {
+// newWAF protects the load balancer with a REGIONAL web ACL and logs what it sees; it returns the
+// log group's name.
+func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringInput, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	none := pulumi.StringOutput{}
 	cfg := args.Config
 	ipSetArn := pulumi.String("").ToStringOutput()
 	if len(cfg.AdminAllowCidrs) > 0 {
@@ -133,7 +135,7 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 			Description:      pulumi.String("Who may reach /admin"),
 		}, parent)
 		if err != nil {
-			return err
+			return none, err
 		}
 		ipSetArn = set.Arn
 	}
@@ -154,12 +156,12 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 		DataProtectionConfig: wafv2.WebAclDataProtectionConfigArgs{DataProtections: dataProtections()},
 	}, parent)
 	if err != nil {
-		return err
+		return none, err
 	}
 	if _, err := wafv2.NewWebAclAssociation(ctx, name, &wafv2.WebAclAssociationArgs{
 		ResourceArn: albArn, WebAclArn: acl.Arn,
 	}, parent); err != nil {
-		return err
+		return none, err
 	}
 	// WAF only logs to a destination whose name starts with aws-waf-logs-.
 	logs, err := cloudwatch.NewLogGroup(ctx, name+"-waf", &cloudwatch.LogGroupArgs{
@@ -168,7 +170,7 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 		KmsKeyId:        args.KeyArn,
 	}, parent, pulumi.DeleteBeforeReplace(true))
 	if err != nil {
-		return err
+		return none, err
 	}
 	_, err = wafv2.NewWebAclLoggingConfiguration(ctx, name, &wafv2.WebAclLoggingConfigurationArgs{
 		ResourceArn:           acl.Arn,
@@ -177,7 +179,7 @@ func newWAF(ctx *pulumi.Context, name string, args *Args, albArn pulumi.StringIn
 		// password-reset tokens and OAuth codes travel.
 		RedactedFields: redactedFields(),
 	}, parent)
-	return err
+	return logs.Name, err
 }
 
 // redactedFields are the logs' redactions: the credential headers and the query string.

@@ -491,6 +491,8 @@ func (e *environment) operations(f foundation, d data, buckets *storage.Storage,
 			SecurityGroupID:  f.fw.GroupID(firewall.Bastion),
 			KeyArn:           f.key.Arn,
 			LogRetentionDays: cfg.Logging.RetentionDays,
+			Region:           cfg.Region,
+			AccountID:        e.account,
 		}); err != nil {
 			return nil, nil, err
 		}
@@ -554,6 +556,7 @@ func (e *environment) export(f foundation, d data, buckets *storage.Storage, fro
 	if host != nil {
 		ctx.Export("bastionInstanceId", host.InstanceID)
 		ctx.Export("bastionSessionDocument", host.SessionDocument)
+		ctx.Export("bastionUsersPolicyArn", host.UsersPolicyArn)
 	}
 	for purpose, name := range buckets.Buckets {
 		ctx.Export(purpose+"Bucket", name)

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,8 +42,32 @@ func TestBastionIsReachedOnlyThroughSessionManager(t *testing.T) {
 			logs := one(t, rec, "aws:cloudwatch/logGroup:LogGroup", stack+"-bastion-sessions")
 			assert.Equal(t, keyArn(stack), logs.Inputs["kmsKeyId"])
 
+			// Session logging cannot be skipped: people get sessions with the stack's logged document or
+			// port forwarding only, and SSM checks the document even when none is named (the
+			// account's default shell document, unlogged, is refused).
+			users := one(t, rec, "aws:iam/policy:Policy", stack+"-bastion-users")
+			var policy struct {
+				Statement []struct {
+					Action, Resource []string
+					Condition        map[string]map[string]string
+				}
+			}
+			require.NoError(t, json.Unmarshal([]byte(users.Inputs["policy"].(string)), &policy))
+			require.Len(t, policy.Statement, 2)
+			start := policy.Statement[0]
+			assert.Equal(t, []string{"ssm:StartSession"}, start.Action)
+			assert.ElementsMatch(t, []string{
+				"arn:aws:ec2:us-east-1:123456789012:instance/" + stack + "-bastion-id",
+				"arn:aws:ssm:us-east-1:123456789012:document/" + stack + "-taskmanager-session",
+				"arn:aws:ssm:us-east-1::document/AWS-StartPortForwardingSessionToRemoteHost",
+			}, start.Resource)
+			assert.Equal(t, "true", start.Condition["BoolIfExists"]["ssm:SessionDocumentAccessCheck"])
+			assert.NotContains(t, users.Inputs["policy"], "SSM-SessionManagerRunShell")
+			assert.Equal(t, []string{"arn:aws:ssm:us-east-1:123456789012:session/${aws:userid}-*"}, policy.Statement[1].Resource, "people end their own sessions only")
+
 			out := rec.Outputs()
 			assert.Equal(t, stack+"-bastion-id", out["bastionInstanceId"].Value)
+			assert.Equal(t, users.Name, strings.TrimPrefix(out["bastionUsersPolicyArn"].Value.(string), "arn:aws:iam:us-east-1:123456789012:"))
 		})
 	}
 	_, ok := runStack(t, "staging").Find("aws:ec2/instance:Instance", "staging-bastion")

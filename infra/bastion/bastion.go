@@ -4,6 +4,7 @@ package bastion
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -40,6 +41,10 @@ func (c Config) Validate() error {
 	return ps.Err()
 }
 
+// PortForwardingDocument is AWS's document for tunnels through the bastion (the database, dev's
+// load balancer).
+const PortForwardingDocument = "AWS-StartPortForwardingSessionToRemoteHost"
+
 // Args configures the bastion.
 type Args struct {
 	Config           Config
@@ -48,6 +53,8 @@ type Args struct {
 	SecurityGroupID  pulumi.StringInput
 	KeyArn           pulumi.StringInput
 	LogRetentionDays int
+	Region           string
+	AccountID        string
 }
 
 // Bastion is the instance and the session document that logs what is done on it.
@@ -57,6 +64,9 @@ type Bastion struct {
 	SessionDocument pulumi.StringOutput `pulumi:"sessionDocument"`
 	// SessionLogGroup holds the sessions' logs: an audit log, archived where the stack archives.
 	SessionLogGroup pulumi.StringOutput
+	// UsersPolicyArn is the managed policy that people who reach the bastion get: sessions with
+	// the stack's logged document or port forwarding, nothing else.
+	UsersPolicyArn pulumi.StringOutput `pulumi:"usersPolicyArn"`
 }
 
 // NewBastion creates the bastion.
@@ -137,8 +147,35 @@ func NewBastion(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	if err != nil {
 		return nil, err
 	}
+	// Session logging cannot be skipped: StartSession is allowed with the stack's logged document
+	// (shells) or AWS's port-forwarding document (tunnels to the database), and
+	// ssm:SessionDocumentAccessCheck makes SSM check the document even when none is named, so the
+	// account's default shell document (SSM-SessionManagerRunShell, unlogged unless the account's
+	// preferences say otherwise) is refused.
+	users, err := iam.NewPolicy(ctx, base+"-users", &iam.PolicyArgs{
+		Description: pulumi.Sprintf("Sessions on the %s bastion: its logged shell document or port forwarding, nothing else", args.Stack),
+		Policy: iampolicy.Render(func(a []string) iampolicy.Document {
+			ssmArn := func(rest string) string {
+				return fmt.Sprintf("arn:aws:ssm:%s:%s:%s", args.Region, args.AccountID, rest)
+			}
+			return iampolicy.New(
+				iampolicy.Statement{Effect: "Allow", Action: []string{"ssm:StartSession"},
+					Resource: []string{
+						fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", args.Region, args.AccountID, a[0]),
+						ssmArn("document/" + document),
+						fmt.Sprintf("arn:aws:ssm:%s::document/%s", args.Region, PortForwardingDocument),
+					},
+					Condition: map[string]any{"BoolIfExists": map[string]any{"ssm:SessionDocumentAccessCheck": "true"}}},
+				iampolicy.Allow([]string{"ssm:TerminateSession", "ssm:ResumeSession"}, ssmArn("session/${aws:userid}-*")),
+			)
+		}, instance.ID().ToStringOutput()),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	b.UsersPolicyArn = users.Arn
 	b.InstanceID = instance.ID().ToStringOutput()
 	b.SessionDocument = pulumi.String(document).ToStringOutput()
 	b.SessionLogGroup = logs.Name
-	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{"instanceId": b.InstanceID, "sessionDocument": b.SessionDocument})
+	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{"instanceId": b.InstanceID, "sessionDocument": b.SessionDocument, "usersPolicyArn": b.UsersPolicyArn})
 }

@@ -82,7 +82,14 @@ func Render(render func(arns []string) Document, arns ...pulumi.StringInput) pul
 	return pulumi.All(inputs...).ApplyT(func(values []any) string {
 		resolved := make([]string, len(values))
 		for i, v := range values {
-			resolved[i], _ = v.(string)
+			// A resource's ID resolves to pulumi.ID, not string: taken as "", it would put a
+			// wildcard-like hole in an ARN.
+			switch v := v.(type) {
+			case string:
+				resolved[i] = v
+			case pulumi.ID:
+				resolved[i] = string(v)
+			}
 		}
 		return render(resolved).JSON()
 	}).(pulumi.StringOutput)

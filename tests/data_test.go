@@ -174,7 +174,10 @@ func TestSecretsAreNamedEncryptedAndHoldTheirValues(t *testing.T) {
 			assert.Equal(t, "postgresql", u.Scheme)
 			assert.Equal(t, appHost+":5432", u.Host)
 			assert.Equal(t, "/taskmanager", u.Path)
-			assert.Equal(t, "require", u.Query().Get("sslmode"))
+			// The app verifies the server: the chain leads to the image's bundle (RDS's CAs and,
+			// for RDS Proxy's ACM certificate, Amazon's roots), and the certificate names the host.
+			assert.Equal(t, "verify-full", u.Query().Get("sslmode"))
+			assert.Equal(t, "/etc/ssl/certs/rds-ca-bundle.pem", u.Query().Get("sslrootcert"))
 
 			var migrations map[string]any
 			require.NoError(t, json.Unmarshal([]byte(value("migrations-database-url")), &migrations))

@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/taskmanager/taskmanager-infra/internal/dbtls"
 	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
@@ -213,7 +214,7 @@ func DatabaseSecret(host string, port int, dbname, username, password string) (s
 		User:     url.UserPassword(username, password),
 		Host:     fmt.Sprintf("%s:%d", host, port),
 		Path:     "/" + dbname,
-		RawQuery: "sslmode=require",
+		RawQuery: dbtls.Query,
 	}
 	b, err := json.Marshal(map[string]any{
 		"engine": "postgres", "host": host, "port": port, "dbname": dbname,

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/taskmanager/taskmanager-infra/internal/dbtls"
 )
 
 // The database roles. The rotated secret may only name one of the two alternating app logins,
@@ -53,13 +55,13 @@ type DatabaseSecret struct {
 	URL      string `json:"url"`
 }
 
-// DatabaseURL is the PostgreSQL URL of the secret's fields, with TLS required. User name,
+// DatabaseURL is the PostgreSQL URL of the secret's fields, with the server verified (dbtls). User name,
 // password and database name are percent-encoded except for RFC 3986 unreserved characters,
 // which every URL parser in the app's stack (libpq, SQLAlchemy, asyncpg, pgx) decodes alike.
 func DatabaseURL(s DatabaseSecret) string {
 	return "postgresql://" + escapeURLPart(s.Username) + ":" + escapeURLPart(s.Password) +
 		"@" + net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) + "/" + escapeURLPart(s.DBName) +
-		"?sslmode=require"
+		"?" + dbtls.Query
 }
 
 func escapeURLPart(s string) string {

@@ -121,7 +121,7 @@ func (fx *dbFixture) oldModel() {
 
 // url is DatabaseURL's form of user and password on host and the server's port.
 func (fx *dbFixture) url(user, password, host string) string {
-	return fmt.Sprintf("postgresql://%s:%s@%s:%d/taskmanager?sslmode=require", user, password, host, fx.port)
+	return fmt.Sprintf("postgresql://%s:%s@%s:%d/taskmanager?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-ca-bundle.pem", user, password, host, fx.port)
 }
 
 func (fx *dbFixture) step(t *testing.T, token, step string) error {
@@ -528,7 +528,7 @@ func TestDatabaseURLEscapesPassword(t *testing.T) {
 
 func TestDatabaseURL(t *testing.T) {
 	s := DatabaseSecret{Host: "db.internal", Port: 5432, DBName: "taskmanager", Username: "taskmanager_app", Password: "p w/x"}
-	assert.Equal(t, "postgresql://taskmanager_app:p%20w%2Fx@db.internal:5432/taskmanager?sslmode=require", DatabaseURL(s))
+	assert.Equal(t, "postgresql://taskmanager_app:p%20w%2Fx@db.internal:5432/taskmanager?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-ca-bundle.pem", DatabaseURL(s))
 }
 
 func TestCreateSecretPasswordRequest(t *testing.T) {

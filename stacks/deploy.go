@@ -237,6 +237,8 @@ func (e *environment) data(f foundation) (d data, err error) {
 		KeyArn:           f.key.Arn,
 		LogRetentionDays: cfg.Logging.RetentionDays,
 		Protect:          e.protect,
+		Stack:            cfg.Stack,
+		Reader:           e.cacheReader(),
 	}); err != nil {
 		return d, err
 	}
@@ -248,7 +250,7 @@ func (e *environment) data(f foundation) (d data, err error) {
 		Database: secrets.DatabaseEndpoint{
 			Host: appHost(cfg, d.db), PrimaryHost: d.db.Address, ReaderHost: d.db.ReaderAddress, Port: database.Port, Name: database.Name,
 		},
-		Cache:           secrets.CacheEndpoint{Host: d.redis.PrimaryAddress, Port: cache.Port, AuthToken: d.redis.AuthToken},
+		Cache:           cacheEndpoint(d.redis, e.cacheReader()),
 		External:        cfg.External,
 		SmokeTestHeader: cfg.Edge.SignIn,
 	})
@@ -412,6 +414,24 @@ func (e *environment) schedule(rotation *secrets.Rotation, a app) error {
 // $2.36 a month there (five custom metrics, two alarms, a call of each API a minute).
 func (e *environment) queueDepthOn() bool { return e.cfg.Worker.Autoscaling }
 
+// cacheReader is the queue-depth function's own Redis user, where the function runs: it reads
+// the queues with read commands only, never with the app's token.
+func (e *environment) cacheReader() *cache.User {
+	if !e.queueDepthOn() {
+		return nil
+	}
+	return &cache.User{Name: queuedepth.ReaderUser, Access: queuedepth.ReaderACL}
+}
+
+// cacheEndpoint is where the secrets' Redis URLs point, with the reader's login where there is one.
+func cacheEndpoint(redis *cache.Cache, reader *cache.User) secrets.CacheEndpoint {
+	ep := secrets.CacheEndpoint{Host: redis.PrimaryAddress, Port: cache.Port, AuthToken: redis.AuthToken}
+	if reader != nil {
+		ep.ReaderUser, ep.ReaderPassword = reader.Name, redis.ReaderPassword
+	}
+	return ep
+}
+
 // workerQueueMetric is the metric the worker scales on beside CPU, where the queue-depth
 // function publishes it (nil elsewhere).
 func (e *environment) workerQueueMetric() *compute.QueueMetric {
@@ -440,7 +460,7 @@ func (e *environment) queueDepth(f foundation, d data, a app) (*queuedepth.Queue
 		SecurityGroupID:  f.fw.GroupID(firewall.QueueDepth),
 		VpcID:            f.net.VpcID,
 		LogRetentionDays: cfg.Logging.RetentionDays,
-		BrokerSecretArn:  d.store.Arns[secrets.CeleryBrokerURL],
+		BrokerSecretArn:  d.store.Arns[secrets.QueueDepthRedisURL],
 		ClusterName:      a.compute.ClusterName,
 		ServiceName:      a.compute.ServiceNames[compute.Worker],
 		StartAfter:       append(slices.Clone(d.store.Versions), f.fw.Rules...),

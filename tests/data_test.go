@@ -102,8 +102,26 @@ func TestCacheMatchesSpec(t *testing.T) {
 			assert.Equal(t, keyArn(stack), in["kmsKeyId"])
 			assert.Equal(t, true, in["transitEncryptionEnabled"])
 			assert.Equal(t, "required", in["transitEncryptionMode"])
-			assert.Equal(t, "mock-password-"+stack+"-auth", in["authToken"], "AUTH with the generated token")
-			assert.True(t, rg.SecretInputs["authToken"], "the token is a secret in the state")
+			if stack == "dev" {
+				assert.Equal(t, "mock-password-"+stack+"-auth", in["authToken"], "AUTH with the generated token")
+				assert.True(t, rg.SecretInputs["authToken"], "the token is a secret in the state")
+			} else {
+				// Where the queue-depth function runs, Redis authenticates users: the app's token is
+				// the password of "default" (its URLs unchanged), and the function has a user of its
+				// own that may run read commands only (internal/queuedepth's ReaderACL, tested on a
+				// real redis-server).
+				assert.Nil(t, in["authToken"], "a group of users replaces the AUTH token")
+				assert.Equal(t, []any{stack + "-taskmanager-redis"}, in["userGroupIds"])
+				group := one(t, rec, "aws:elasticache/userGroup:UserGroup", stack+"-users")
+				assert.Equal(t, []any{stack + "-taskmanager-redis-default", stack + "-taskmanager-redis-reader"}, group.Inputs["userIds"])
+				def := one(t, rec, "aws:elasticache/user:User", stack+"-default")
+				assert.Equal(t, "default", def.Inputs["userName"])
+				assert.Equal(t, []any{"mock-password-" + stack + "-auth"}, def.Inputs["authenticationMode"].(map[string]any)["passwords"])
+				reader := one(t, rec, "aws:elasticache/user:User", stack+"-reader")
+				assert.Equal(t, "queue-depth", reader.Inputs["userName"])
+				assert.Equal(t, "on ~* -@all +ping +select +eval +type +llen +lindex", reader.Inputs["accessString"])
+				assert.Equal(t, []any{"mock-password-" + stack + "-reader"}, reader.Inputs["authenticationMode"].(map[string]any)["passwords"])
+			}
 			assert.Equal(t, []any{stack + "-cache-id"}, in["securityGroupIds"])
 			assert.Equal(t, stack == "production", rg.Protect)
 
@@ -149,8 +167,9 @@ func TestSecretsAreNamedEncryptedAndHoldTheirValues(t *testing.T) {
 				want = append(want, "smoke-test-header")
 			}
 			if stack != "dev" {
-				// RDS Proxy's login secrets, one per alternating user.
-				want = append(want, "database-login-taskmanager_app", "database-login-taskmanager_app_clone")
+				// RDS Proxy's login secrets, one per alternating user; the queue-depth function's
+				// read-only Redis login.
+				want = append(want, "database-login-taskmanager_app", "database-login-taskmanager_app_clone", "queue-depth-redis-url")
 			}
 			sort.Strings(want)
 			assert.Equal(t, want, names)
@@ -204,6 +223,16 @@ func TestSecretsAreNamedEncryptedAndHoldTheirValues(t *testing.T) {
 				assert.Equal(t, "mock-password-"+stack+"-auth", pw, "%s carries the AUTH token", name)
 				assert.Equal(t, "required", u.Query().Get("ssl_cert_reqs"), "Celery refuses rediss:// without it")
 			}
+			if stack != "dev" {
+				// The queue-depth function's own login: the read-only user, never the app's token.
+				u, err := url.Parse(value("queue-depth-redis-url"))
+				require.NoError(t, err)
+				assert.Equal(t, "rediss", u.Scheme)
+				assert.Equal(t, cacheHost, u.Host)
+				assert.Equal(t, "queue-depth", u.User.Username())
+				pw, _ := u.User.Password()
+				assert.Equal(t, "mock-password-"+stack+"-reader", pw)
+			}
 
 			var jwt map[string]string
 			require.NoError(t, json.Unmarshal([]byte(value("jwt-secret")), &jwt))
@@ -243,6 +272,9 @@ func TestNoStackOutputCarriesASecretValue(t *testing.T) {
 		want := len(secretNames)
 		if stack == "staging" {
 			want++ // the smoke tests' token for the sign-in
+		}
+		if stack != "dev" {
+			want++ // the queue-depth function's read-only Redis login
 		}
 		assert.Len(t, arns, want, stack)
 		for name, arn := range arns {

@@ -131,7 +131,7 @@ var policies = []policy{
 		for _, rg := range rec.All("aws:elasticache/replicationGroup:ReplicationGroup") {
 			if inputs(rg, "atRestEncryptionEnabled") != true || inputs(rg, "kmsKeyId") == nil ||
 				inputs(rg, "transitEncryptionEnabled") != true || inputs(rg, "transitEncryptionMode") != "required" ||
-				inputs(rg, "authToken") == nil || !rg.SecretInputs["authToken"] {
+				!((inputs(rg, "authToken") != nil && rg.SecretInputs["authToken"]) || inputs(rg, "userGroupIds") != nil) {
 				v = append(v, rg.Name)
 			}
 		}

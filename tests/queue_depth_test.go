@@ -44,7 +44,8 @@ func TestQueueDepthFunction(t *testing.T) {
 			worker := one(t, rec, "aws:ecs/service:Service", stack+"-worker")
 			env := functionEnv(fn)
 			assert.Equal(t, map[string]any{
-				"BROKER_SECRET_ARN": secretArn(stack, "celery-broker-url"),
+				// Its own read-only login, not the app's broker URL and token.
+				"BROKER_SECRET_ARN": secretArn(stack, "queue-depth-redis-url"),
 				"ECS_CLUSTER":       cluster.Inputs["name"],
 				"ECS_SERVICE":       worker.Inputs["name"],
 				"QUEUES":            "celery",
@@ -110,7 +111,7 @@ func TestQueueDepthRoleIsLeastPrivilege(t *testing.T) {
 				 "ec2:AssignPrivateIpAddresses","ec2:UnassignPrivateIpAddresses"],
 				 "Resource":["arn:aws:ec2:us-east-1:%[3]s:network-interface/*","arn:aws:ec2:us-east-1:%[3]s:subnet/*","arn:aws:ec2:us-east-1:%[3]s:security-group/*"],
 				 "Condition":{"ArnEquals":{"ec2:Vpc":"arn:aws:ec2:us-east-1:%[3]s:vpc/vpc-%[4]s"}}}]}`,
-				secretArn(stack, "celery-broker-url"), keyArn(stack), mockengine.Account, stack, logGroup+":*"),
+				secretArn(stack, "queue-depth-redis-url"), keyArn(stack), mockengine.Account, stack, logGroup+":*"),
 				policy.Inputs["policy"].(string))
 			fn := one(t, rec, "aws:lambda/function:Function", stack+"-queue-depth")
 			assert.True(t, dependsOnTransitively(rec, fn, policy), "the function starts with its permissions")

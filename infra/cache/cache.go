@@ -7,6 +7,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 const cacheType = "taskmanager:cache:Cache"
@@ -24,6 +26,17 @@ type Args struct {
 	LogRetentionDays int
 	// Protect keeps Pulumi from deleting the replication group (production).
 	Protect bool
+	// Stack names the users and their group, which ElastiCache names account-wide.
+	Stack string
+	// Reader, when set, is a Redis user of its own for a reader (the queue-depth function): its
+	// name and access string. Redis then authenticates users (RBAC): the app's AUTH token becomes
+	// the password of the user "default", so the app's URLs stay as they are.
+	Reader *User
+}
+
+// User is a Redis user: its name and its ACL access string.
+type User struct {
+	Name, Access string
 }
 
 // Cache is Redis: cache, Celery broker (db 0) and result backend (db 1).
@@ -35,6 +48,8 @@ type Cache struct {
 	// AuthToken is generated at deploy time; it is a secret output, kept only in Pulumi's
 	// encrypted state and in the Secrets Manager URLs.
 	AuthToken pulumi.StringOutput `pulumi:"authToken"` // a secret output
+	// ReaderPassword is Args.Reader's password (a secret output); empty without a reader.
+	ReaderPassword pulumi.StringOutput
 }
 
 // NewCache creates the replication group.
@@ -104,7 +119,6 @@ func NewCache(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resou
 		KmsKeyId:                 args.KeyArn,
 		TransitEncryptionEnabled: pulumi.Bool(true),
 		TransitEncryptionMode:    pulumi.String("required"),
-		AuthToken:                token.Result,
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),
 		SnapshotRetentionLimit:   pulumi.Int(cfg.SnapshotRetentionDays),
 		// Snapshots, then maintenance, both at night in us-east-1 and an hour long at least.
@@ -119,6 +133,16 @@ func NewCache(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resou
 			return nil, err
 		}
 		group.FinalSnapshotIdentifier = pulumi.Sprintf("%s-redis-final-%s", name, suffix.Hex)
+	}
+	if args.Reader == nil {
+		group.AuthToken = token.Result
+	} else {
+		users, password, err := newUsers(ctx, name, args, token.Result, parent)
+		if err != nil {
+			return nil, err
+		}
+		group.UserGroupIds = pulumi.StringArray{users.UserGroupId}
+		c.ReaderPassword = pulumi.ToSecret(password).(pulumi.StringOutput)
 	}
 	rg, err := elasticache.NewReplicationGroup(ctx, name, group, parent, pulumi.Protect(args.Protect))
 	if err != nil {
@@ -139,4 +163,40 @@ func majorOf(version string) string {
 		}
 	}
 	return version
+}
+
+// newUsers is Redis's users (RBAC) and their group: "default", whose password is the AUTH token
+// the app's URLs carry (AUTH <token> logs in as "default"), and the reader with its own password
+// and access string. A user group must hold a user named default.
+func newUsers(ctx *pulumi.Context, name string, args *Args, token pulumi.StringOutput, parent pulumi.ResourceOption) (*elasticache.UserGroup, pulumi.StringOutput, error) {
+	names := naming.For(args.Stack)
+	password, err := random.NewRandomPassword(ctx, name+"-reader", &random.RandomPasswordArgs{
+		Length: pulumi.Int(32), Special: pulumi.Bool(false),
+	}, parent)
+	if err != nil {
+		return nil, pulumi.StringOutput{}, err
+	}
+	user := func(suffix, userName, access string, secret pulumi.StringOutput) (*elasticache.User, error) {
+		return elasticache.NewUser(ctx, name+"-"+suffix, &elasticache.UserArgs{
+			UserId: pulumi.String(names.Resource("redis", suffix)), UserName: pulumi.String(userName),
+			Engine: pulumi.String("REDIS"), AccessString: pulumi.String(access),
+			AuthenticationMode: elasticache.UserAuthenticationModeArgs{
+				Type: pulumi.String("password"), Passwords: pulumi.StringArray{secret},
+			},
+		}, parent)
+	}
+	// The app's user as the token gave it: every key and command.
+	def, err := user("default", "default", "on ~* &* +@all", token)
+	if err != nil {
+		return nil, pulumi.StringOutput{}, err
+	}
+	reader, err := user("reader", args.Reader.Name, args.Reader.Access, password.Result)
+	if err != nil {
+		return nil, pulumi.StringOutput{}, err
+	}
+	group, err := elasticache.NewUserGroup(ctx, name+"-users", &elasticache.UserGroupArgs{
+		UserGroupId: pulumi.String(names.Resource("redis")), Engine: pulumi.String("REDIS"),
+		UserIds: pulumi.StringArray{def.UserId, reader.UserId},
+	}, parent)
+	return group, password.Result, err
 }

@@ -13,8 +13,10 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
 	"github.com/taskmanager/taskmanager-infra/internal/naming"
+	fn "github.com/taskmanager/taskmanager-infra/internal/queuedepth"
 )
 
 const queueDepthType = "taskmanager:queuedepth:QueueDepth"
@@ -41,6 +43,13 @@ const (
 // Queues are the Celery queues measured: the app publishes to Celery's default queue only.
 // Each queue adds two custom metrics (its Backlog and OldestTaskAgeSeconds) to the service's three.
 var Queues = []string{"celery"}
+
+// ReaderUser and ReaderACL are the function's own Redis user and what it may do (read commands
+// only), as the function's code needs them: the cache creates the user (infra/cache).
+const (
+	ReaderUser = fn.ReaderUser
+	ReaderACL  = fn.ReaderACL
+)
 
 // Schedule is how often the function measures: target tracking evaluates one-minute datapoints.
 const Schedule = "rate(1 minute)"

@@ -18,10 +18,12 @@ const storeType = "taskmanager:secrets:Secrets"
 // Names of the secrets: taskmanager/<stack>/<name>. Every environment gets the same set, so that
 // the task definitions do not differ between environments (parity).
 const (
-	DatabaseURL         = "database-url"
-	DatabaseReaderURL   = "database-reader-url"
-	RedisURL            = "redis-url"
-	CeleryBrokerURL     = "celery-broker-url"
+	DatabaseURL       = "database-url"
+	DatabaseReaderURL = "database-reader-url"
+	RedisURL          = "redis-url"
+	CeleryBrokerURL   = "celery-broker-url"
+	// QueueDepthRedisURL is the queue-depth function's Redis URL, with its read-only user.
+	QueueDepthRedisURL  = "queue-depth-redis-url"
 	CeleryResultBackend = "celery-result-backend"
 	JWTSecret           = "jwt-secret"
 	SMTP                = "smtp"
@@ -59,6 +61,10 @@ type CacheEndpoint struct {
 	Host      pulumi.StringInput
 	Port      int
 	AuthToken pulumi.StringInput // a secret output
+	// ReaderUser and ReaderPassword, when set, are the queue-depth function's own Redis login
+	// (read commands only): QueueDepthRedisURL holds it.
+	ReaderUser     string
+	ReaderPassword pulumi.StringInput // a secret output
 }
 
 // StoreArgs configures the secrets.
@@ -152,6 +158,16 @@ func NewStore(ctx *pulumi.Context, name string, args *StoreArgs, opts ...pulumi.
 		{SentryDSN, "SENTRY_DSN", plainOf(ext.SentryDSN), ext.SentryDSN == nil},
 		{DatadogAPIKey, "DATADOG_API_KEY", plainOf(ext.DatadogAPIKey), ext.DatadogAPIKey == nil},
 	}
+	if c := args.Cache; c.ReaderUser != "" {
+		reader := pulumi.All(c.Host, c.ReaderPassword).ApplyT(func(v []any) string {
+			return redisURL(v[0].(string), c.Port, c.ReaderUser, v[1].(string), 0)
+		}).(pulumi.StringOutput)
+		values = append(values, struct {
+			name, description   string
+			value               pulumi.StringInput
+			keepExternalChanges bool
+		}{QueueDepthRedisURL, "The queue-depth function's Redis login: read commands only", reader, false})
+	}
 	if args.SmokeTestHeader {
 		// Letters and digits only: the load balancer's header match treats * and ? as wildcards,
 		// and compares without case, so 64 characters keep well over 256 bits.
@@ -226,9 +242,14 @@ func DatabaseSecret(host string, port int, dbname, username, password string) (s
 // RedisURLFor is a Redis URL over TLS with the AUTH token. Celery refuses a rediss:// URL without
 // ssl_cert_reqs.
 func RedisURLFor(host string, port int, token string, db int) string {
+	return redisURL(host, port, "", token, db)
+}
+
+// redisURL is RedisURLFor with a user: "" is the token's (AUTH <token>, Redis's default user).
+func redisURL(host string, port int, user, password string, db int) string {
 	u := url.URL{
 		Scheme:   "rediss",
-		User:     url.UserPassword("", token),
+		User:     url.UserPassword(user, password),
 		Host:     fmt.Sprintf("%s:%d", host, port),
 		Path:     fmt.Sprintf("/%d", db),
 		RawQuery: "ssl_cert_reqs=required",

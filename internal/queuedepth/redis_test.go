@@ -249,3 +249,37 @@ func TestRedisDeadline(t *testing.T) {
 	require.ErrorContains(t, err, "connect to Redis at localhost:")
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
+
+// The function measures as the read-only user the program creates (ReaderUser with ReaderACL),
+// on the real server: the measurement works, and a write as that user is refused.
+func TestMeasuresAsTheReadOnlyUser(t *testing.T) {
+	fx := newFixture(t, 3)
+	ctx := context.Background()
+	rules := append([]any{"ACL", "SETUSER", ReaderUser, "reset", ">reader-Passw0rd-0123456789"}, splitACL(ReaderACL)...)
+	require.NoError(t, fx.redis.admin.Do(ctx, rules...).Err())
+	t.Cleanup(func() { _ = fx.redis.admin.Do(ctx, "ACL", "DELUSER", ReaderUser).Err() })
+	fx.redis.push("celery", message(unixAgo(30)), message(unixAgo(10)))
+	fx.sm.values[secretARN] = fmt.Sprintf("rediss://%s:%s@%s:%d/0?ssl_cert_reqs=required", ReaderUser, "reader-Passw0rd-0123456789", rs.Host, rs.Port)
+	_, err := fx.m.Handle(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, fx.published(t), datum("Backlog", 2, count, "celery"))
+
+	reader := redis.NewClient(&redis.Options{Addr: rs.Addr(), Username: ReaderUser, Password: "reader-Passw0rd-0123456789",
+		TLSConfig: testTLS(rs.Host), Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { _ = reader.Close() })
+	for _, cmd := range [][]any{{"SET", "x", "1"}, {"DEL", "celery"}, {"LPOP", "celery"}, {"KEYS", "*"}, {"CONFIG", "GET", "*"},
+		{"EVAL", "return redis.call('DEL', KEYS[1])", "1", "celery"}} {
+		err := reader.Do(ctx, cmd...).Err()
+		require.Error(t, err, "%v as %s", cmd, ReaderUser)
+		// NOPERM for a command; from a script, Redis's "can't run this command".
+		assert.Regexp(t, `NOPERM|can't run this command`, err.Error(), "%v as %s", cmd, ReaderUser)
+	}
+}
+
+func splitACL(acl string) []any {
+	var out []any
+	for _, r := range strings.Fields(acl) {
+		out = append(out, r)
+	}
+	return out
+}

@@ -76,3 +76,24 @@ func TestPullRequestCodeRunsWithoutAWriteToken(t *testing.T) {
 	assert.Equal(t, "${{ needs.preview.outputs.report }}", comment.Steps[0].Env["REPORT"])
 	assert.Contains(t, preview.text, "steps.preview.outputs.output")
 }
+
+// Issue 18, item 11: the pipeline on main accepts only an image built from main (main-<sha>) or
+// "current" (what dev runs), before dev and so before staging's promotion; staging's deploy
+// promotes dev's image (scripts/deploy.sh checks its tag again: deploy_test.go).
+func TestMainPipelineTakesOnlyMainBuilds(t *testing.T) {
+	t.Parallel()
+	w := loadWorkflows(t)["deploy.yml"]
+	require.NotNil(t, w)
+	resolve := w.jobs["resolve"]
+	require.NotNil(t, resolve)
+	require.Len(t, resolve.Steps, 1)
+	assert.Contains(t, resolve.Steps[0].Run, `if [[ $REQUESTED != current && ! $REQUESTED =~ ^main-[0-9a-f]{7,40}$ ]]; then`)
+	assert.Contains(t, resolve.Steps[0].Run, "exit 1")
+	staging := w.jobs["staging"]
+	require.NotNil(t, staging)
+	assert.Equal(t, "${{ needs.dev.outputs.image }}", staging.With["source-image"], "staging promotes dev's image")
+	assert.Equal(t, "${{ needs.dev.outputs.image-tag }}", staging.With["image-tag"])
+	deploy := loadWorkflows(t)["deploy-stack.yml"].jobs["deploy"]
+	_, step := stepRunning(deploy, `scripts/deploy.sh "${promote[@]}" "$STACK" "$TAG"`)
+	assert.Contains(t, step.Run, "--promote-from", "the promotion goes through deploy.sh's check")
+}

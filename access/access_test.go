@@ -223,6 +223,7 @@ func TestBranchProtectionAndTagRuleset(t *testing.T) {
 	reviews := bp.Inputs["requiredPullRequestReviews"].([]any)[0].(map[string]any)
 	assert.EqualValues(t, 2, reviews["requiredApprovingReviewCount"])
 	assert.Equal(t, true, reviews["dismissStaleReviews"])
+	assert.Equal(t, true, reviews["requireCodeOwnerReviews"], ".github/CODEOWNERS is enforced (the sanitization SQL's owners)")
 	checks := bp.Inputs["requiredStatusChecks"].([]any)[0].(map[string]any)
 	assert.Equal(t, []any{"checks / Build, vet, test", "checks / Lint workflows and scripts", "checks / Security scan (govulncheck)", "Preview dev", "Cost of the change"}, checks["contexts"], "the budget gate is required too")
 

@@ -21,7 +21,9 @@ Replaces the data of staging's database with a sanitized copy of production's:
      production's key must let these credentials decrypt it (kms:Decrypt, kms:DescribeKey,
      kms:CreateGrant), or the copy is refused and the script stops;
   3. restores the copy as the temporary instance staging-taskmanager-refresh, in staging's DB
-     subnet group, security groups and parameter group (read from staging's database), with
+     subnet group and parameter group (read from staging's database) and its own security group
+     (stack output dataRefreshSecurityGroupId: PostgreSQL from staging's bastion only, so none of
+     staging's workloads reaches production's data, nor production's passwords on it), with
      staging's instance class, single-AZ, not public; gives it a new master password managed
      by RDS (its secret encrypted with staging's key) and waits until it is available;
   4. runs the sanitization SQL (sanitize/staging.sql, the data owners' fixed file) against the
@@ -318,6 +320,10 @@ main() {
 		die "cannot read the settings of $TARGET_DB; nothing was changed"
 	IFS=$US read -r subnets sgs params class staging_host staging_port staging_secret <<<"$line"
 	[[ -n $subnets && -n $sgs && -n $params && -n $class ]] || die "cannot read the settings of $TARGET_DB; nothing was changed"
+	# Not staging database's groups, which admit the app's workloads: the copy's own group.
+	sgs=$(output "$outputs" dataRefreshSecurityGroupId)
+	[[ $sgs == sg-* ]] ||
+		die "stack $TARGET_STACK has no dataRefreshSecurityGroupId output (taskmanager:network.dataRefreshGroup, with the bastion): the temporary copy would have no group of its own; nothing was changed"
 	staging_host=${STAGING_DB_HOST:-$staging_host}
 	staging_port=${STAGING_DB_PORT:-${staging_port:-5432}}
 
@@ -368,7 +374,7 @@ main() {
 	retry_wait 4 aws rds wait db-snapshot-available --db-snapshot-identifier "$WORK_ID" ||
 		die "the snapshot copy $WORK_ID did not become available"
 
-	step "Restoring $WORK_ID into $TARGET_STACK's network ($subnets; $sgs)"
+	step "Restoring $WORK_ID into $TARGET_STACK's network ($subnets; its own group $sgs)"
 	CREATED_INSTANCE=1
 	# shellcheck disable=SC2086 # the security groups are one argument each
 	aws rds restore-db-instance-from-db-snapshot --db-instance-identifier "$WORK_ID" \

@@ -137,7 +137,7 @@ var RequiredChecks = []string{
 
 // OptionalChecks are the pull request jobs branch protection does not require, and why.
 var OptionalChecks = map[string]string{
-	"Comment the cost": "it only posts the cost report as a comment; the budget's gate is Cost of the change",
+	"Comment the cost":    "it only posts the cost report as a comment; the budget's gate is Cost of the change",
 	"Comment the preview": "it only posts Preview dev's diff as a comment; the gate is Preview dev",
 }
 

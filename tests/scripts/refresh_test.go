@@ -172,7 +172,7 @@ func TestRefreshStagingData(t *testing.T) {
 		[]string{"aws rds copy-db-snapshot --source-db-snapshot-identifier " + latestSnapshot + " --target-db-snapshot-identifier " + workID + " --kms-key-id " + keyArn("staging") + " "},
 		[]string{"aws rds wait db-snapshot-available --db-snapshot-identifier " + workID},
 		[]string{"aws rds restore-db-instance-from-db-snapshot --db-instance-identifier " + workID + " --db-snapshot-identifier " + workID +
-			" --db-subnet-group-name staging-taskmanager-db-subnets --vpc-security-group-ids sg-0stagingdb --db-parameter-group-name staging-taskmanager-postgres16" +
+			" --db-subnet-group-name staging-taskmanager-db-subnets --vpc-security-group-ids sg-0datarefresh --db-parameter-group-name staging-taskmanager-postgres16" +
 			" --db-instance-class db.t4g.medium --no-multi-az --no-publicly-accessible --no-deletion-protection"},
 		[]string{"aws rds wait db-instance-available --db-instance-identifier " + workID},
 		[]string{"aws rds modify-db-instance --db-instance-identifier " + workID + " --manage-master-user-password --master-user-secret-kms-key-id " + keyArn("staging")},
@@ -228,9 +228,9 @@ func TestRefreshRefusesWithoutSanitizeSQL(t *testing.T) {
 		"no verify file name": {[]string{"--verify-sql"}, "--verify-sql needs a file"},
 		"missing verify file": {[]string{"--verify-sql", "/nonexistent/verify.sql"}, `verification query "/nonexistent/verify.sql" does not exist`},
 		"empty verify file":   {[]string{"--verify-sql", "EMPTY"}, "is empty"},
-		"missing file": {[]string{"--sanitize-sql", "/nonexistent/sanitize.sql"}, "does not exist"},
-		"empty file":   {[]string{"--sanitize-sql", "EMPTY"}, "is empty"},
-		"blank file":   {[]string{"--sanitize-sql", "BLANK"}, "is empty"},
+		"missing file":        {[]string{"--sanitize-sql", "/nonexistent/sanitize.sql"}, "does not exist"},
+		"empty file":          {[]string{"--sanitize-sql", "EMPTY"}, "is empty"},
+		"blank file":          {[]string{"--sanitize-sql", "BLANK"}, "is empty"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -361,10 +361,16 @@ func TestRefreshNeverWritesProduction(t *testing.T) {
 			s.on("aws rds describe-db-instances --db-instance-identifier production-taskmanager-db --output json", 0,
 				strings.ReplaceAll(dbInstance(t, "production-taskmanager-db", "production", "available", "", ""), "production-taskmanager-db-subnets", "shared-db-subnets"))
 		}, `DB subnet group "shared-db-subnets" is production's`},
-		"staging's database has production's security group": {func(t *testing.T, s *sandbox) {
-			s.on("aws rds describe-db-instances --db-instance-identifier staging-taskmanager-db --output json", 0,
-				strings.ReplaceAll(dbInstance(t, "staging-taskmanager-db", "staging", "available", stagingSecret, "active"), "sg-0stagingdb", "sg-0productiondb"))
-		}, `security group "sg-0productiondb"`},
+		"the copy's group is production's database's": {func(t *testing.T, s *sandbox) {
+			s.on("pulumi stack output --json --stack staging", 0, stagingWith(t, func(o map[string]any) { o["dataRefreshSecurityGroupId"] = "sg-0shared" }))
+			s.on("aws rds describe-db-instances --db-instance-identifier production-taskmanager-db --output json", 0,
+				strings.ReplaceAll(dbInstance(t, "production-taskmanager-db", "production", "available", "", ""), "sg-0productiondb", "sg-0shared"))
+		}, `security group "sg-0shared" is production's`},
+		// Issue 18, item 4: the copy never goes into staging database's groups, which admit the
+		// app's workloads; without a group of its own, nothing starts.
+		"staging has no group for the copy": {func(t *testing.T, s *sandbox) {
+			s.on("pulumi stack output --json --stack staging", 0, stagingWith(t, func(o map[string]any) { delete(o, "dataRefreshSecurityGroupId") }))
+		}, "no dataRefreshSecurityGroupId output"},
 		"the host given is production's": {func(t *testing.T, s *sandbox) {
 			s.env["STAGING_DB_HOST"] = "10.0.3.17"
 			s.on("aws rds describe-db-instances --db-instance-identifier production-taskmanager-db --output json", 0,

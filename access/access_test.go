@@ -106,7 +106,7 @@ func TestDeployRolesAreBounded(t *testing.T) {
 // allowance wider than Describe*/List*/Get* of a service.
 func TestDriftAndPreviewReadNoData(t *testing.T) {
 	rec := runExample(t)
-	for _, name := range []string{"drift-dev", "drift-staging", "drift-production", "preview-dev"} {
+	for _, name := range []string{"drift-dev", "drift-staging", "drift-production", "drift-manual-production", "preview-dev"} {
 		d := document(t, one(t, rec, policyType, name).Inputs["policy"])
 		deny := statement(t, d, "NeverReadData")
 		assert.Equal(t, "Deny", deny.Effect)
@@ -207,6 +207,9 @@ func TestGitHubEnvironments(t *testing.T) {
 	}
 	assert.Equal(t, []any{map[string]any{"teams": []any{1000001.0}, "users": []any{}}}, one(t, rec, envType, "production").Inputs["reviewers"])
 	assert.Equal(t, []any{map[string]any{"teams": []any{1000002.0}, "users": []any{}}}, one(t, rec, envType, "staging-data-refresh").Inputs["reviewers"])
+	// Production's drift check: nightly without a reviewer, by hand only behind one (issue 18).
+	assert.Nil(t, one(t, rec, envType, "production-drift").Inputs["reviewers"])
+	assert.Equal(t, []any{map[string]any{"teams": []any{1000001.0}, "users": []any{}}}, one(t, rec, envType, "production-drift-manual").Inputs["reviewers"])
 }
 
 // Main: pull requests with two approvals, stale ones dismissed, the required checks; v* tags
@@ -220,6 +223,7 @@ func TestBranchProtectionAndTagRuleset(t *testing.T) {
 	reviews := bp.Inputs["requiredPullRequestReviews"].([]any)[0].(map[string]any)
 	assert.EqualValues(t, 2, reviews["requiredApprovingReviewCount"])
 	assert.Equal(t, true, reviews["dismissStaleReviews"])
+	assert.Equal(t, true, reviews["requireCodeOwnerReviews"], ".github/CODEOWNERS is enforced (the sanitization SQL's owners)")
 	checks := bp.Inputs["requiredStatusChecks"].([]any)[0].(map[string]any)
 	assert.Equal(t, []any{"checks / Build, vet, test", "checks / Lint workflows and scripts", "checks / Security scan (govulncheck)", "Preview dev", "Cost of the change"}, checks["contexts"], "the budget gate is required too")
 

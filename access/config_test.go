@@ -29,7 +29,7 @@ func TestBadConfig(t *testing.T) {
 		{"prefix a deploy may write", map[string]string{"taskmanager-access:roleNamePrefix": "dev-ci"},
 			[]string{`taskmanager-access:roleNamePrefix: "dev-ci" begins with "dev-", the prefix of the roles dev's deploy may write; want a prefix that names no stack, e.g. taskmanager-ci`}},
 		{"prefix too long", map[string]string{"taskmanager-access:roleNamePrefix": "a-very-long-prefix-for-the-pipelines-roles-x"},
-			[]string{`taskmanager-access:roleNamePrefix: "a-very-long-prefix-for-the-pipelines-roles-x" is too long: the longest role, "a-very-long-prefix-for-the-pipelines-roles-x-release-check-staging", would exceed IAM's 64 characters; want at most 42 characters`}},
+			[]string{`taskmanager-access:roleNamePrefix: "a-very-long-prefix-for-the-pipelines-roles-x" is too long: the longest role, "a-very-long-prefix-for-the-pipelines-roles-x-drift-manual-production", would exceed IAM's 64 characters; want at most 40 characters`}},
 		{"reviewed environment without reviewers", map[string]string{"taskmanager-access:reviewers": `{"production":{"teams":[1]}}`},
 			[]string{"taskmanager-access:reviewers.staging-data-refresh: missing; the GitHub environment staging-data-refresh waits for a reviewer: want teams and/or users (GitHub IDs), 1 to 6 in all"}},
 		{"reviewers of an environment not here", map[string]string{"taskmanager-access:environments": `["dev","staging"]`},

@@ -139,7 +139,7 @@ func policy(a permissions.Account, row pipeline.Role) (iampolicy.Document, error
 	case pipeline.DataRefresh:
 		// Production's data is the only source a refresh has (scripts/refresh-staging-data.sh).
 		return permissions.DataRefresh(a, "production", row.Stack), nil
-	case pipeline.Drift, pipeline.Preview:
+	case pipeline.Drift, pipeline.DriftManual, pipeline.Preview:
 		return permissions.Describe(), nil
 	}
 	return iampolicy.Document{}, fmt.Errorf("the role %s has the purpose %q, for which this program writes no policy", row.Name(""), row.Purpose)

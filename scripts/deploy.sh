@@ -457,6 +457,15 @@ wait_codedeploy() {
 	done
 }
 
+# MAIN_BUILD is the tag shape of an image built from main: main-<the commit's sha, 7 to 40 hex>.
+MAIN_BUILD='^main-[0-9a-f]{7,40}$'
+
+# check_main_build WHAT TAG: refuses, before anything runs, a tag that is not main-<sha>.
+check_main_build() {
+	[[ $2 =~ $MAIN_BUILD ]] ||
+		die "refusing to promote to staging: $1 \"$2\" is not an image built from main (main-<sha>, 7 to 40 hex digits); nothing was changed"
+}
+
 # --- modes ----------------------------------------------------------------------------------------
 
 deploy() {
@@ -464,6 +473,12 @@ deploy() {
 		again back rolling api_note="" values=()
 	check_stack "$stack"
 	[[ $tag == current ]] || check_tag "$tag"
+	# Staging is promoted only images built from main (the application's CI tags them main-<sha>):
+	# a branch's or a hand-made image never reaches staging, and so never production.
+	if [[ $stack == staging && -n $PROMOTE_FROM ]]; then
+		check_main_build "the tag" "$tag"
+		check_main_build "the promoted image's tag" "${PROMOTE_FROM##*:}"
+	fi
 	require_tools pulumi aws jq
 	cd "$REPO_ROOT"
 	again="fix the cause, then run the deploy again: $INVOCATION"
@@ -612,6 +627,9 @@ smoke_test() {
 		token=$(aws secretsmanager get-secret-value --secret-id "$token_arn" --query SecretString --output text) ||
 			die "cannot read the smoke-test token ($token_arn; aws secretsmanager get-secret-value)"
 		[[ $token =~ ^[A-Za-z0-9]+$ ]] || die "the smoke-test token ($token_arn) is not letters and digits"
+		# In GitHub Actions the runner masks it in every later line of the log, should any tool
+		# print it (the workflow command goes to stdout, which the runner reads and hides).
+		if [[ ${GITHUB_ACTIONS:-} == true ]]; then printf '::add-mask::%s\n' "$token"; fi
 	fi
 	step "Smoke test of $stack: GET $url$health"
 	for ((i = 1; i <= ${SMOKE_ATTEMPTS:-10}; i++)); do

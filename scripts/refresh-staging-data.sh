@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	cat <<'EOF'
-Usage: scripts/refresh-staging-data.sh --sanitize-sql <file> [--through-bastion]
+Usage: scripts/refresh-staging-data.sh [--through-bastion] [--sanitize-sql <file>] [--verify-sql <file>]
 
 Replaces the data of staging's database with a sanitized copy of production's:
   1. finds production's latest available automated snapshot of production-taskmanager-db
@@ -21,18 +21,22 @@ Replaces the data of staging's database with a sanitized copy of production's:
      production's key must let these credentials decrypt it (kms:Decrypt, kms:DescribeKey,
      kms:CreateGrant), or the copy is refused and the script stops;
   3. restores the copy as the temporary instance staging-taskmanager-refresh, in staging's DB
-     subnet group, security groups and parameter group (read from staging's database), with
+     subnet group and parameter group (read from staging's database) and its own security group
+     (stack output dataRefreshSecurityGroupId: PostgreSQL from staging's bastion only, so none of
+     staging's workloads reaches production's data, nor production's passwords on it), with
      staging's instance class, single-AZ, not public; gives it a new master password managed
      by RDS (its secret encrypted with staging's key) and waits until it is available;
-  4. runs <file>, the app team's sanitization SQL, against the temporary instance (psql, one
-     transaction, stops at the first error);
+  4. runs the sanitization SQL (sanitize/staging.sql, the data owners' fixed file) against the
+     temporary instance (psql, one transaction, stops at the first error), then the verification
+     query (sanitize/staging-verify.sql), which must return no rows: any row stops the refresh
+     before staging is touched (the rows name tables and columns, never a value);
   5. pg_dump of the temporary instance, pg_restore into staging's database (--clean --if-exists,
      one transaction; objects owned by taskmanager_app_owner, as the migrations make them);
   6. always, also after a failure: deletes the temporary instance (no final snapshot) and the
      snapshot copy, and prints the audit line (who, when, which snapshot, the SQL file's sha256,
      the result) on stdout, also appended to REFRESH_AUDIT_FILE when that is set.
 
-It refuses, before anything is created, without --sanitize-sql, with a missing or empty file, if
+It refuses, before anything is created, with a missing or empty SQL file, if
 the credentials are not for staging's account, and if any identifier it would write to (the
 snapshot copy, the temporary instance, its subnet group, security groups and key, staging's
 database and its host) is production's or names production. Production is never written.
@@ -45,8 +49,14 @@ security group admits (the bastion), or with --through-bastion, from anywhere: i
 local ports to both instances through staging's bastion (stack output bastionInstanceId) with
 Session Manager (the AWS CLI's session-manager-plugin).
 
+Errors of psql, pg_dump and pg_restore may quote production's rows (DETAIL: Key (email)=...):
+their messages go to a private file that is deleted at the end, never to the log; psql runs with
+VERBOSITY=sqlstate and SHOW_CONTEXT=never, and only the SQLSTATEs are printed.
+
 Options:
-  --sanitize-sql <file>   the app team's sanitization SQL (required)
+  --sanitize-sql <file>   the sanitization SQL (default sanitize/staging.sql: the workflow takes
+                          no other)
+  --verify-sql <file>     the verification query (default sanitize/staging-verify.sql)
   --through-bastion       reach the databases through staging's bastion (SSM port forwarding)
   -h, --help              this help
 
@@ -86,7 +96,7 @@ RESULT=failed
 AUDIT=0
 WORK=""
 TUNNELS=()
-SNAPSHOT="" SNAPSHOT_TIME="" SQL_FILE="" SQL_HASH="" WHO="" TARGET_DB="" BASTION=""
+SNAPSHOT="" SNAPSHOT_TIME="" SQL_FILE="" SQL_HASH="" VERIFY_FILE="" VERIFY_HASH="" WHO="" TARGET_DB="" BASTION=""
 # Production's identifiers, gathered read-only: nothing written may equal one of them.
 PRODUCTION_IDS=()
 
@@ -113,7 +123,8 @@ audit_line() {
 	line="audit: refresh-staging-data result=$RESULT at=$(date -u +%Y-%m-%dT%H:%M:%SZ) by=$WHO"
 	[[ -z ${GITHUB_ACTOR:-} ]] || line+=" actor=$GITHUB_ACTOR"
 	[[ -z ${GITHUB_RUN_ID:-} ]] || line+=" run=${GITHUB_SERVER_URL:-https://github.com}/${GITHUB_REPOSITORY:-}/actions/runs/$GITHUB_RUN_ID"
-	line+=" snapshot=$SNAPSHOT snapshot_time=$SNAPSHOT_TIME sanitize_sql=$(printf '%q' "$SQL_FILE") sha256=$SQL_HASH target=$TARGET_DB"
+	line+=" snapshot=$SNAPSHOT snapshot_time=$SNAPSHOT_TIME sanitize_sql=$(printf '%q' "$SQL_FILE") sha256=$SQL_HASH"
+	line+=" verify_sql=$(printf '%q' "$VERIFY_FILE") verify_sha256=$VERIFY_HASH target=$TARGET_DB"
 	printf '%s\n' "$line"
 	if [[ -n ${REFRESH_AUDIT_FILE:-} ]]; then
 		printf '%s\n' "$line" >>"$REFRESH_AUDIT_FILE" || warn "cannot append the audit line to $REFRESH_AUDIT_FILE"
@@ -205,6 +216,21 @@ fields() {
 	jq -r --arg us "$US" "[$(IFS=,; printf '%s' "$*")] | map(. // \"\" | tostring) | join(\$us)" <<<"$json"
 }
 
+# sql_file WHAT FILE: the file's absolute path, or a refusal when it is missing, unreadable or empty.
+sql_file() {
+	[[ -f $2 && -r $2 ]] || die "the $1 \"$2\" does not exist or cannot be read; nothing was changed"
+	grep -q '[^[:space:]]' "$2" || die "the $1 \"$2\" is empty; nothing was changed"
+	printf '%s/%s' "$(cd "$(dirname "$2")" && pwd)" "$(basename "$2")"
+}
+
+# sqlstates FILE: the SQLSTATEs of psql's errors in FILE (VERBOSITY=sqlstate: "...: ERROR:  23505"),
+# and nothing else of it: the file stays private and goes at the end.
+sqlstates() {
+	local states
+	states=$(grep -oE '(ERROR|FATAL|PANIC): +[0-9A-Z]{5}$' "$1" | grep -oE '[0-9A-Z]{5}$' | sort -u | tr '\n' ' ') || true
+	if [[ -n $states ]]; then printf 'SQLSTATE %s' "${states% }"; else printf 'no SQLSTATE: a connection or client error'; fi
+}
+
 # conninfo HOST PORT USER: a libpq connection string; the password goes in PGPASSWORD only.
 conninfo() { printf 'host=%s port=%s dbname=%s user=%s connect_timeout=15' "$1" "$2" "$DB_NAME" "$3"; }
 
@@ -225,21 +251,27 @@ main() {
 			SQL_FILE=$2
 			shift
 			;;
+		--verify-sql)
+			[[ $# -ge 2 ]] || die "--verify-sql needs a file"
+			VERIFY_FILE=$2
+			shift
+			;;
 		--through-bastion) through_bastion=1 ;;
 		*) die "unknown argument $1 (see --help)" ;;
 		esac
 		shift
 	done
 
-	# The sanitization is what makes the copy fit for staging: without it, nothing starts.
-	[[ -n $SQL_FILE ]] ||
-		die "refusing to copy production's data without --sanitize-sql <file> (the app team's sanitization SQL); nothing was changed"
-	[[ -f $SQL_FILE && -r $SQL_FILE ]] || die "the sanitization SQL \"$SQL_FILE\" does not exist or cannot be read; nothing was changed"
-	grep -q '[^[:space:]]' "$SQL_FILE" || die "the sanitization SQL \"$SQL_FILE\" is empty; nothing was changed"
-	SQL_FILE=$(cd "$(dirname "$SQL_FILE")" && pwd)/$(basename "$SQL_FILE")
+	# The sanitization and its proof are what make the copy fit for staging: without them, nothing
+	# starts.
+	SQL_FILE=${SQL_FILE:-$REPO_ROOT/sanitize/staging.sql}
+	VERIFY_FILE=${VERIFY_FILE:-$REPO_ROOT/sanitize/staging-verify.sql}
+	SQL_FILE=$(sql_file "sanitization SQL" "$SQL_FILE")
+	VERIFY_FILE=$(sql_file "verification query" "$VERIFY_FILE")
 	require_tools pulumi aws jq psql pg_dump pg_restore sha256sum
 	((through_bastion == 0)) || require_tools pg_isready
 	SQL_HASH=$(sha256sum <"$SQL_FILE" | cut -d' ' -f1)
+	VERIFY_HASH=$(sha256sum <"$VERIFY_FILE" | cut -d' ' -f1)
 	cd "$REPO_ROOT"
 
 	step "Reading staging's stack and database"
@@ -288,6 +320,10 @@ main() {
 		die "cannot read the settings of $TARGET_DB; nothing was changed"
 	IFS=$US read -r subnets sgs params class staging_host staging_port staging_secret <<<"$line"
 	[[ -n $subnets && -n $sgs && -n $params && -n $class ]] || die "cannot read the settings of $TARGET_DB; nothing was changed"
+	# Not staging database's groups, which admit the app's workloads: the copy's own group.
+	sgs=$(output "$outputs" dataRefreshSecurityGroupId)
+	[[ $sgs == sg-* ]] ||
+		die "stack $TARGET_STACK has no dataRefreshSecurityGroupId output (taskmanager:network.dataRefreshGroup, with the bastion): the temporary copy would have no group of its own; nothing was changed"
 	staging_host=${STAGING_DB_HOST:-$staging_host}
 	staging_port=${STAGING_DB_PORT:-${staging_port:-5432}}
 
@@ -338,7 +374,7 @@ main() {
 	retry_wait 4 aws rds wait db-snapshot-available --db-snapshot-identifier "$WORK_ID" ||
 		die "the snapshot copy $WORK_ID did not become available"
 
-	step "Restoring $WORK_ID into $TARGET_STACK's network ($subnets; $sgs)"
+	step "Restoring $WORK_ID into $TARGET_STACK's network ($subnets; its own group $sgs)"
 	CREATED_INSTANCE=1
 	# shellcheck disable=SC2086 # the security groups are one argument each
 	aws rds restore-db-instance-from-db-snapshot --db-instance-identifier "$WORK_ID" \
@@ -381,15 +417,32 @@ main() {
 	fi
 
 	step "Sanitizing $WORK_ID with $SQL_FILE (sha256 $SQL_HASH)"
-	# The statements' results are not printed (they may hold production's data); errors are.
+	# Neither the statements' results nor their errors' text reach the log (they may hold
+	# production's data): only the SQLSTATEs.
 	PGPASSWORD=$temp_password psql "$(conninfo "$temp_host" "$temp_port" "$temp_user")" --no-psqlrc \
-		-v ON_ERROR_STOP=1 --single-transaction --quiet -f "$SQL_FILE" >/dev/null ||
-		die "the sanitization SQL failed; $TARGET_STACK was not changed"
+		-v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -v SHOW_CONTEXT=never --single-transaction --quiet \
+		-f "$SQL_FILE" >/dev/null 2>"$WORK/sanitize.err" ||
+		die "the sanitization SQL failed ($(sqlstates "$WORK/sanitize.err")); $TARGET_STACK was not changed"
+
+	step "Verifying $WORK_ID with $VERIFY_FILE (sha256 $VERIFY_HASH): it must return no rows"
+	PGPASSWORD=$temp_password psql "$(conninfo "$temp_host" "$temp_port" "$temp_user")" --no-psqlrc \
+		-v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -v SHOW_CONTEXT=never --quiet --no-align --tuples-only \
+		--field-separator=' ' -f "$VERIFY_FILE" >"$WORK/verify.out" 2>"$WORK/verify.err" ||
+		die "the verification query failed ($(sqlstates "$WORK/verify.err")); $TARGET_STACK was not changed"
+	if grep -q '[^[:space:]]' "$WORK/verify.out"; then
+		# The fixed query's rows are a table, a column and a count: no value.
+		log "  not sanitized (table, column, values):"
+		while IFS= read -r line; do
+			[[ -z ${line//[[:space:]]/} ]] || log "    ${line:0:200}"
+		done <"$WORK/verify.out"
+		die "the verification query returned rows: the sanitization left values it must not; $TARGET_STACK was not changed"
+	fi
+	log "  no rows: every checked value is sanitized"
 
 	step "Dumping the sanitized $WORK_ID"
 	PGPASSWORD=$temp_password pg_dump "$(conninfo "$temp_host" "$temp_port" "$temp_user")" \
-		--format=custom --no-owner --no-privileges --file "$WORK/sanitized.dump" ||
-		die "pg_dump of $WORK_ID failed; $TARGET_STACK was not changed"
+		--format=custom --no-owner --no-privileges --file "$WORK/sanitized.dump" 2>"$WORK/pg_dump.err" ||
+		die "pg_dump of $WORK_ID failed (its messages are not printed: they may quote production's data); $TARGET_STACK was not changed"
 	close_tunnels
 
 	if [[ -n ${STAGING_DB_PASSWORD:-} ]]; then
@@ -412,8 +465,8 @@ main() {
 	step "Restoring into $TARGET_DB (replaces its data, in one transaction)"
 	PGPASSWORD=$staging_password pg_restore --dbname "$(conninfo "$staging_host" "$staging_port" "$staging_user")" \
 		--clean --if-exists --no-owner --no-privileges --role="$OWNER_ROLE" --single-transaction --exit-on-error \
-		"$WORK/sanitized.dump" ||
-		die "pg_restore into $TARGET_DB failed: its transaction was rolled back, its data is as before"
+		"$WORK/sanitized.dump" 2>"$WORK/pg_restore.err" ||
+		die "pg_restore into $TARGET_DB failed (its messages are not printed: they may quote the copy's data): its transaction was rolled back, its data is as before"
 	RESULT=success
 }
 

@@ -19,6 +19,12 @@ first, as every preview does). Then:
     comment with the preview's summary, or, if there is none, such an issue is created;
   - the preview failed without proposing changes (credentials, the program): an error, no issue.
 
+Not checked: the resources whose refresh would read a secret's value (NOT_REFRESHED below: today
+Secrets Manager secret versions, whose refresh calls GetSecretValue, which the drift role is denied)
+are left out of the preview (--exclude, by URN, read from the stack's state: pulumi stack export,
+its secrets still encrypted); the summary says how many. Their secrets' metadata, rotation and
+policies are still checked (aws:secretsmanager/secret).
+
 The summary is the change counts and, per changed resource, the operation, its name and type and
 the names of the properties that differ: never a value (no old or new state, no diagnostics).
 
@@ -35,11 +41,17 @@ EOF
 }
 
 LABEL=${DRIFT_LABEL:-drift}
+# How many resources the check left out (NOT_REFRESHED), for the issue.
+NOT_CHECKED=0
 # The most resources listed in one comment (an issue comment holds at most 65536 characters).
 MAX_ROWS=100
 # Operations that change nothing: the rest are drift. A replacement shows as replace, plus a
 # create-replacement and a delete-replaced step of the same resource: only replace is listed.
 NOT_CHANGES='["same", "read", "refresh", "create-replacement", "delete-replaced"]'
+
+# NOT_REFRESHED are the resource types whose refresh reads data the drift roles are denied
+# (access/permissions, Describe): left out of the check, never a reason to lift the deny.
+NOT_REFRESHED='["aws:secretsmanager/secretVersion:SecretVersion"]'
 
 # set_output NAME VALUE: a step output, in GitHub Actions.
 set_output() {
@@ -87,7 +99,8 @@ body() {
 \`pulumi preview --refresh --expect-no-changes\` proposes changes: what AWS holds differs from
 what the program and its state say.
 
-Changes: $counts
+Changes: $counts. Not checked: $NOT_CHECKED secret version(s) (refreshing one reads its value,
+which the drift role may not).
 
 | operation | resource | type | what differs |
 | --- | --- | --- | --- |
@@ -108,7 +121,7 @@ open_issue() {
 }
 
 main() {
-	local stack work preview rc=0 n counts found number url title
+	local stack work preview rc=0 n counts found number url title excluded excludes urns u not_checked
 	case ${1:-} in
 	-h | --help)
 		usage
@@ -128,12 +141,31 @@ main() {
 	trap "rm -rf '$work'" EXIT
 	preview=$work/preview.json
 
+	step "Resources left out (their refresh reads a secret's value)"
+	# The state's resources by type and URN only: its secrets stay encrypted (no --show-secrets),
+	# and the file goes with the work directory.
+	pulumi stack export --stack "$(stack_ref "$stack")" >"$work/state.json" ||
+		die "cannot read the state of $stack (pulumi stack export); no issue was touched"
+	excluded=$(jq -r --argjson types "$NOT_REFRESHED" \
+		'.deployment.resources[]? | select(.type as $t | $types | index($t)) | .urn' "$work/state.json") ||
+		die "cannot read the state of $stack (not the JSON of pulumi stack export); no issue was touched"
+	rm -f "$work/state.json"
+	excludes=()
+	if [[ -n $excluded ]]; then
+		mapfile -t urns <<<"$excluded"
+		for u in "${urns[@]}"; do excludes+=(--exclude "$u"); done
+	fi
+	not_checked=$((${#excludes[@]} / 2))
+	NOT_CHECKED=$not_checked
+	log "  not checked: $not_checked secret version(s)"
+
 	step "pulumi preview --refresh --expect-no-changes of $stack"
 	# The JSON (stdout) is read for the summary; pulumi's messages (stderr) go to the log only.
 	pulumi preview --refresh --expect-no-changes --json --stack "$(stack_ref "$stack")" \
-		--message "nightly drift check of $stack" >"$preview" || rc=$?
+		--message "nightly drift check of $stack" "${excludes[@]}" >"$preview" || rc=$?
+	set_output not_checked "$not_checked"
 	if ((rc == 0)); then
-		log "no drift: $stack matches the program"
+		log "no drift: $stack matches the program (not checked: $not_checked secret version(s))"
 		set_output drift false
 		return 0
 	fi

@@ -165,6 +165,9 @@ func Load(src Source) (*Config, error) {
 		ps.Addf(Namespace+":app.dbPoolRecycleSeconds", "%d is too long with RDS Proxy (taskmanager:database.proxy), whose idle client timeout must stay above it by %d s and cannot exceed %d s; want at most %d",
 			c.App.DBPoolRecycleSeconds, database.ProxyIdleMarginSeconds, database.MaxProxyIdleClientTimeout, database.MaxAppPoolRecycleWithProxy)
 	}
+	if decoded["network"] && decoded["bastion"] && c.Network.DataRefreshGroup && !c.Bastion.Enabled {
+		ps.Addf(Namespace+":network.dataRefreshGroup", "true needs taskmanager:bastion.enabled, the data refresh's only way to its temporary copy; want the bastion enabled, or false")
+	}
 	if decoded["environment"] {
 		if tag, ok := c.Tags["Environment"]; ok && tag != c.Environment {
 			ps.Addf("aws:defaultTags.tags.Environment", "%q differs from taskmanager:environment %q; want the same value", tag, c.Environment)

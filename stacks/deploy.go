@@ -185,6 +185,7 @@ func (e *environment) foundation() (f foundation, err error) {
 		LoadBalancerPorts:  lbPorts,
 		TestListenerPort:   testPort,
 		Bastion:            cfg.Bastion.Enabled,
+		DataRefresh:        cfg.Network.DataRefreshGroup,
 		QueueDepth:         e.queueDepthOn(),
 		Proxy:              cfg.Database.Proxy != nil,
 		NatInstance:        cfg.Network.NatGateways == network.NatInstance,
@@ -572,6 +573,10 @@ func (e *environment) export(f foundation, d data, buckets *storage.Storage, fro
 	ctx.Export("alarmNames", monitoring.AlarmNames)
 	if cfg.Monitoring.Level == observability.Alerting {
 		ctx.Export("alertTopicArn", monitoring.TopicArn)
+	}
+	if cfg.Network.DataRefreshGroup {
+		// Where scripts/refresh-staging-data.sh restores production's temporary copy.
+		ctx.Export("dataRefreshSecurityGroupId", f.fw.GroupID(firewall.DataRefresh))
 	}
 	if host != nil {
 		ctx.Export("bastionInstanceId", host.InstanceID)

@@ -180,6 +180,8 @@ func TestEachConfigRuleHasItsMessage(t *testing.T) {
 			`taskmanager:secrets.jwtRotationDays: 365 is not allowed; want 0 (manual) or 1 to 90 days`},
 		{"pool recycles after the proxy's ceiling", mutate(t, staging, "taskmanager:app", func(m map[string]any) { m["dbPoolRecycleSeconds"] = 28600 }),
 			"taskmanager:app.dbPoolRecycleSeconds: 28600 is too long with RDS Proxy (taskmanager:database.proxy), whose idle client timeout must stay above it by 300 s and cannot exceed 28800 s; want at most 28500"},
+		{"data refresh group without the bastion", mutate(t, staging, "taskmanager:bastion", func(m map[string]any) { m["enabled"] = false }),
+			"taskmanager:network.dataRefreshGroup: true needs taskmanager:bastion.enabled, the data refresh's only way to its temporary copy; want the bastion enabled, or false"},
 		{"malformed node type", mutate(t, dev, "taskmanager:cache", func(m map[string]any) { m["nodeType"] = "db.t3.micro" }),
 			`taskmanager:cache.nodeType: "db.t3.micro" is not an ElastiCache node type; want cache.<family>.<size>, e.g. cache.t3.micro`},
 

@@ -147,8 +147,11 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 	want := map[string][]string{
 		// dev's load balancer is internal: HTTP from inside the VPC only, reached through the bastion.
 		"dev": append(append(append(appFlows(2525), bastion...), nat...), "alb in 80 10.1.0.0/16", "bastion out 80 sg:alb"),
-		// staging's load balancer signs people in with Cognito: it calls the token endpoint.
-		"staging": append(append(append(append(appFlows(587), publicALB...), queueDepth...), proxy...), "alb out 443 0.0.0.0/0"),
+		// staging's load balancer signs people in with Cognito: it calls the token endpoint. Its
+		// bastion is the data refresh's way in, to staging's database and to the temporary copy of
+		// production's, whose group admits the bastion and nothing else (issue 18).
+		"staging": append(append(append(append(append(appFlows(587), publicALB...), bastion...), queueDepth...), proxy...),
+			"alb out 443 0.0.0.0/0", "bastion out 5432 sg:data-refresh", "data-refresh in 5432 sg:bastion"),
 		// production deploys blue/green: its test listener answers inside the VPC only.
 		"production": append(append(append(append(append(appFlows(587), publicALB...), bastion...), queueDepth...), proxy...), "alb in 8443 10.0.0.0/16"),
 	}
@@ -166,9 +169,9 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 				assert.Nil(t, sg.Inputs["egress"], "%s: no inline rules", sg.Name)
 				assert.Equal(t, "vpc-"+stack, sg.Inputs["vpcId"])
 			}
-			names := []string{"alb", "api", "worker", "migrations", "database", "cache", "rotation"}
-			if stack != "staging" {
-				names = append(names, "bastion") // staging has no bastion
+			names := []string{"alb", "api", "worker", "migrations", "database", "cache", "rotation", "bastion"}
+			if stack == "staging" {
+				names = append(names, "data-refresh") // the data refresh's temporary copy
 			}
 			if stack == "dev" {
 				names = append(names, "nat") // the others have NAT gateways
@@ -187,13 +190,13 @@ func TestSecurityGroupRulesExactly(t *testing.T) {
 
 // The security groups and their rules are the firewall's. They were the network's: each carries
 // an alias of its URN there, so that `pulumi up` moves it instead of replacing it. The groups of
-// the roles added since (nat, proxy, queue-depth), and the rules to or from them, never were,
+// the roles added since (nat, proxy, queue-depth, data-refresh), and the rules to or from them, never were,
 // and carry none.
 func TestFirewallOwnsTheGroupsAndTheirRules(t *testing.T) {
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
 			// <stack>-<group>[-<in|out>-<port>-<peer>]
-			later := regexp.MustCompile(`^` + stack + `-(nat|proxy|queue-depth)(-|$)|-(nat|proxy|queue-depth)$`)
+			later := regexp.MustCompile(`^` + stack + `-(nat|proxy|queue-depth|data-refresh)(-|$)|-(nat|proxy|queue-depth|data-refresh)$`)
 			laterSeen := 0
 			rec := runStack(t, stack)
 			fw := one(t, rec, "taskmanager:firewall:Firewall", stack)

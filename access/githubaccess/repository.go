@@ -45,6 +45,9 @@ func NewRepository(ctx *pulumi.Context, name string, args *RepositoryArgs, opts 
 			RequiredApprovingReviewCount: pulumi.Int(pipeline.RequiredApprovals),
 			DismissStaleReviews:          pulumi.Bool(true),
 			RequireLastPushApproval:      pulumi.Bool(true),
+			// .github/CODEOWNERS: e.g. the staging data refresh's sanitization SQL needs its data
+			// owners' approval, not only any two reviewers'.
+			RequireCodeOwnerReviews: pulumi.Bool(true),
 		}},
 		RequiredStatusChecks: github.BranchProtectionRequiredStatusCheckArray{github.BranchProtectionRequiredStatusCheckArgs{
 			Strict:   pulumi.Bool(true),

@@ -27,6 +27,9 @@ const (
 	ReleaseCheck Purpose = "release-check"
 	// Drift runs the nightly `pulumi preview --refresh --expect-no-changes`.
 	Drift Purpose = "drift"
+	// DriftManual is the same check of production started by a person (workflow_dispatch): a role
+	// and environment of its own, with reviewers, so that the nightly one needs none.
+	DriftManual Purpose = "drift-manual"
 	// DataRefresh copies production's latest snapshot, sanitized, into staging's database.
 	DataRefresh Purpose = "data-refresh"
 )
@@ -54,7 +57,8 @@ type Environment struct {
 	// Refs are the refs it accepts.
 	Refs Refs
 	// Reviewed environments wait for one of their required reviewers (taskmanager-access:reviewers)
-	// before a job runs: production's deploys, and the copy of production's data into staging.
+	// before a job runs: production's deploys, a person's drift check of production, and the copy
+	// of production's data into staging.
 	Reviewed bool
 }
 
@@ -69,6 +73,7 @@ var Environments = []Environment{
 	{Name: "dev-drift", Stack: "dev", Refs: MainBranch},
 	{Name: "staging-drift", Stack: "staging", Refs: MainBranch},
 	{Name: "production-drift", Stack: "production", Refs: MainBranch},
+	{Name: "production-drift-manual", Stack: "production", Refs: MainBranch, Reviewed: true},
 	{Name: "staging-data-refresh", Stack: "staging", Refs: MainBranch, Reviewed: true},
 }
 
@@ -113,6 +118,8 @@ var Roles = []Role{
 	{Drift, "dev", "dev-drift", "AWS_DRIFT_ROLE_ARN_DEV", hour},
 	{Drift, "staging", "staging-drift", "AWS_DRIFT_ROLE_ARN_STAGING", hour},
 	{Drift, "production", "production-drift", "AWS_DRIFT_ROLE_ARN_PRODUCTION", hour},
+	// Production's nightly check needs no reviewer; a person's run of it waits for one.
+	{DriftManual, "production", "production-drift-manual", "AWS_DRIFT_MANUAL_ROLE_ARN_PRODUCTION", hour},
 	{DataRefresh, "staging", "staging-data-refresh", "AWS_DATA_REFRESH_ROLE_ARN_STAGING", refreshSeconds},
 }
 
@@ -130,7 +137,8 @@ var RequiredChecks = []string{
 
 // OptionalChecks are the pull request jobs branch protection does not require, and why.
 var OptionalChecks = map[string]string{
-	"Comment the cost": "it only posts the cost report as a comment; the budget's gate is Cost of the change",
+	"Comment the cost":    "it only posts the cost report as a comment; the budget's gate is Cost of the change",
+	"Comment the preview": "it only posts Preview dev's diff as a comment; the gate is Preview dev",
 }
 
 // RequiredApprovals is the number of approving reviews a pull request into main needs (the spec's

@@ -18,26 +18,27 @@ type Role int
 // The roles. Their names (String) are in the groups' and the rules' logical names: renaming one
 // replaces its group and every rule that names it.
 const (
-	Alb        Role = iota + 1 // the application load balancer
-	API                        // the API's tasks
-	Worker                     // the Celery worker's tasks
-	Migrations                 // the database migration task
-	Database                   // PostgreSQL
-	Cache                      // Redis
-	Rotation                   // the secret rotation functions
-	Bastion                    // the bastion, with Args.Bastion
-	Proxy                      // RDS Proxy, with Args.Proxy
-	Nat                        // the NAT instance, with Args.NatInstance
-	QueueDepth                 // the queue-depth function, with Args.QueueDepth
+	Alb         Role = iota + 1 // the application load balancer
+	API                         // the API's tasks
+	Worker                      // the Celery worker's tasks
+	Migrations                  // the database migration task
+	Database                    // PostgreSQL
+	Cache                       // Redis
+	Rotation                    // the secret rotation functions
+	Bastion                     // the bastion, with Args.Bastion
+	Proxy                       // RDS Proxy, with Args.Proxy
+	Nat                         // the NAT instance, with Args.NatInstance
+	QueueDepth                  // the queue-depth function, with Args.QueueDepth
+	DataRefresh                 // the data refresh's temporary database copy, with Args.DataRefresh
 )
 
 // roles are every role, in the order their groups are created.
-var roles = []Role{Alb, API, Worker, Migrations, Database, Cache, Rotation, Bastion, Proxy, Nat, QueueDepth}
+var roles = []Role{Alb, API, Worker, Migrations, Database, Cache, Rotation, Bastion, Proxy, Nat, QueueDepth, DataRefresh}
 
 var roleNames = map[Role]string{
 	Alb: "alb", API: "api", Worker: "worker", Migrations: "migrations",
 	Database: "database", Cache: "cache", Rotation: "rotation", Bastion: "bastion", Proxy: "proxy", QueueDepth: "queue-depth",
-	Nat: "nat",
+	Nat: "nat", DataRefresh: "data-refresh",
 }
 
 // String is the role's name in logical names and outputs: alb, api, worker, ...
@@ -50,17 +51,18 @@ func (r Role) String() string {
 
 // descriptions name the groups; a description cannot change without replacing its group.
 var descriptions = map[Role]string{
-	Alb:        "Application load balancer",
-	API:        "API tasks",
-	Worker:     "Celery worker tasks",
-	Migrations: "Database migration task",
-	Database:   "PostgreSQL",
-	Cache:      "Redis",
-	Rotation:   "Secret rotation function",
-	Bastion:    "Bastion (Session Manager only)",
-	Proxy:      "RDS Proxy",
-	Nat:        "NAT instance (the way out of the private subnets)",
-	QueueDepth: "Celery queue-depth metrics function",
+	Alb:         "Application load balancer",
+	API:         "API tasks",
+	Worker:      "Celery worker tasks",
+	Migrations:  "Database migration task",
+	Database:    "PostgreSQL",
+	Cache:       "Redis",
+	Rotation:    "Secret rotation function",
+	Bastion:     "Bastion (Session Manager only)",
+	Proxy:       "RDS Proxy",
+	Nat:         "NAT instance (the way out of the private subnets)",
+	QueueDepth:  "Celery queue-depth metrics function",
+	DataRefresh: "Data refresh: the temporary copy of the production database (from the bastion only)",
 }
 
 // Ports are the TCP ports the groups open between roles.
@@ -92,6 +94,10 @@ type Args struct {
 	// QueueDepth adds the queue-depth function's group: Redis and HTTPS (Secrets Manager, ECS,
 	// CloudWatch) out, nothing in.
 	QueueDepth bool
+	// DataRefresh adds the group of the data refresh's temporary copy of production's database:
+	// PostgreSQL from the bastion only (needs Bastion), nothing out. Staging's database group admits
+	// the app's workloads; this one none of them.
+	DataRefresh bool
 	// NatInstance adds the NAT instance's group: the ports the private subnets reach the internet
 	// on (HTTPS and SMTP), in from PrivateSubnetCidrs only, out to the internet.
 	NatInstance bool
@@ -108,7 +114,7 @@ type Args struct {
 }
 
 // sinceFirewall are the roles added after the groups moved from the network to the firewall.
-var sinceFirewall = map[Role]bool{Proxy: true, Nat: true, QueueDepth: true}
+var sinceFirewall = map[Role]bool{Proxy: true, Nat: true, QueueDepth: true, DataRefresh: true}
 
 // Firewall is the security groups of one environment and the rules between them.
 type Firewall struct {
@@ -150,7 +156,8 @@ func NewFirewall(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Re
 
 	groupIDs := pulumi.StringMap{}
 	for _, role := range roles {
-		if role == Bastion && !args.Bastion || role == Proxy && !args.Proxy || role == Nat && !args.NatInstance || role == QueueDepth && !args.QueueDepth {
+		if role == Bastion && !args.Bastion || role == Proxy && !args.Proxy || role == Nat && !args.NatInstance || role == QueueDepth && !args.QueueDepth ||
+			role == DataRefresh && !(args.DataRefresh && args.Bastion) {
 			continue
 		}
 		sg, err := awsec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, role), &awsec2.SecurityGroupArgs{

@@ -125,6 +125,14 @@ func matrix(args *Args) []rule {
 			rule{group: Bastion, egress: true, port: p.Database, peer: Database, description: "To PostgreSQL"},
 			rule{group: Database, port: p.Database, peer: Bastion, description: "PostgreSQL from the bastion"},
 		)
+		if args.DataRefresh {
+			// The data refresh reaches its temporary copy through the bastion (Session Manager
+			// port forwarding), and nothing else reaches it.
+			rs = append(rs,
+				rule{group: Bastion, egress: true, port: p.Database, peer: DataRefresh, description: "To the temporary copy of the data refresh"},
+				rule{group: DataRefresh, port: p.Database, peer: Bastion, description: "PostgreSQL from the bastion (the data refresh)"},
+			)
+		}
 		if !args.PublicLoadBalancer {
 			// An internal load balancer is reached through the bastion too.
 			for _, port := range args.LoadBalancerPorts {

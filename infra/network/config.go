@@ -45,6 +45,11 @@ type Config struct {
 	// FlowLogTrafficType is what the VPC flow logs capture: ALL, or REJECT to save cost outside
 	// production.
 	FlowLogTrafficType string `json:"flowLogTrafficType"`
+	// DataRefreshGroup adds the security group the staging data refresh restores production's
+	// temporary copy into (scripts/refresh-staging-data.sh, output dataRefreshSecurityGroupId): it
+	// admits PostgreSQL from the bastion only, so no workload of the stack reaches the copy. Needs
+	// taskmanager:bastion.enabled (the refresh's way in).
+	DataRefreshGroup bool `json:"dataRefreshGroup,omitempty"`
 }
 
 // Validate reports every problem of the config, with keys relative to taskmanager:network.

@@ -488,6 +488,31 @@ func TestDeployPromotesTheSameDigest(t *testing.T) {
 	requireNoCall(t, s.calls(), "skopeo copy")
 }
 
+// Issue 18, item 11: staging is promoted only images built from main (main-<sha>), both the tag and
+// the promoted image's; anything else is refused before any call.
+func TestPromotionToStagingTakesOnlyMainBuilds(t *testing.T) {
+	t.Parallel()
+	cases := map[string][2]string{
+		"a version tag":              {repoURL("dev") + ":main-abc1234", "v1.2.3"},
+		"a branch build":             {repoURL("dev") + ":feature-x-abc1234", "feature-x-abc1234"},
+		"a source that is no main":   {repoURL("dev") + ":pr-12", "main-abc1234"},
+		"a sha too short":            {repoURL("dev") + ":main-abc12", "main-abc12"},
+		"not hex":                    {repoURL("dev") + ":main-xyz1234", "main-xyz1234"},
+		"current is no promoted tag": {repoURL("dev") + ":main-abc1234", "current"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newSandbox(t)
+			deployRules(t, s, "staging")
+			r := s.run("", "deploy.sh", "--promote-from", c[0], "staging", c[1])
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, "is not an image built from main (main-<sha>")
+			assert.Empty(t, s.calls(), "nothing may be called")
+		})
+	}
+}
+
 // A CodeDeploy deployment that fails (CodeDeploy rolled back) fails the deploy.
 func TestDeployProductionFailsWhenCodeDeployFails(t *testing.T) {
 	t.Parallel()
@@ -527,6 +552,21 @@ func TestSmokeTest(t *testing.T) {
 		}
 		assert.NotContains(t, r.output(), token)
 		assert.Contains(t, s.read("curl-config.log"), `header = "X-Smoke-Test-Token: `+token+`"`)
+	})
+	// Issue 18, item 6: in GitHub Actions the runner is told to mask the token (stdout, the
+	// workflow command), before curl is called; the rest of the output still never holds it.
+	t.Run("staging in GitHub Actions masks the token", func(t *testing.T) {
+		s := newSandbox(t)
+		s.env["GITHUB_ACTIONS"] = "true"
+		s.on("curl *", 0, "200")
+		stagingRules(s)
+		r := s.run("", "deploy.sh", "--smoke-test", "staging")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, "::add-mask::"+token+"\n", r.stdout)
+		assert.NotContains(t, r.stderr, token)
+		for _, c := range s.calls() {
+			assert.NotContains(t, c, token)
+		}
 	})
 	t.Run("staging fails", func(t *testing.T) {
 		s := newSandbox(t)

@@ -219,3 +219,49 @@ func TestDriftNamesTheOrganisationsStack(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	requireSequence(t, s.calls(), []string{previewCall + "acme/staging "})
 }
+
+// Issue 18, item 2: the drift role is denied GetSecretValue, which refreshing a Secrets Manager
+// secret version calls: those resources, read by URN from the state (pulumi stack export, secrets
+// still encrypted), are left out of the preview (--exclude each), and the check says how many it
+// did not check. Nothing else is left out.
+func TestDriftLeavesOutWhatItMayNotRead(t *testing.T) {
+	t.Parallel()
+	const stack = "production"
+	versions := []string{
+		urn(stack, "taskmanager:secrets:Secrets$aws:secretsmanager/secretVersion:SecretVersion", stack+"-jwt-secret"),
+		urn(stack, "taskmanager:database:Database$aws:secretsmanager/secretVersion:SecretVersion", stack+"-login-taskmanager_app"),
+	}
+	secret := urn(stack, "taskmanager:secrets:Secrets$aws:secretsmanager/secret:Secret", stack+"-jwt-secret")
+	state, err := json.Marshal(map[string]any{"version": 3, "deployment": map[string]any{"resources": []map[string]any{
+		{"urn": urn(stack, "pulumi:pulumi:Stack", "taskmanager-"+stack), "type": "pulumi:pulumi:Stack"},
+		{"urn": secret, "type": "aws:secretsmanager/secret:Secret"},
+		{"urn": versions[0], "type": "aws:secretsmanager/secretVersion:SecretVersion",
+			"outputs": map[string]any{"secretString": map[string]any{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}}},
+		{"urn": versions[1], "type": "aws:secretsmanager/secretVersion:SecretVersion"},
+	}}})
+	require.NoError(t, err)
+
+	s, outputs := driftSandbox(t, stack, 0, noDriftPreview(t, stack))
+	s.on("pulumi stack export --stack "+stack, 0, string(state))
+	r := s.run("", "report-drift.sh", stack)
+	require.Equal(t, 0, r.code, r.stderr)
+	calls := s.calls()
+	at := requireSequence(t, calls, []string{"pulumi stack export --stack " + stack}, []string{previewCall + stack})
+	preview := calls[at[1]]
+	for _, v := range versions {
+		assert.Contains(t, preview, " --exclude "+v)
+	}
+	assert.Equal(t, 2, strings.Count(preview, "--exclude"), "only the secret versions are left out")
+	assert.NotContains(t, preview, secret)
+	requireNoCall(t, calls, "--show-secrets")
+	assert.Contains(t, outputs(), "not_checked=2\n")
+	assert.Contains(t, r.stderr, "not checked: 2 secret version(s)")
+
+	// The export fails: no preview, an error, no issue.
+	s, _ = driftSandbox(t, stack, 0, noDriftPreview(t, stack))
+	s.on("pulumi stack export *", 255, "error: unauthorized")
+	r = s.run("", "report-drift.sh", stack)
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "cannot read the state of production")
+	requireNoCall(t, s.calls(), "pulumi preview")
+}

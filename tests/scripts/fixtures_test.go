@@ -65,6 +65,7 @@ func outputs(t *testing.T, stack string, rev int) string {
 		o["loadBalancerDnsName"] = "internal-dev-alb-1234.us-east-1.elb.amazonaws.com"
 	case "staging":
 		o["smokeTestHeaderSecretArn"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:taskmanager/staging/smoke-test-header-AbCdEf"
+		o["dataRefreshSecurityGroupId"] = "sg-0datarefresh"
 	case "production":
 		o["url"] = "https://taskmanager.com"
 		o["codeDeployApplication"] = "production-taskmanager-api"

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -77,9 +79,9 @@ done`
 // change one answer.
 func refreshRules(t *testing.T, s *sandbox) {
 	t.Helper()
-	s.addStub("psql", pgPrelude)
-	s.addStub("pg_dump", pgPrelude)
-	s.addStub("pg_restore", pgPrelude)
+	s.addStub("psql", pgPrelude+"\n"+stderrPrelude)
+	s.addStub("pg_dump", pgPrelude+"\n"+stderrPrelude)
+	s.addStub("pg_restore", pgPrelude+"\n"+stderrPrelude)
 	s.addStub("pg_isready", pgIsReadyPrelude)
 	s.on("pulumi stack output --json --stack staging", 0, outputs(t, "staging", newRev))
 	s.on("aws sts get-caller-identity *", 0, account+"\t"+callerArn)
@@ -170,12 +172,13 @@ func TestRefreshStagingData(t *testing.T) {
 		[]string{"aws rds copy-db-snapshot --source-db-snapshot-identifier " + latestSnapshot + " --target-db-snapshot-identifier " + workID + " --kms-key-id " + keyArn("staging") + " "},
 		[]string{"aws rds wait db-snapshot-available --db-snapshot-identifier " + workID},
 		[]string{"aws rds restore-db-instance-from-db-snapshot --db-instance-identifier " + workID + " --db-snapshot-identifier " + workID +
-			" --db-subnet-group-name staging-taskmanager-db-subnets --vpc-security-group-ids sg-0stagingdb --db-parameter-group-name staging-taskmanager-postgres16" +
+			" --db-subnet-group-name staging-taskmanager-db-subnets --vpc-security-group-ids sg-0datarefresh --db-parameter-group-name staging-taskmanager-postgres16" +
 			" --db-instance-class db.t4g.medium --no-multi-az --no-publicly-accessible --no-deletion-protection"},
 		[]string{"aws rds wait db-instance-available --db-instance-identifier " + workID},
 		[]string{"aws rds modify-db-instance --db-instance-identifier " + workID + " --manage-master-user-password --master-user-secret-kms-key-id " + keyArn("staging")},
 		[]string{"aws secretsmanager get-secret-value --secret-id " + tempSecretArn},
-		[]string{"psql " + tempConn, "-v ON_ERROR_STOP=1 --single-transaction", "-f " + sql},
+		[]string{"psql " + tempConn, "-v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -v SHOW_CONTEXT=never --single-transaction", "-f " + sql},
+		[]string{"psql " + tempConn, "-v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -v SHOW_CONTEXT=never", "--tuples-only", "-f " + verifySQL},
 		[]string{"pg_dump " + tempConn, "--format=custom"},
 		[]string{"aws secretsmanager get-secret-value --secret-id " + stagingSecret},
 		[]string{"pg_restore --dbname " + stagingConn, "--clean --if-exists --no-owner --no-privileges --role=taskmanager_app_owner --single-transaction"},
@@ -207,24 +210,27 @@ func TestRefreshStagingData(t *testing.T) {
 	// the audit file.
 	audit := regexp.MustCompile(`(?m)^audit: refresh-staging-data result=success at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ by=` + regexp.QuoteMeta(callerArn) +
 		` actor=alice run=https://github.com/taskmanager/taskmanager-infra/actions/runs/99 snapshot=` + regexp.QuoteMeta(latestSnapshot) +
-		` snapshot_time=2026-11-28T03:10:00Z sanitize_sql=\S+/sanitize\.sql sha256=` + sha(sanitizeSQL) + ` target=staging-taskmanager-db$`)
+		` snapshot_time=2026-11-28T03:10:00Z sanitize_sql=\S+/sanitize\.sql sha256=` + sha(sanitizeSQL) +
+		` verify_sql=\S+/sanitize/staging-verify\.sql verify_sha256=` + sha(readRepoFile(t, "sanitize/staging-verify.sql")) + ` target=staging-taskmanager-db$`)
 	assert.Regexp(t, audit, r.stdout)
 	assert.Regexp(t, audit, s.read("audit.log"))
 	assert.Contains(t, r.stderr, "scripts/deploy.sh staging current")
 }
 
-// Without the sanitization SQL, or with a missing or empty file, nothing starts: no call at all.
+// With a missing or empty sanitization or verification file, nothing starts: no call at all.
 func TestRefreshRefusesWithoutSanitizeSQL(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
 		args []string
 		want string
 	}{
-		"no option":    {nil, "refusing to copy production's data without --sanitize-sql"},
-		"no file name": {[]string{"--sanitize-sql"}, "--sanitize-sql needs a file"},
-		"missing file": {[]string{"--sanitize-sql", "/nonexistent/sanitize.sql"}, "does not exist"},
-		"empty file":   {[]string{"--sanitize-sql", "EMPTY"}, "is empty"},
-		"blank file":   {[]string{"--sanitize-sql", "BLANK"}, "is empty"},
+		"no file name":        {[]string{"--sanitize-sql"}, "--sanitize-sql needs a file"},
+		"no verify file name": {[]string{"--verify-sql"}, "--verify-sql needs a file"},
+		"missing verify file": {[]string{"--verify-sql", "/nonexistent/verify.sql"}, `verification query "/nonexistent/verify.sql" does not exist`},
+		"empty verify file":   {[]string{"--verify-sql", "EMPTY"}, "is empty"},
+		"missing file":        {[]string{"--sanitize-sql", "/nonexistent/sanitize.sql"}, "does not exist"},
+		"empty file":          {[]string{"--sanitize-sql", "EMPTY"}, "is empty"},
+		"blank file":          {[]string{"--sanitize-sql", "BLANK"}, "is empty"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -355,10 +361,16 @@ func TestRefreshNeverWritesProduction(t *testing.T) {
 			s.on("aws rds describe-db-instances --db-instance-identifier production-taskmanager-db --output json", 0,
 				strings.ReplaceAll(dbInstance(t, "production-taskmanager-db", "production", "available", "", ""), "production-taskmanager-db-subnets", "shared-db-subnets"))
 		}, `DB subnet group "shared-db-subnets" is production's`},
-		"staging's database has production's security group": {func(t *testing.T, s *sandbox) {
-			s.on("aws rds describe-db-instances --db-instance-identifier staging-taskmanager-db --output json", 0,
-				strings.ReplaceAll(dbInstance(t, "staging-taskmanager-db", "staging", "available", stagingSecret, "active"), "sg-0stagingdb", "sg-0productiondb"))
-		}, `security group "sg-0productiondb"`},
+		"the copy's group is production's database's": {func(t *testing.T, s *sandbox) {
+			s.on("pulumi stack output --json --stack staging", 0, stagingWith(t, func(o map[string]any) { o["dataRefreshSecurityGroupId"] = "sg-0shared" }))
+			s.on("aws rds describe-db-instances --db-instance-identifier production-taskmanager-db --output json", 0,
+				strings.ReplaceAll(dbInstance(t, "production-taskmanager-db", "production", "available", "", ""), "sg-0productiondb", "sg-0shared"))
+		}, `security group "sg-0shared" is production's`},
+		// Issue 18, item 4: the copy never goes into staging database's groups, which admit the
+		// app's workloads; without a group of its own, nothing starts.
+		"staging has no group for the copy": {func(t *testing.T, s *sandbox) {
+			s.on("pulumi stack output --json --stack staging", 0, stagingWith(t, func(o map[string]any) { delete(o, "dataRefreshSecurityGroupId") }))
+		}, "no dataRefreshSecurityGroupId output"},
 		"the host given is production's": {func(t *testing.T, s *sandbox) {
 			s.env["STAGING_DB_HOST"] = "10.0.3.17"
 			s.on("aws rds describe-db-instances --db-instance-identifier production-taskmanager-db --output json", 0,
@@ -439,6 +451,95 @@ func TestDriftAndRefreshHelp(t *testing.T) {
 			assert.Equal(t, 0, r.code)
 			assert.Contains(t, r.stdout, "Usage")
 			assert.Empty(t, s.calls())
+		})
+	}
+}
+
+// stderrPrelude makes a PostgreSQL tool's stub print STUB_STDERR on its stderr, as the real tools
+// print an error (with its DETAIL, which may quote a row).
+const stderrPrelude = `[[ -z ${STUB_STDERR:-} ]] || printf '%s\n' "$STUB_STDERR" >&2`
+
+// verifySQL is the fixed verification query, by the path the script resolves.
+var verifySQL = func() string {
+	p, err := filepath.Abs("../../sanitize/staging-verify.sql")
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
+func readRepoFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+// Issue 18, item 3: by default the script runs the repository's fixed sanitization and
+// verification files (the workflow passes none); the verification must return no rows, and any
+// row stops the refresh before the dump, so staging is never replaced with what it found; the
+// temporary copy still goes.
+func TestRefreshVerifiesBeforeStagingIsReplaced(t *testing.T) {
+	t.Parallel()
+	t.Run("the fixed files by default", func(t *testing.T) {
+		t.Parallel()
+		s := newSandbox(t)
+		refreshRules(t, s)
+		r := s.run("", "refresh-staging-data.sh")
+		require.Equal(t, 0, r.code, r.stderr)
+		fixed, err := filepath.Abs("../../sanitize/staging.sql")
+		require.NoError(t, err)
+		requireSequence(t, s.calls(), []string{"psql ", "-f " + fixed}, []string{"psql ", "-f " + verifySQL}, []string{"pg_dump "}, []string{"pg_restore "})
+		assert.Contains(t, r.stdout, "sha256="+sha(readRepoFile(t, "sanitize/staging.sql")))
+	})
+	t.Run("rows stop the refresh", func(t *testing.T) {
+		t.Parallel()
+		s := newSandbox(t)
+		s.on("psql * -f "+verifySQL, 0, "app.users email 3\n")
+		refreshRules(t, s)
+		r := s.run("", "refresh-staging-data.sh")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "app.users email 3")
+		assert.Contains(t, r.stderr, "the verification query returned rows")
+		calls := s.calls()
+		requireNoCall(t, calls, "pg_dump")
+		requireNoCall(t, calls, "pg_restore")
+		requireSequence(t, calls, []string{"psql ", "-f " + verifySQL}, []string{"aws rds delete-db-instance --db-instance-identifier " + workID}, []string{"aws rds delete-db-snapshot"})
+		assert.Regexp(t, `(?m)^audit: refresh-staging-data result=failed `, r.stdout)
+	})
+}
+
+// Issue 18, item 5: an error of the sanitization (or of the verification, the dump or the restore)
+// prints no row of production's data: psql runs with VERBOSITY=sqlstate and SHOW_CONTEXT=never, the
+// tools' stderr goes to a private file, and only the SQLSTATEs reach the log.
+func TestRefreshPrintsNoRowOnAnError(t *testing.T) {
+	t.Parallel()
+	const leak = "alice@real-customer.com"
+	detail := "psql:/x/staging.sql:3: ERROR:  23505\nDETAIL:  Key (email)=(" + leak + ") already exists.\nCONTEXT:  SQL statement \"UPDATE users SET email = '" + leak + "'\""
+	cases := map[string]struct {
+		fail, want string
+	}{
+		"sanitization": {"psql * -f */sanitize.sql", "the sanitization SQL failed (SQLSTATE 23505)"},
+		"verification": {"psql * -f " + verifySQL, "the verification query failed (SQLSTATE 23505)"},
+		"dump":         {"pg_dump *", "pg_dump of " + workID + " failed (its messages are not printed"},
+		"restore":      {"pg_restore *", "pg_restore into staging-taskmanager-db failed (its messages are not printed"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newSandbox(t)
+			s.env["STUB_STDERR"] = strings.ReplaceAll(detail, "\\n", "\n")
+			s.on(c.fail, 1, "")
+			refreshRules(t, s)
+			sql := s.writeFile(t, "sanitize.sql", sanitizeSQL)
+			r := s.run("", "refresh-staging-data.sh", "--sanitize-sql", sql)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, c.want)
+			assert.NotContains(t, r.output(), leak)
+			assert.NotContains(t, r.output(), "DETAIL")
+			for _, call := range filter(s.calls(), "psql ") {
+				assert.Contains(t, call, "-v VERBOSITY=sqlstate -v SHOW_CONTEXT=never")
+			}
 		})
 	}
 }

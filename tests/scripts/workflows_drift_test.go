@@ -48,66 +48,78 @@ func stepRunning(j *job, text string) (int, step) {
 	return -1, step{}
 }
 
-// The drift check: nightly and by hand, never on a pull request, from main only; one job per
-// stack, bound to an environment that accepts main and has no reviewers, assuming that stack's
-// read-only drift role; the image the stack runs set before `pulumi preview --expect-no-changes`
-// (through scripts/report-drift.sh); minimal permissions; tokens in the steps that use them;
-// Slack only where the webhook is set, from a step's env.
+// The drift check: nightly and by hand, never on a pull request, from main only; one job per stack
+// through drift-stack.yml, each bound to its own drift environment and assuming that stack's
+// describe-only drift role; production's nightly job binds production-drift (no reviewers) and runs
+// on the schedule only, a person's run binds production-drift-manual (reviewed, its own role)
+// instead (issue 18, item 2). The image the stack runs is set before `pulumi preview
+// --expect-no-changes` (through scripts/report-drift.sh); minimal permissions; tokens in the steps
+// that use them; Slack from a job of its own that runs nothing of the repository.
 func TestDriftCheckRunsNightlyAfterMerge(t *testing.T) {
 	t.Parallel()
 	all := loadWorkflows(t)
 	require.Contains(t, all, "drift.yml")
+	require.Contains(t, all, "drift-stack.yml")
 	w := all["drift.yml"]
 	sorted := append([]string(nil), w.triggers...)
 	slices.Sort(sorted)
 	assert.Equal(t, []string{"schedule", "workflow_dispatch"}, sorted, "drift.yml: triggers")
 	assert.Regexp(t, `(?m)^\s+- cron: "\d+ \d+ \* \* \*"`, w.raw, "drift.yml: a nightly cron")
-
-	require.Len(t, w.jobs, 1)
-	j := w.jobs["drift"]
-	require.NotNil(t, j)
-	assert.Contains(t, j.If, "github.ref == 'refs/heads/main'", "a manual run on another branch must check nothing")
-	assert.Equal(t, "${{ matrix.environment }}", j.environment())
-
-	x, top := extras(t, w, "drift")
+	_, top := extras(t, w, "dev")
 	assert.Equal(t, map[string]string{"contents": "read"}, top, "drift.yml: workflow permissions")
-	assert.Equal(t, map[string]string{"contents": "read", "id-token": "write", "issues": "write"}, x.Permissions, "drift.yml: job permissions")
-	if assert.NotNil(t, x.Strategy.FailFast) {
-		assert.False(t, *x.Strategy.FailFast, "one stack's drift must not cancel the others' checks")
-	}
-	// Each stack once, with its own drift environment and role: never the deploy's environment,
-	// whose subject the deploy role trusts (access/pipeline).
-	want := map[string][2]string{
-		"dev":        {"dev-drift", "${{ vars.AWS_DRIFT_ROLE_ARN_DEV }}"},
-		"staging":    {"staging-drift", "${{ vars.AWS_DRIFT_ROLE_ARN_STAGING }}"},
-		"production": {"production-drift", "${{ vars.AWS_DRIFT_ROLE_ARN_PRODUCTION }}"},
-	}
-	got := map[string][2]string{}
-	for _, entry := range x.Strategy.Matrix.Include {
-		_, dup := got[entry["stack"]]
-		assert.False(t, dup, "stack %s twice", entry["stack"])
-		got[entry["stack"]] = [2]string{entry["environment"], entry["role"]}
-	}
-	assert.Equal(t, want, got)
 
-	// No role but the matrix's drift role; never a deploy role.
-	for _, m := range varRef.FindAllStringSubmatch(j.text, -1) {
-		if strings.HasPrefix(m[1], "AWS_") && m[1] != "AWS_REGION" {
-			assert.Regexp(t, `^AWS_DRIFT_ROLE_ARN_(DEV|STAGING|PRODUCTION)$`, m[1])
+	// Each stack once per trigger, with its own environment and role: never the deploy's
+	// environment, whose subject the deploy role trusts (access/pipeline).
+	type entry struct{ environment, role, when string }
+	want := map[string]entry{
+		"dev":               {"dev-drift", "${{ vars.AWS_DRIFT_ROLE_ARN_DEV }}", ""},
+		"staging":           {"staging-drift", "${{ vars.AWS_DRIFT_ROLE_ARN_STAGING }}", ""},
+		"production":        {"production-drift", "${{ vars.AWS_DRIFT_ROLE_ARN_PRODUCTION }}", " && github.event_name == 'schedule'"},
+		"production-manual": {"production-drift-manual", "${{ vars.AWS_DRIFT_MANUAL_ROLE_ARN_PRODUCTION }}", " && github.event_name == 'workflow_dispatch'"},
+	}
+	for id, e := range want {
+		j := w.jobs[id]
+		if !assert.NotNil(t, j, "drift.yml has no job %s", id) {
+			continue
+		}
+		assert.Equal(t, "drift-stack.yml", j.calls(), id)
+		assert.Equal(t, "github.ref == 'refs/heads/main'"+e.when, j.If, "%s: a manual run on another branch must check nothing", id)
+		assert.Equal(t, e.environment, j.With["environment"], id)
+		assert.Equal(t, e.role, j.With["role"], id)
+		assert.Equal(t, strings.TrimSuffix(id, "-manual"), j.With["stack"], id)
+		x, _ := extras(t, w, id)
+		assert.Equal(t, map[string]string{"contents": "read", "id-token": "write", "issues": "write"}, x.Permissions, id)
+		assert.True(t, j.Secrets.IsZero(), "%s passes secrets to the check", id)
+	}
+	// production-drift, which has no reviewer, is bound on the schedule only.
+	for id, j := range w.jobs {
+		if j.With["environment"] == "production-drift" {
+			assert.Contains(t, j.If, "github.event_name == 'schedule'", id)
 		}
 	}
+
+	d := all["drift-stack.yml"]
+	assert.Equal(t, []string{"workflow_call"}, d.triggers)
+	require.Len(t, d.jobs, 1)
+	j := d.jobs["drift"]
+	require.NotNil(t, j)
+	assert.Equal(t, "${{ inputs.environment }}", j.environment())
+	x, top := extras(t, d, "drift")
+	assert.Equal(t, map[string]string{"contents": "read"}, top, "drift-stack.yml: workflow permissions")
+	assert.Equal(t, map[string]string{"contents": "read", "id-token": "write", "issues": "write"}, x.Permissions, "drift-stack.yml: job permissions")
+	assert.NotRegexp(t, `vars\.AWS_[A-Z_]*ROLE`, j.text, "the role comes from the caller only")
 	credentials := -1
 	for i, s := range j.Steps {
 		if strings.HasPrefix(s.Uses, "aws-actions/configure-aws-credentials@") {
 			credentials = i
-			assert.Equal(t, "${{ matrix.role }}", s.With["role-to-assume"])
+			assert.Equal(t, "${{ inputs.role }}", s.With["role-to-assume"])
 		}
 	}
-	require.NotEqual(t, -1, credentials, "drift.yml assumes no role")
+	require.NotEqual(t, -1, credentials, "drift-stack.yml assumes no role")
 
 	// It changes nothing: no pulumi up, destroy, refresh (the command; the preview's --refresh
 	// flag changes nothing), state or import; no deploy.
-	changes := regexp.MustCompile(`pulumi\s+(up|destroy|refresh|import|cancel|state|stack\s+(export|import|rm|change-secrets-provider))\b|scripts/(create|destroy)-environment\.sh`)
+	changes := regexp.MustCompile(`pulumi\s+(up|destroy|refresh|import|cancel|state|stack\s+(import|rm|change-secrets-provider))\b|scripts/(create|destroy)-environment\.sh`)
 	for _, s := range j.Steps {
 		assert.NotRegexp(t, changes, s.Run, "step %q changes a stack", s.Name)
 		for _, line := range strings.Split(s.Run, "\n") {
@@ -118,14 +130,7 @@ func TestDriftCheckRunsNightlyAfterMerge(t *testing.T) {
 		assert.False(t, strings.HasPrefix(s.Uses, "pulumi/actions@") && s.With["command"] != nil, "step %q runs a pulumi command through the action", s.Name)
 	}
 
-	// Production's check only on the schedule: the first step refuses any other run, before
-	// the credentials (production-drift has no reviewer to see a person's run).
-	require.NotEmpty(t, j.Steps)
-	guard := j.Steps[0]
-	assert.Equal(t, "matrix.stack == 'production' && github.event_name != 'schedule'", guard.If)
-	assert.Contains(t, guard.Run, "exit 1")
-
-	// The running image first, then the check, with its token; then Slack and the failure.
+	// The running image first, then the check, with its token; then the failure.
 	image, imageStep := stepRunning(j, "scripts/deploy.sh --running-image")
 	check, checkStep := stepRunning(j, "scripts/report-drift.sh")
 	require.NotEqual(t, -1, image, "the image the stack runs is not set")
@@ -139,20 +144,26 @@ func TestDriftCheckRunsNightlyAfterMerge(t *testing.T) {
 	assert.Contains(t, checkStep.Run, `scripts/report-drift.sh "$STACK"`)
 	script := readScript(t, "report-drift.sh")
 	assert.Contains(t, script, "pulumi preview --refresh --expect-no-changes")
-
-	slack, slackStep := stepRunning(j, "SLACK_WEBHOOK_URL")
-	require.NotEqual(t, -1, slack, "no Slack step")
-	assert.Greater(t, slack, check)
-	assert.Equal(t, "${{ secrets.SLACK_WEBHOOK_URL }}", slackStep.Env["SLACK_WEBHOOK_URL"])
-	assert.Contains(t, slackStep.Run, `if [[ -z $SLACK_WEBHOOK_URL ]]`, "Slack only where the webhook is set")
-	for i, s := range j.Steps {
-		if i != slack {
-			assert.NotContains(t, s.text(t), "SLACK_WEBHOOK_URL", "step %q", s.Name)
-		}
-	}
-	// Secrets: the GitHub token, the environment's Pulumi token, the webhook; nothing else.
+	fails, failStep := stepRunning(j, "exit 1")
+	assert.Greater(t, fails, check)
+	assert.Equal(t, "steps.drift.outputs.drift == 'true'", failStep.If)
 	for _, name := range secretsIn(j.text) {
-		assert.Contains(t, []string{"GITHUB_TOKEN", "PULUMI_ACCESS_TOKEN", "SLACK_WEBHOOK_URL"}, name)
+		assert.Contains(t, []string{"GITHUB_TOKEN", "PULUMI_ACCESS_TOKEN"}, name)
+	}
+
+	// Slack: one job after the checks, runs nothing of the repository, only where the webhook is set.
+	slack := w.jobs["slack"]
+	require.NotNil(t, slack, "no Slack job")
+	for _, s := range slack.Steps {
+		assert.Empty(t, s.Uses, "the Slack job checks out nothing")
+		assert.Contains(t, s.Run, `if [[ -z $SLACK_WEBHOOK_URL ]]`, "Slack only where the webhook is set")
+		assert.Equal(t, "${{ secrets.SLACK_WEBHOOK_URL }}", s.Env["SLACK_WEBHOOK_URL"])
+	}
+	for id, jj := range w.jobs {
+		for _, name := range secretsIn(jj.text) {
+			assert.Equal(t, "slack", id, "drift.yml/%s reads the secret %s", id, name)
+			assert.Equal(t, "SLACK_WEBHOOK_URL", name)
+		}
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 // Staging's data refresh: by hand only, from main only, bound to its own environment and its
 // refresh role; it names no production secret, variable or role, and runs the script with the
-// SQL the person gave. Never on a pull request.
+// repository's fixed SQL. Never on a pull request.
 func TestStagingDataRefreshIsManualAndStagingOnly(t *testing.T) {
 	t.Parallel()
 	all := loadWorkflows(t)
@@ -38,9 +38,16 @@ func TestStagingDataRefreshIsManualAndStagingOnly(t *testing.T) {
 	}
 	run, runStep := stepRunning(j, "scripts/refresh-staging-data.sh")
 	require.NotEqual(t, -1, run)
-	assert.Contains(t, runStep.Run, `--sanitize-sql "$SANITIZE_SQL"`)
-	assert.Equal(t, "${{ inputs.sanitize-sql }}", runStep.Env["SANITIZE_SQL"])
-	assert.NotContains(t, runStep.Run, "${{", "inputs reach the script through env only")
+	// Issue 18, item 3: the sanitization is the repository's one fixed file (and its verification),
+	// the data owners' by CODEOWNERS: no input, no option chooses another.
+	assert.Equal(t, "scripts/refresh-staging-data.sh --through-bastion", strings.TrimSpace(runStep.Run))
+	assert.NotContains(t, w.raw, "inputs:", "the workflow takes no input")
+	assert.NotContains(t, j.text, "inputs.")
+	owners := readRepoFile(t, ".github/CODEOWNERS")
+	assert.Regexp(t, `(?m)^/sanitize/ @\S+`, owners, "the sanitization has code owners")
+	for _, f := range []string{"sanitize/staging.sql", "sanitize/staging-verify.sql"} {
+		assert.NotEmpty(t, strings.TrimSpace(readRepoFile(t, f)), f)
+	}
 	changes := regexp.MustCompile(`pulumi\s+(up|destroy|refresh|import|state)\b|scripts/deploy\.sh|--stack\s+production`)
 	for _, s := range j.Steps {
 		for _, line := range strings.Split(s.Run, "\n") {

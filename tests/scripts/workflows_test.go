@@ -270,13 +270,13 @@ func TestSecretsOnlyInSteps(t *testing.T) {
 
 // The Pulumi tokens are used only where allowed. PULUMI_ACCESS_TOKEN, which can read staging and
 // production, is the GitHub environments' own secret, used by the jobs bound to an environment:
-// the deploy job, the nightly drift check (drift.yml) and staging's data refresh
+// the deploy job, the nightly drift check (drift-stack.yml) and staging's data refresh
 // (refresh-staging-data.yml); PULUMI_PREVIEW_TOKEN_DEV, which reads dev only, by the pull
 // request's preview of dev. No caller passes a Pulumi token to a reusable workflow.
 func TestPulumiTokensOnlyInAllowedJobs(t *testing.T) {
 	t.Parallel()
 	allowed := map[string][]string{
-		"PULUMI_ACCESS_TOKEN":      {"deploy-stack.yml/deploy", "drift.yml/drift", "refresh-staging-data.yml/refresh"},
+		"PULUMI_ACCESS_TOKEN":      {"deploy-stack.yml/deploy", "drift-stack.yml/drift", "refresh-staging-data.yml/refresh"},
 		"PULUMI_PREVIEW_TOKEN_DEV": {"ci.yml/preview"},
 	}
 	all := loadWorkflows(t)

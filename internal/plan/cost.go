@@ -460,6 +460,8 @@ var freeTypes = map[string]bool{
 	"aws:cognito/userPoolDomain:UserPoolDomain":                              true,
 	"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2": true,
 	"aws:s3/bucketNotification:BucketNotification":                           true,
+	"aws:elasticache/user:User":                                              true,
+	"aws:elasticache/userGroup:UserGroup":                                    true,
 }
 
 // classify sorts the resources that are not priced into usage-based ones and unknown ones.

@@ -159,6 +159,28 @@ func TestDataRefreshIsNarrow(t *testing.T) {
 	}
 }
 
+// The reaper lists and deletes the refresh's copy of production's data, and nothing else: not
+// staging's database, never production's.
+func TestDataReapDeletesOnlyTheCopy(t *testing.T) {
+	rec := runExample(t)
+	d := document(t, one(t, rec, policyType, "data-reap-staging").Inputs["policy"])
+	arn := func(s string) string { return "arn:aws:rds:us-east-1:" + mockengine.Account + ":" + s }
+	assert.Equal(t, []string{"arn:aws:rds:*:*:*:production-*"}, statement(t, d, "NeverWriteTheSource").Resource)
+	actions := map[string][]string{}
+	for _, st := range d.Statement {
+		if st.Effect == "Allow" {
+			for _, a := range st.Action {
+				actions[a] = st.Resource
+			}
+		}
+	}
+	assert.Equal(t, map[string][]string{
+		"rds:DescribeDBInstances": {"*"}, "rds:DescribeDBSnapshots": {"*"},
+		"rds:DeleteDBInstance": {arn("db:staging-taskmanager-refresh")},
+		"rds:DeleteDBSnapshot": {arn("snapshot:staging-taskmanager-refresh")},
+	}, actions)
+}
+
 // Image reads pull one repository; the release check reads one cluster's services.
 func TestImageReadAndReleaseCheck(t *testing.T) {
 	rec := runExample(t)

@@ -139,6 +139,8 @@ func policy(a permissions.Account, row pipeline.Role) (iampolicy.Document, error
 	case pipeline.DataRefresh:
 		// Production's data is the only source a refresh has (scripts/refresh-staging-data.sh).
 		return permissions.DataRefresh(a, "production", row.Stack), nil
+	case pipeline.DataReap:
+		return permissions.DataReap(a, "production", row.Stack), nil
 	case pipeline.Drift, pipeline.DriftManual, pipeline.Preview:
 		return permissions.Describe(), nil
 	}

@@ -176,6 +176,20 @@ func ReleaseCheck(a Account, stack string) iampolicy.Document {
 	)
 }
 
+// DataReap is what scripts/refresh-staging-data.sh --reap calls: find the refresh's temporary
+// instance and snapshot copy, and delete them; nothing else of the target, nothing of the source.
+func DataReap(a Account, source, target string) iampolicy.Document {
+	work := naming.For(target).Resource("refresh")
+	return iampolicy.New(
+		iampolicy.Allow([]string{"rds:DescribeDBInstances", "rds:DescribeDBSnapshots"}, "*"),
+		iampolicy.Allow([]string{"rds:DeleteDBInstance"}, a.arn("rds", "db:"+work)),
+		iampolicy.Allow([]string{"rds:DeleteDBSnapshot"}, a.arn("rds", "snapshot:"+work)),
+		iampolicy.Statement{Sid: "NeverWriteTheSource", Effect: "Deny",
+			Action:   []string{"rds:Create*", "rds:Modify*", "rds:Delete*", "rds:Restore*", "rds:Reboot*"},
+			Resource: []string{fmt.Sprintf("arn:%s:rds:*:*:*:%s-*", a.Partition, source)}},
+	)
+}
+
 // DataRefresh is what scripts/refresh-staging-data.sh calls, and no more: read production's
 // automated snapshots; copy one under the target's key as <target>-taskmanager-refresh; restore,
 // modify (a new RDS-managed master password) and delete that instance and copy; read the master

@@ -32,6 +32,9 @@ const (
 	DriftManual Purpose = "drift-manual"
 	// DataRefresh copies production's latest snapshot, sanitized, into staging's database.
 	DataRefresh Purpose = "data-refresh"
+	// DataReap deletes a refresh's temporary copy of production's data left behind (its runner
+	// died before its cleanup), on a schedule: no reviewer, and it may delete that copy only.
+	DataReap Purpose = "data-reap"
 )
 
 // Refs are the git refs a GitHub environment accepts deployments from.
@@ -75,6 +78,7 @@ var Environments = []Environment{
 	{Name: "production-drift", Stack: "production", Refs: MainBranch},
 	{Name: "production-drift-manual", Stack: "production", Refs: MainBranch, Reviewed: true},
 	{Name: "staging-data-refresh", Stack: "staging", Refs: MainBranch, Reviewed: true},
+	{Name: "staging-data-reap", Stack: "staging", Refs: MainBranch},
 }
 
 // Role is one IAM role of the pipeline.
@@ -121,6 +125,7 @@ var Roles = []Role{
 	// Production's nightly check needs no reviewer; a person's run of it waits for one.
 	{DriftManual, "production", "production-drift-manual", "AWS_DRIFT_MANUAL_ROLE_ARN_PRODUCTION", hour},
 	{DataRefresh, "staging", "staging-data-refresh", "AWS_DATA_REFRESH_ROLE_ARN_STAGING", refreshSeconds},
+	{DataReap, "staging", "staging-data-reap", "AWS_DATA_REAP_ROLE_ARN_STAGING", hour},
 }
 
 // RequiredChecks are the status checks branch protection requires on main: the check names of the

@@ -51,7 +51,7 @@ func TestRunbookSaysWhichTokenGoesWhere(t *testing.T) {
 		case purposes[pipeline.Deploy]:
 			assert.Contains(t, secret, "`PULUMI_ACCESS_TOKEN`", env.Name)
 			assert.Contains(t, can, "**write**", env.Name)
-		case purposes[pipeline.ReleaseCheck]:
+		case purposes[pipeline.ReleaseCheck], purposes[pipeline.DataReap]:
 			assert.Contains(t, secret, "none", env.Name)
 		default:
 			assert.Contains(t, can, "**read**", env.Name)

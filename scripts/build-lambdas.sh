@@ -8,6 +8,36 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
+usage() {
+	cat <<'EOF'
+Usage: scripts/build-lambdas.sh
+
+Builds the functions the Pulumi program deploys (runtime provided.al2023, arm64, handler
+bootstrap), each into an emptied directory:
+  build/rotation/bootstrap      the Secrets Manager rotation function (cmd/rotation-lambda)
+  build/queue-depth/bootstrap   the Celery queue-depth metrics function (cmd/queue-depth-lambda)
+  build/archive-lock/bootstrap  the log archive's object lock (cmd/archive-lock-lambda)
+Run it before `pulumi preview` or `pulumi up` of any stack; create-environment.sh runs it.
+Takes no arguments.
+
+Options:
+  -h, --help  this help
+EOF
+}
+
+case ${1:-} in
+-h | --help)
+	usage
+	exit 0
+	;;
+"") ;;
+*)
+	usage >&2
+	echo "error: unknown argument $1 (see --help)" >&2
+	exit 2
+	;;
+esac
+
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # build OUT PACKAGE: OUT/bootstrap from PACKAGE, OUT emptied first.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates an environment: the spec's create script, in Pulumi terms. Selects (or creates) the
 # stack, asks for the secrets only a person has that are not set yet, builds the rotation
-# function, runs `pulumi up`, then deploys the app with scripts/deploy.sh (migrations first).
+# function, runs `pulumi up`, then deploys the given image tag with scripts/deploy.sh (copied in
+# with --promote-from where given; migrations first).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -9,11 +10,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	cat <<'EOF'
-Usage: scripts/create-environment.sh [--i-mean-production] <stack> [image-tag]
+Usage: scripts/create-environment.sh [--i-mean-production] [--promote-from IMAGE] <stack> <image-tag>
 
-<stack> is dev, staging or production. [image-tag] is the image to deploy once the
-infrastructure exists; default: the stack's taskmanager:compute.imageTag. The image must be in
-the stack's repository (taskmanager-<stack>) by then: deploy.sh says how to put it there.
+<stack> is dev, staging or production. <image-tag> (required) is the image to deploy once the
+infrastructure exists, e.g. main-abc1234 or v1.2.3; the stack file's taskmanager:compute.imageTag
+is a placeholder (bootstrap) that no repository holds. The stack's repository (taskmanager-<stack>)
+is new and empty: give --promote-from with the same image in another stack's repository (e.g.
+<account>.dkr.ecr.us-east-1.amazonaws.com/taskmanager-dev:main-abc1234) and step 5 copies it in
+(the same digest, under <image-tag>; skopeo logged in to IMAGE's registry), or push <image-tag>
+to taskmanager-<stack> yourself between step 4 and step 5.
 
 Steps:
   1. pulumi stack select --create <stack>
@@ -27,7 +32,8 @@ Steps:
      An optional one is skipped with an empty answer (its integration stays off).
   3. scripts/build-lambdas.sh (the rotation function the program deploys)
   4. pulumi up --yes (the first up also creates the app's database users)
-  5. scripts/deploy.sh <stack> <image-tag>: migrations, then the services
+  5. scripts/deploy.sh [--promote-from IMAGE] <stack> <image-tag>: the image copied in, its
+     scan checked, the migrations, then the services
 
 Production outside CI (CI is not "true") is refused unless you pass --i-mean-production. Then,
 after step 3, it shows `pulumi preview` of production and asks you to type "production" at the
@@ -90,7 +96,7 @@ create_preview() {
 }
 
 main() {
-	local stack tag args=() i_mean_production=0 deploy
+	local stack tag args=() i_mean_production=0 deploy promote_from=""
 	while (($#)); do
 		case $1 in
 		-h | --help)
@@ -98,17 +104,26 @@ main() {
 			return 0
 			;;
 		"$PRODUCTION_FLAG") i_mean_production=1 ;;
+		--promote-from)
+			[[ $# -ge 2 && -n $2 ]] || die "--promote-from needs an image"
+			promote_from=$2
+			shift
+			;;
 		-*) die "unknown option $1 (see --help)" ;;
 		*) args+=("$1") ;;
 		esac
 		shift
 	done
-	[[ ${#args[@]} -ge 1 && ${#args[@]} -le 2 ]] || {
+	[[ ${#args[@]} -eq 2 ]] || {
 		usage >&2
-		die "want <stack> [image-tag]"
+		die "want <stack> <image-tag>: the image to deploy (the stack file's imageTag is a placeholder no repository holds)"
 	}
 	stack=${args[0]}
+	tag=${args[1]}
 	check_stack "$stack"
+	check_tag "$tag"
+	[[ $tag != bootstrap ]] ||
+		die "\"bootstrap\" is the stack files' placeholder, an image no repository holds: give the tag to deploy, e.g. main-abc1234"
 	require_production_flag "$stack" "$i_mean_production"
 	require_tools pulumi aws jq
 	cd "$REPO_ROOT"
@@ -138,13 +153,10 @@ main() {
 	# the deploy below.
 	pulumi up --yes --stack "$(stack_ref "$stack")" --message "create $stack"
 
-	tag=${args[1]:-}
-	if [[ -z $tag ]]; then
-		tag=$(config_get "$stack" taskmanager:compute.imageTag)
-	fi
 	step "Deploying $tag"
 	deploy=("$REPO_ROOT/scripts/deploy.sh")
 	((i_mean_production == 0)) || deploy+=("$PRODUCTION_FLAG")
+	[[ -z $promote_from ]] || deploy+=(--promote-from "$promote_from")
 	"${deploy[@]}" "$stack" "$tag" || die "the infrastructure of $stack exists, but the deploy of $tag failed (above); fix that, then run: scripts/deploy.sh ${deploy[*]:1}${deploy[1]:+ }$stack <image-tag>"
 
 	step "Environment $stack created"

@@ -24,11 +24,15 @@ Usage:
                                                     the plan lacks a service, and fails unless every
                                                     service ends on what it ran before
   scripts/deploy.sh --running-image <stack>         print the image the stack's worker runs now
+  scripts/deploy.sh --restart <stack>               start new tasks of every service on the task
+                                                    definitions they run (a forced deployment; for
+                                                    production's API a CodeDeploy deployment), so
+                                                    that they read the secrets' current values
 
 <stack> is dev, staging or production. <image-tag> must exist in the stack's repository
 (taskmanager-<stack>); "current" redeploys the tag the stack runs now (an infrastructure change).
 
-Production outside CI (CI is not "true"): a deploy or a rollback is refused unless you pass
+Production outside CI (CI is not "true"): a deploy, a rollback or a restart is refused unless you pass
 --i-mean-production; then, before anything changes, it shows the preview (pulumi preview of
 production with the image it runs now, and the image change; for --rollback, what it puts back)
 and asks you to type "production" at the terminal (/dev/tty; with no terminal it refuses). In CI
@@ -49,6 +53,18 @@ A deploy:
      traffic is on it (canary 10% for 15 minutes).
 Before step 1 it records what the services run (the rollback plan, DEPLOY_STATE_DIR/<stack>.env),
 or stops. A failure ends with the step, the CLI's own error, where things stand and how to get back.
+
+The smoke test checks that both services run their deployed task definitions with all their tasks,
+then (staging, production) GET <url><health path> through the load balancer; where the stack has
+an alert topic (output alertTopicArn: production) it also reports each e-mail subscription still
+PendingConfirmation: such an address gets no alarm until it confirms (a warning, not a failure).
+
+A restart (--restart) changes no task definition, image or config: ECS reads a secret only when it
+starts a task, and the task definitions name the secrets without a version, so after a secret's
+value changes (a person-supplied one: pulumi config set --secret, then pulumi up) nothing restarts
+by itself. The rolling services get `aws ecs update-service --force-new-deployment` and are waited
+for; production's API (CodeDeploy) gets a blue/green deployment of the task definition its PRIMARY
+task set runs (canary 10% for 15 minutes). No migration runs.
 
 Options:
   --promote-from IMAGE    first copy IMAGE (e.g. <dev registry>/taskmanager-dev:main-abc1234, the
@@ -366,13 +382,14 @@ verify_services() {
 
 # --- CodeDeploy (production's API) ------------------------------------------------------------
 
-# codedeploy_api STACK CLUSTER APPLICATION GROUP TASK_DEFINITION: a blue/green deployment of the
+# codedeploy_api STACK CLUSTER APPLICATION GROUP TASK_DEFINITION [restart]: a blue/green deployment of the
 # API (10% for 15 minutes, then 100%; CodeDeploy rolls back on failure or on the alarms), with the
 # stack's network and capacity provider in its AppSpec: `pulumi up` leaves those to CodeDeploy
 # under the CODE_DEPLOY controller, so a replaced security group, a subnet or a capacity provider
-# change reaches the service only here.
+# change reaches the service only here. Without "restart" it does nothing when the API already runs
+# exactly that; with it, it deploys all the same (new tasks read the secrets' current values).
 codedeploy_api() {
-	local stack=$1 cluster=$2 app=$3 group=$4 td=$5 image shape current port provider outputs desired appspec revision id
+	local stack=$1 cluster=$2 app=$3 group=$4 td=$5 why=${6:-deploy} image shape current port provider outputs desired appspec revision id
 	local -a net
 	port=$(config_get "$stack" taskmanager:api.containerPort) || die "cannot read taskmanager:api.containerPort"
 	# CodeDeploy gives the service the AppSpec's capacity provider strategy, and without one the
@@ -393,7 +410,7 @@ codedeploy_api() {
 	shape=$(task_set_shape "$cluster" api) ||
 		die "cannot read what the API runs (its PRIMARY task set) in $cluster"
 	current=$(jq -r .taskDefinition <<<"$shape")
-	if [[ $shape == "$desired" ]]; then
+	if [[ $shape == "$desired" && $why != restart ]]; then
 		log "the API already runs ${td##*/} on the stack's network and capacity provider: no CodeDeploy deployment needed"
 		return 0
 	fi
@@ -414,7 +431,7 @@ codedeploy_api() {
 		die "cannot build the AppSpec (taskmanager:api.containerPort \"$port\" is not a number?)"
 	revision=$(jq -cn --arg c "$appspec" '{revisionType: "AppSpecContent", appSpecContent: {content: $c}}')
 	if ! id=$(aws deploy create-deployment --application-name "$app" --deployment-group-name "$group" \
-		--revision "$revision" --description "deploy ${image##*:}" \
+		--revision "$revision" --description "$why ${image##*:}" \
 		--query deploymentId --output text); then
 		cause_is DeploymentLimitExceededException &&
 			die "CodeDeploy refused the deployment of ${td##*/}: another deployment of $app/$group is in progress (aws deploy list-deployments --application-name $app --deployment-group-name $group --include-only-statuses InProgress)"
@@ -596,7 +613,7 @@ SMOKE_TEST_HEADER=X-Smoke-Test-Token
 # container health check and the load balancer's target health check have both got an answer
 # from the health path inside the VPC.
 smoke_test() {
-	local stack=$1 outputs cluster url lb app api worker health token_arn token="" code i values=()
+	local stack=$1 outputs cluster url lb app api worker health token_arn topic token="" code i values=()
 	check_stack "$stack"
 	require_tools pulumi aws jq curl
 	cd "$REPO_ROOT"
@@ -604,16 +621,18 @@ smoke_test() {
 		"if the last deploy is at fault: $(rollback_command "$stack"); else fix the cause, then run the smoke test again: $INVOCATION"
 	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
 	outputs_into values "$outputs" clusterName url loadBalancerDnsName codeDeployApplication \
-		apiTaskDefinitionArn workerTaskDefinitionArn smokeTestHeaderSecretArn ||
+		apiTaskDefinitionArn workerTaskDefinitionArn smokeTestHeaderSecretArn alertTopicArn ||
 		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
 	cluster=${values[0]} url=${values[1]} lb=${values[2]} app=${values[3]} api="api=${values[4]}"
-	worker="worker=${values[5]}" token_arn=${values[6]}
+	worker="worker=${values[5]}" token_arn=${values[6]} topic=${values[7]}
 	# A blue/green API runs whatever CodeDeploy last completed (or rolled back to).
 	[[ -z $app ]] || api="api=*"
 
 	step "Smoke test of $stack: services"
 	verify_services "$cluster" "$api" "$worker" ||
 		die "smoke test failed: the services are not healthy on the deployed task definitions"
+	# Production's alarms mail through its topic: an address that never confirmed gets nothing.
+	[[ -z $topic ]] || check_alert_subscriptions "$topic"
 
 	if [[ $lb == internal-* ]]; then
 		log "  the load balancer is internal; the healthy tasks above answered the health check inside the VPC"
@@ -802,6 +821,87 @@ wait_stopped() {
 	die "CodeDeploy deployment $id did not stop"
 }
 
+# restart_plan STACK APPLICATION: what --restart does, shown before production's confirmation.
+restart_plan() {
+	step "Restart of $1: new tasks on the task definitions the services run now"
+	if [[ -n $2 ]]; then
+		log "  worker: a forced new deployment"
+		log "  api: a CodeDeploy deployment of the task definition its PRIMARY task set runs (10% for 15 minutes, then 100%)"
+	else
+		log "  api, worker: a forced new deployment"
+	fi
+	log "No task definition, image, config or migration changes."
+}
+
+# restart STACK: every service starts new tasks on the task definition it runs, so that they read
+# the secrets' current values (ECS reads them only when a task starts; the task definitions name
+# no version, so a changed value changes no task definition and a deploy restarts nothing).
+# Rolling services get a forced new deployment; a blue/green API a CodeDeploy deployment.
+restart() {
+	local stack=$1 outputs cluster app group svc td moved="" values=() rolling=(api worker) targets=()
+	check_stack "$stack"
+	require_tools pulumi aws jq
+	cd "$REPO_ROOT"
+	at_step "reading the outputs of stack $stack" "nothing has changed" "fix the cause, then run the restart again: $INVOCATION"
+	outputs=$(stack_outputs "$stack") || die "cannot read the outputs of stack $stack (pulumi stack output)"
+	outputs_into values "$outputs" clusterName codeDeployApplication codeDeployDeploymentGroup ||
+		die "cannot read the outputs of stack $stack (not the JSON of pulumi stack output)"
+	cluster=${values[0]} app=${values[1]} group=${values[2]}
+	[[ -n $cluster ]] || die "stack $stack has no output clusterName: create it first with scripts/create-environment.sh $stack <image-tag>"
+	[[ -z $app ]] || rolling=(worker)
+
+	production_gate "$stack" restart_plan "$stack" "$app"
+
+	at_step "restarting ${rolling[*]} of $cluster" "no service has restarted yet" \
+		"run the restart again ($INVOCATION): restarting a service twice only replaces its tasks once more"
+	step "Restarting ${rolling[*]} of $cluster"
+	for svc in "${rolling[@]}"; do
+		td=$(service_task_definition "$cluster" "$svc") || die "cannot read which task definition $svc runs in $cluster"
+		aws ecs update-service --cluster "$cluster" --service "$svc" --force-new-deployment \
+			--query 'service.serviceName' --output text >/dev/null ||
+			die "could not restart $svc (aws ecs update-service --force-new-deployment)"
+		log "  $svc: new tasks on ${td##*/}"
+		moved+="${moved:+, }$svc"
+		now_state "new tasks are starting for $moved, on the task definitions they ran; the old tasks keep running until they are replaced"
+		targets+=("$svc=$td")
+	done
+	wait_stable "$cluster" "${rolling[@]}"
+	verify_services "$cluster" "${targets[@]}" || die "the restart did not complete: the services above are not all running"
+	if [[ -n $app ]]; then
+		at_step "the CodeDeploy deployment of the API" "$moved restarted; the API runs its old tasks" \
+			"run the restart again ($INVOCATION)"
+		td=$(service_task_definition "$cluster" api) || die "cannot read which task definition the API runs in $cluster"
+		codedeploy_api "$stack" "$cluster" "$app" "$group" "$td" restart
+	fi
+	step "Restarted the services of $stack: their tasks read the secrets' current values"
+}
+
+# pending_subscriptions TOPIC_ARN: the endpoints of the topic's subscriptions that are still
+# PendingConfirmation (an e-mail address that has not clicked the link gets no alarm), one a line.
+pending_subscriptions() {
+	aws sns list-subscriptions-by-topic --topic-arn "$1" --output json |
+		jq -r '.Subscriptions[] | select(.SubscriptionArn == "PendingConfirmation") | .Endpoint'
+}
+
+# check_alert_subscriptions TOPIC_ARN: reports (warns; never fails) each alert subscription that
+# still waits for its confirmation, and how to resend it.
+check_alert_subscriptions() {
+	local topic=$1 pending endpoint
+	step "Alert subscriptions of ${topic##*:}"
+	pending=$(pending_subscriptions "$topic") || {
+		warn "cannot read the subscriptions of $topic (aws sns list-subscriptions-by-topic): check by hand that every alert address has confirmed"
+		return 0
+	}
+	if [[ -z $pending ]]; then
+		log "  every subscription is confirmed"
+		return 0
+	fi
+	while IFS= read -r endpoint; do
+		[[ -n $endpoint ]] || continue
+		warn "the alert subscription of $endpoint is PendingConfirmation: it gets no alarm until the address confirms (the mail \"AWS Notification - Subscription Confirmation\"; to resend: aws sns subscribe --topic-arn $topic --protocol email --notification-endpoint $endpoint)"
+	done <<<"$pending"
+}
+
 main() {
 	local mode=deploy args=()
 	# The command as given, for the failure report's "to get back" (arguments hold no secret).
@@ -820,6 +920,7 @@ main() {
 		--smoke-test) mode=smoke ;;
 		--rollback) mode=rollback ;;
 		--running-image) mode=running_image ;;
+		--restart) mode=restart ;;
 		--skip-migrations) SKIP_MIGRATIONS=1 ;;
 		--wait-for-termination) WAIT_FOR_TERMINATION=1 ;;
 		"$PRODUCTION_FLAG") I_MEAN_PRODUCTION=1 ;;
@@ -852,6 +953,10 @@ main() {
 		rollback)
 			require_production_flag "${args[0]}" "$I_MEAN_PRODUCTION"
 			rollback "${args[0]}"
+			;;
+		restart)
+			require_production_flag "${args[0]}" "$I_MEAN_PRODUCTION"
+			restart "${args[0]}"
 			;;
 		running_image)
 			check_stack "${args[0]}"

@@ -27,7 +27,8 @@ Then:
   3. where the database (and its replica) has deletion protection on (staging), lifts it, after
      you type the stack's name at a second prompt (asked before anything is changed);
   4. pulumi destroy --yes. The stack itself and its config (Pulumi.<stack>.yaml, with the
-     secrets you set) are kept, so scripts/create-environment.sh <stack> recreates it.
+     secrets you set) are kept, so scripts/create-environment.sh <stack> <image-tag> recreates it
+     (staging within its secrets' recovery window: after force-deleting them, as it prints).
   5. prints the final snapshots (the database's and, where the program takes them, the program's
      own) and the ARN of the KMS key that encrypts them, which outlives the stack: it must stay
      enabled for as long as the snapshots are to be restorable. If the key was scheduled for
@@ -197,11 +198,17 @@ $(sed '/^$/d; s/^/  /' <<<"$snapshots")
 The key, retained: $key ($key_state)
   Keep it enabled for as long as any of these snapshots may be restored; once they are deleted,
   schedule its deletion (docs/runbook.md, "Restore a destroyed environment's snapshot").
-Its secrets are deleted with it (dev: at once; staging: after a 7-day recovery window, so before
-recreating staging within that window: aws secretsmanager restore-secret, or delete-secret
---force-delete-without-recovery, for each taskmanager/$stack/* secret).
-To recreate the environment (same names, the stack's config and secrets are kept):
-  scripts/create-environment.sh $stack
+Its secrets are deleted with it (dev: at once; staging: after a 7-day recovery window). Within
+that window the names are still taken: the recreated stack cannot create them ("already exists"),
+and restore-secret does not help (the secret then exists, and the new stack still fails to create
+it). Before recreating $stack within the window, delete them for good:
+  aws secretsmanager list-secrets --include-planned-deletion --filters Key=name,Values=taskmanager/$stack/ \\
+    --query 'SecretList[].Name' --output text | xargs -n 1 aws secretsmanager delete-secret \\
+    --force-delete-without-recovery --secret-id
+(or restore each and pulumi import it into the recreated stack: docs/runbook.md, "Destroy an environment").
+To recreate the environment (same names, the stack's config and secrets are kept), with an image
+copied from a repository that still holds it (this stack's repository is deleted):
+  scripts/create-environment.sh $stack <image-tag> --promote-from <registry>/taskmanager-<other stack>:<image-tag>
 To bring the data back: docs/runbook.md, "Restore a destroyed environment's snapshot".
 EOF
 }

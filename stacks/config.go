@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/netip"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -309,4 +310,21 @@ func OverlappingNetworks(blocks map[string]string) []string {
 		}
 	}
 	return out
+}
+
+// GroupType is one taskmanager:<key> of a stack file and the Go type its value decodes into: what
+// the configuration reference (docs/configuration.md, internal/configdoc) is generated from.
+type GroupType struct {
+	Key    string
+	Type   reflect.Type
+	Secret bool // set with `pulumi config set --secret` only
+}
+
+// Groups are the stack file's taskmanager: keys, in the order Load reads them.
+func Groups() []GroupType {
+	var out []GroupType
+	for _, g := range (&Config{}).groups() {
+		out = append(out, GroupType{Key: g.key, Type: reflect.TypeOf(g.target).Elem()})
+	}
+	return append(out, GroupType{Key: externalKey, Type: reflect.TypeOf(secrets.External{}), Secret: true})
 }

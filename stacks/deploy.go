@@ -98,6 +98,11 @@ func build(ctx *pulumi.Context, cfg *Config) error {
 			return err
 		}
 	}
+	for _, w := range DocumentationRangeWarnings(cfg) {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return err
+		}
+	}
 	e := &environment{ctx: ctx, cfg: cfg, account: caller.AccountId, protect: cfg.IsProduction()}
 	base, err := e.foundation()
 	if err != nil {

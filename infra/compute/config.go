@@ -129,39 +129,50 @@ type AppConfig struct {
 	// DBPoolRecycleSeconds recycles connections older than this (spec: 3600).
 	DBPoolRecycleSeconds int `json:"dbPoolRecycleSeconds"`
 	// RedisMaxConnections bounds the Redis pool per process (spec: 100).
-	RedisMaxConnections int        `json:"redisMaxConnections"`
-	JWT                 JWTConfig  `json:"jwt"`
-	SMTP                SMTPConfig `json:"smtp"`
+	RedisMaxConnections int `json:"redisMaxConnections"`
+	// JWT is the token settings (JWT_*).
+	JWT JWTConfig `json:"jwt"`
+	// SMTP is the mail relay (SMTP_HOST, SMTP_PORT); its credentials are externalSecrets.
+	SMTP SMTPConfig `json:"smtp"`
 	// CORSOrigins are the browser origins allowed to call the API.
 	CORSOrigins []string `json:"corsOrigins"`
 	// RateLimitPerMinute is the per-client request limit when rate limiting is on.
 	RateLimitPerMinute int `json:"rateLimitPerMinute"`
 	// SentryEnabled and DatadogEnabled turn the app's monitoring integrations on.
-	SentryEnabled  bool     `json:"sentryEnabled"`
-	DatadogEnabled bool     `json:"datadogEnabled"`
-	Features       Features `json:"features"`
+	SentryEnabled  bool `json:"sentryEnabled"`
+	DatadogEnabled bool `json:"datadogEnabled"`
+	// Features are the feature flags (ENABLE_*).
+	Features Features `json:"features"`
 }
 
 // JWTConfig is the token settings (JWT_*); the signing key is a generated secret.
 type JWTConfig struct {
-	Algorithm                string `json:"algorithm"`
-	AccessTokenExpireMinutes int    `json:"accessTokenExpireMinutes"`
+	// Algorithm is JWT_ALGORITHM, a shared-secret algorithm.
+	Algorithm string `json:"algorithm"`
+	// AccessTokenExpireMinutes is JWT_ACCESS_TOKEN_EXPIRE_MINUTES (spec: 1440 in dev, 15 elsewhere).
+	AccessTokenExpireMinutes int `json:"accessTokenExpireMinutes"`
 	// RefreshTokenExpireDays is JWT_REFRESH_TOKEN_EXPIRE_DAYS; the spec sets it in production only.
 	RefreshTokenExpireDays *int `json:"refreshTokenExpireDays,omitempty"`
 }
 
 // SMTPConfig is the mail relay (SMTP_HOST, SMTP_PORT); its credentials are secrets.
 type SMTPConfig struct {
+	// Host is SMTP_HOST, the mail relay's host name.
 	Host string `json:"host"`
-	Port int    `json:"port"`
+	// Port is SMTP_PORT.
+	Port int `json:"port"`
 }
 
 // Features are the feature flags (ENABLE_*).
 type Features struct {
-	Registration      bool `json:"registration"`
+	// Registration is ENABLE_REGISTRATION: people may sign up.
+	Registration bool `json:"registration"`
+	// EmailVerification is ENABLE_EMAIL_VERIFICATION (spec: skipped in dev).
 	EmailVerification bool `json:"emailVerification"`
-	RateLimiting      bool `json:"rateLimiting"`
-	MFA               bool `json:"mfa"`
+	// RateLimiting is ENABLE_RATE_LIMITING, at RateLimitPerMinute.
+	RateLimiting bool `json:"rateLimiting"`
+	// MFA is ENABLE_MFA (spec: a future feature, off everywhere).
+	MFA bool `json:"mfa"`
 }
 
 // Validate reports the app settings' problems, keys relative to taskmanager:app.

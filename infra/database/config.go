@@ -54,10 +54,12 @@ const ReservedConnections = 30
 
 // ReplicaConfig sizes the read replica.
 type ReplicaConfig struct {
+	// InstanceClass is the replica's RDS instance class (spec: db_replica_instance_class).
 	InstanceClass string `json:"instanceClass"`
 }
 
-var monitoringIntervals = []int{0, 1, 5, 10, 15, 30, 60}
+// MonitoringIntervals are the Enhanced Monitoring intervals RDS takes, in seconds (0: off).
+var MonitoringIntervals = []int{0, 1, 5, 10, 15, 30, 60}
 
 var (
 	instanceClassPattern = regexp.MustCompile(`^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$`)
@@ -85,8 +87,8 @@ func (c Config) Validate() error {
 	if c.BackupRetentionDays < 0 || c.BackupRetentionDays > 35 {
 		ps.Addf("backupRetentionDays", "%d is outside what RDS allows; want 0 to 35 days", c.BackupRetentionDays)
 	}
-	if !slices.Contains(monitoringIntervals, c.MonitoringIntervalSeconds) {
-		ps.Addf("monitoringIntervalSeconds", "%d is not an Enhanced Monitoring interval; want %s", c.MonitoringIntervalSeconds, configcheck.OneOf(monitoringIntervals))
+	if !slices.Contains(MonitoringIntervals, c.MonitoringIntervalSeconds) {
+		ps.Addf("monitoringIntervalSeconds", "%d is not an Enhanced Monitoring interval; want %s", c.MonitoringIntervalSeconds, configcheck.OneOf(MonitoringIntervals))
 	}
 	if p := c.Proxy; p != nil && (p.MaxConnectionsPercent < 1 || p.MaxConnectionsPercent > 100) {
 		ps.Addf("proxy.maxConnectionsPercent", "%d is not a percentage RDS Proxy takes; want 1 to 100", p.MaxConnectionsPercent)

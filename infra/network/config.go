@@ -20,7 +20,8 @@ const (
 	NatInstance = "Instance"
 )
 
-var natStrategies = []string{NatSingle, NatOnePerAz, NatInstance}
+// NatStrategies are the values of taskmanager:network.natGateways.
+var NatStrategies = []string{NatSingle, NatOnePerAz, NatInstance}
 
 // awsxNatStrategy is the strategy awsx is given: with a NAT instance, awsx creates no gateway
 // and leaves the private route tables without a default route, which the instance's routes add.
@@ -78,8 +79,8 @@ func (c Config) Validate() error {
 		}
 		seen[az] = true
 	}
-	if !slices.Contains(natStrategies, c.NatGateways) {
-		ps.Addf("natGateways", "%q is not a NAT strategy; want %s", c.NatGateways, configcheck.OneOf(natStrategies))
+	if !slices.Contains(NatStrategies, c.NatGateways) {
+		ps.Addf("natGateways", "%q is not a NAT strategy; want %s", c.NatGateways, configcheck.OneOf(NatStrategies))
 	}
 	if !slices.Contains([]string{"ALL", "REJECT"}, c.FlowLogTrafficType) {
 		ps.Addf("flowLogTrafficType", "%q is not a flow log traffic type; want one of ALL, REJECT", c.FlowLogTrafficType)

@@ -8,14 +8,15 @@ import (
 	"github.com/taskmanager/taskmanager-infra/internal/configcheck"
 )
 
-// Monitoring levels, the spec's comparison matrix row "Monitoring".
+// Monitoring Levels, the spec's comparison matrix row "Monitoring".
 const (
 	Basic    = "basic"    // alarms, without actions; no dashboards
 	Full     = "full"     // alarms and the dashboards
 	Alerting = "alerting" // full, and alarms page through an SNS topic
 )
 
-var levels = []string{Basic, Full, Alerting}
+// Levels are the values of taskmanager:monitoring.level.
+var Levels = []string{Basic, Full, Alerting}
 
 // MonitoringConfig is the stack file's taskmanager:monitoring.
 type MonitoringConfig struct {
@@ -53,8 +54,8 @@ type Thresholds struct {
 // Validate reports every problem, keys relative to taskmanager:monitoring.
 func (c MonitoringConfig) Validate() error {
 	var ps configcheck.Problems
-	if !slices.Contains(levels, c.Level) {
-		ps.Addf("level", "%q is not a monitoring level; want %s", c.Level, configcheck.OneOf(levels))
+	if !slices.Contains(Levels, c.Level) {
+		ps.Addf("level", "%q is not a monitoring level; want %s", c.Level, configcheck.OneOf(Levels))
 	}
 	if c.Level == Alerting && len(c.AlertEmails) == 0 {
 		ps.Addf("alertEmails", "is empty, and level alerting pages someone; want at least one address")

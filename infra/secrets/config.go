@@ -70,14 +70,19 @@ func (c Config) Validate() error {
 // set with `pulumi config set --secret --path taskmanager:externalSecrets.<key> <value>`: they
 // live encrypted in the stack file and in Secrets Manager, never in plain text.
 type External struct {
-	SMTPUsername       *string `json:"smtpUsername,omitempty"`
-	SMTPPassword       *string `json:"smtpPassword,omitempty"`
+	// SMTPUsername and SMTPPassword log in to the mail relay (secret smtp).
+	SMTPUsername *string `json:"smtpUsername,omitempty"`
+	SMTPPassword *string `json:"smtpPassword,omitempty"`
+	// GoogleClientID and GoogleClientSecret are the Google OAuth client (secret oauth-google).
 	GoogleClientID     *string `json:"googleClientId,omitempty"`
 	GoogleClientSecret *string `json:"googleClientSecret,omitempty"`
+	// GitHubClientID and GitHubClientSecret are the GitHub OAuth client (secret oauth-github).
 	GitHubClientID     *string `json:"githubClientId,omitempty"`
 	GitHubClientSecret *string `json:"githubClientSecret,omitempty"`
-	SentryDSN          *string `json:"sentryDsn,omitempty"`
-	DatadogAPIKey      *string `json:"datadogApiKey,omitempty"`
+	// SentryDSN is SENTRY_DSN (secret sentry-dsn).
+	SentryDSN *string `json:"sentryDsn,omitempty"`
+	// DatadogAPIKey is DATADOG_API_KEY (secret datadog-api-key).
+	DatadogAPIKey *string `json:"datadogApiKey,omitempty"`
 }
 
 // fields names each value by its key.

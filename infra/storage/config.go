@@ -8,7 +8,8 @@ type Config struct {
 	Backups bool `json:"backups"`
 	// StaticAssets holds the web app's files, private (served through a CDN, never public S3).
 	StaticAssets bool `json:"staticAssets"`
-	// Logs receives the load balancer's access logs and the log archive.
+	// Logs receives the load balancer's access logs. The log archive (Firehose, where
+	// taskmanager:logging.archiveDays is set) has a bucket of its own, log-archive.
 	Logs bool `json:"logs"`
 }
 

@@ -208,7 +208,7 @@ func writeProposals(w io.Writer, s *Stack, e *Estimate, c *Comparison, f Format)
 		}
 		return nil
 	}
-	t := &table{header: []string{"Proposal", "Setting", "In the stack file today", "Saving a month", "Caveat"}, right: map[int]bool{3: true}}
+	t := &table{header: []string{"Proposal", "Setting", "Settable in the stack file", "Saving a month", "Caveat"}, right: map[int]bool{3: true}}
 	for _, p := range props {
 		exists := "no: needs code"
 		if p.Exists {

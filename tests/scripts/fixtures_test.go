@@ -23,6 +23,9 @@ const (
 
 var stacks = []string{"dev", "staging", "production"}
 
+// alertTopic is production's output alertTopicArn: the SNS topic its alarms mail through.
+const alertTopic = "arn:aws:sns:us-east-1:123456789012:production-alerts-1a2b3c4"
+
 func cluster(stack string) string { return stack + "-taskmanager" }
 
 func repoURL(stack string) string {
@@ -70,6 +73,7 @@ func outputs(t *testing.T, stack string, rev int) string {
 		o["url"] = "https://taskmanager.com"
 		o["codeDeployApplication"] = "production-taskmanager-api"
 		o["codeDeployDeploymentGroup"] = "api"
+		o["alertTopicArn"] = alertTopic
 	}
 	b, err := json.Marshal(o)
 	require.NoError(t, err)

@@ -19,7 +19,6 @@ func secretValue(key string) string { return "S3cr3t-" + key + "-" + strings.Rep
 func createRules(t *testing.T, s *sandbox, stack string) {
 	t.Helper()
 	s.on("pulumi config get --path taskmanager:externalSecrets.* --stack "+stack, 255, "")
-	s.on("pulumi config get --path taskmanager:compute.imageTag --stack "+stack, 0, newTag)
 	deployRules(t, s, stack)
 }
 
@@ -34,7 +33,7 @@ func TestCreateProductionAsksForEverySecret(t *testing.T) {
 	for _, k := range externalSecrets {
 		stdin.WriteString(secretValue(k) + "\n")
 	}
-	r := s.run(stdin.String(), "create-environment.sh", "production")
+	r := s.run(stdin.String(), "create-environment.sh", "production", newTag)
 	require.Equal(t, 0, r.code, r.stderr)
 	calls := s.calls()
 
@@ -46,7 +45,6 @@ func TestCreateProductionAsksForEverySecret(t *testing.T) {
 	steps = append(steps,
 		[]string{"build-lambdas"},
 		[]string{"pulumi up --yes --stack production"},
-		[]string{"pulumi config get --path taskmanager:compute.imageTag --stack production"},
 		[]string{"aws ecs run-task"},
 		[]string{"pulumi config set --path taskmanager:compute.imageTag " + newTag},
 		[]string{"pulumi up --yes --stack production"},
@@ -77,7 +75,7 @@ func TestCreateProductionRequiresTheSecrets(t *testing.T) {
 	s := newSandbox(t)
 	s.inCI()
 	createRules(t, s, "production")
-	r := s.run("\n"+secretValue("smtpUsername")+"\n"+secretValue("smtpPassword")+"\n", "create-environment.sh", "production")
+	r := s.run("\n"+secretValue("smtpUsername")+"\n"+secretValue("smtpPassword")+"\n", "create-environment.sh", "production", newTag)
 	assert.NotEqual(t, 0, r.code)
 	assert.Contains(t, r.stderr, "smtpUsername is required for production")
 	assert.Contains(t, r.stderr, "no value for googleClientId, which production requires")
@@ -102,8 +100,9 @@ func TestCreateStaging(t *testing.T) {
 		sets := filter(calls, "pulumi config set --secret")
 		require.Len(t, sets, 1)
 		assert.Contains(t, sets[0], "taskmanager:externalSecrets.smtpUsername --stack staging")
-		// The tag given on the command line, not the stack file's.
+		// The tag given on the command line, never the stack file's placeholder.
 		requireNoCall(t, calls, "pulumi config get --path taskmanager:compute.imageTag")
+		requireNoCall(t, calls, "bootstrap")
 		requireSequence(t, calls, []string{"pulumi up --yes --stack staging"}, []string{"aws ecs run-task"}, []string{"pulumi up --yes --stack staging"})
 	})
 	t.Run("keeps what is set", func(t *testing.T) {
@@ -123,16 +122,58 @@ func TestCreateDevNeedsNoSecrets(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
 	createRules(t, s, "dev")
-	r := s.run("", "create-environment.sh", "dev")
+	r := s.run("", "create-environment.sh", "dev", newTag)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Empty(t, filter(s.calls(), "pulumi config set --secret"))
 	requireSequence(t, s.calls(), []string{"pulumi stack select --create dev"}, []string{"build-lambdas"}, []string{"pulumi up --yes --stack dev"}, []string{"aws ecs run-task"})
 }
 
+// The image to deploy is required: the stack files' imageTag is the placeholder "bootstrap",
+// which no repository holds, so defaulting to it failed every creation at the image check. Without
+// a tag, or with the placeholder, nothing runs.
+func TestCreateRequiresTheImageTag(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"staging"}, {"staging", "bootstrap"}, {"staging", "latest"}} {
+		s := newSandbox(t)
+		createRules(t, s, "staging")
+		r := s.run("", "create-environment.sh", args...)
+		assert.NotEqual(t, 0, r.code, "%v", args)
+		assert.Empty(t, s.calls(), "%v: nothing runs", args)
+	}
+	s := newSandbox(t)
+	r := s.run("", "create-environment.sh", "staging")
+	assert.Contains(t, r.stderr, "want <stack> <image-tag>")
+	r = s.run("", "create-environment.sh", "staging", "bootstrap")
+	assert.Contains(t, r.stderr, "placeholder")
+}
+
+// --promote-from copies the image from another stack's repository into the new, empty one (the
+// same digest) after `pulumi up` has created it, then deploys it: one command creates a working
+// environment.
+func TestCreatePromotesTheImage(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	source := repoURL("dev") + ":" + newTag
+	s.on("skopeo inspect *", 0, "sha256:1111")
+	s.failOn("aws ecr describe-images *.imageDigest *", 254, imageNotFound)
+	s.on("aws ecr get-login-password*", 0, "not-a-real-token")
+	createRules(t, s, "staging")
+	r := s.run(strings.Repeat("\n", 8), "create-environment.sh", "staging", newTag, "--promote-from", source)
+	require.Equal(t, 0, r.code, r.stderr)
+	requireSequence(t, s.calls(),
+		[]string{"pulumi stack select --create staging"},
+		[]string{"pulumi up --yes --stack staging"},
+		[]string{"skopeo copy --all --preserve-digests", "docker://" + source + " docker://" + repoURL("staging") + ":" + newTag},
+		[]string{"aws ecs run-task"},
+		[]string{"pulumi config set --path taskmanager:compute.imageTag " + newTag + " --stack staging"},
+		[]string{"pulumi up --yes --stack staging"},
+	)
+}
+
 func TestCreateRefusesUnknownStack(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
-	r := s.run("", "create-environment.sh", "qa")
+	r := s.run("", "create-environment.sh", "qa", newTag)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, `unknown stack "qa"`)
 	assert.Empty(t, s.calls())
@@ -276,6 +317,13 @@ func TestDestroyStaging(t *testing.T) {
 			[]string{"pulumi destroy --yes --stack staging"},
 		)
 		assert.Contains(t, r.stderr, "7-day recovery window")
+		// Within the window only a forced deletion frees the names: restore-secret leaves secrets
+		// the recreated stack then fails to create ("already exists").
+		assert.Contains(t, r.stderr, "aws secretsmanager list-secrets --include-planned-deletion --filters Key=name,Values=taskmanager/staging/ \\\n")
+		assert.Contains(t, r.stderr, "--force-delete-without-recovery --secret-id\n")
+		assert.NotContains(t, r.stderr, "aws secretsmanager restore-secret")
+		// Recreating takes the image to deploy, copied in: the stack file's tag is a placeholder.
+		assert.Contains(t, r.stderr, "scripts/create-environment.sh staging <image-tag> --promote-from <registry>/taskmanager-<other stack>:<image-tag>")
 		// The snapshots this environment leaves, all encrypted with its key: the script's and the
 		// program's own final ones (database and cache); and that key, retained.
 		created := snapshotName.FindStringSubmatch(s.calls()[find(s.calls(), 0, "create-db-snapshot")])

@@ -72,7 +72,7 @@ func TestDocumentedConfigKeysExist(t *testing.T) {
 var invocation = regexp.MustCompile(`scripts/([a-z-]+)\.sh((?:[ \t]+[^\s` + "`" + `|;&()]+)*)`)
 
 // scriptHelp are the scripts whose invocations the documents show, and each one's --help.
-var scriptsWithHelp = []string{"deploy", "create-environment", "destroy-environment", "build-lambdas", "report-drift", "refresh-staging-data"}
+var scriptsWithHelp = []string{"deploy", "create-environment", "destroy-environment", "build-lambdas", "report-drift", "refresh-staging-data", "reap-refresh-copies"}
 
 // Every script invocation in the documents uses only options that script's --help lists: a mode or
 // flag removed or renamed (or never there) fails here, not when an operator follows the doc.

@@ -13,7 +13,6 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
 	"github.com/taskmanager/taskmanager-infra/internal/naming"
 	fn "github.com/taskmanager/taskmanager-infra/internal/queuedepth"

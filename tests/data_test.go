@@ -112,6 +112,7 @@ func TestCacheMatchesSpec(t *testing.T) {
 				// real redis-server).
 				assert.Nil(t, in["authToken"], "a group of users replaces the AUTH token")
 				assert.Equal(t, []any{stack + "-taskmanager-redis"}, in["userGroupIds"])
+				assert.Equal(t, "DELETE", in["authTokenUpdateStrategy"], "an existing cache moves from its token to the users")
 				group := one(t, rec, "aws:elasticache/userGroup:UserGroup", stack+"-users")
 				assert.Equal(t, []any{stack + "-taskmanager-redis-default", stack + "-taskmanager-redis-reader"}, group.Inputs["userIds"])
 				def := one(t, rec, "aws:elasticache/user:User", stack+"-default")

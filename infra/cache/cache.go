@@ -142,6 +142,10 @@ func NewCache(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resou
 			return nil, err
 		}
 		group.UserGroupIds = pulumi.StringArray{users.UserGroupId}
+		// An existing cache moves from its AUTH token to the users in one update: ElastiCache
+		// takes the user group only with the token's deletion (AuthTokenUpdateStrategy DELETE);
+		// the token lives on as the default user's password.
+		group.AuthTokenUpdateStrategy = pulumi.String("DELETE")
 		c.ReaderPassword = pulumi.ToSecret(password).(pulumi.StringOutput)
 	}
 	rg, err := elasticache.NewReplicationGroup(ctx, name, group, parent, pulumi.Protect(args.Protect))

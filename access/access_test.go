@@ -72,7 +72,7 @@ func TestDeployRolesAreBounded(t *testing.T) {
 		assert.Equal(t, "taskmanager-"+stack+"-pipeline-boundary", p.Inputs["name"])
 		b := document(t, p.Inputs["policy"])
 		boundary := "arn:aws:iam::" + mockengine.Account + ":policy/taskmanager-" + stack + "-pipeline-boundary"
-		prefix := []string{"arn:aws:iam::" + mockengine.Account + ":role/" + stack + "-*", "arn:aws:iam::" + mockengine.Account + ":instance-profile/" + stack + "-*"}
+		prefix := []string{"arn:aws:iam::" + mockengine.Account + ":role/" + stack + "-*", "arn:aws:iam::" + mockengine.Account + ":instance-profile/" + stack + "-*", "arn:aws:iam::" + mockengine.Account + ":policy/" + stack + "-*"}
 
 		create := statement(t, b, "CreateRolesOnlyWithThisBoundary")
 		assert.Equal(t, "Deny", create.Effect)
@@ -150,6 +150,9 @@ func TestDataRefreshIsNarrow(t *testing.T) {
 				assert.Equal(t, map[string]any{"StringEquals": map[string]any{
 					"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": []any{arn("db:staging-taskmanager-db"), arn("db:staging-taskmanager-refresh")},
 				}}, st.Condition)
+			case a == "ssm:StartSession":
+				// Port forwarding only: no unlogged shell on staging's bastion, where the copy is.
+				assert.Equal(t, "true", st.Condition["BoolIfExists"].(map[string]any)["ssm:SessionDocumentAccessCheck"], "%v", st.Resource)
 			case strings.HasPrefix(a, "kms:"):
 				assert.Equal(t, []any{"rds.us-east-1.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com"},
 					st.Condition["StringEquals"].(map[string]any)["kms:ViaService"], a)

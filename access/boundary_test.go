@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -85,4 +87,58 @@ func TestBoundaryCoversTheMainProgram(t *testing.T) {
 			}
 		}
 	}
+}
+
+// iamCreates is, per IAM resource type the main program registers, the action that creates it and
+// the resource the deploy role must be allowed it on (the stack's own name prefix).
+var iamCreates = map[string]struct{ action, resource string }{
+	"aws:iam/role:Role":                       {"iam:CreateRole", "role/%s-"},
+	"aws:iam/rolePolicy:RolePolicy":           {"iam:PutRolePolicy", "role/%s-"},
+	"aws:iam/instanceProfile:InstanceProfile": {"iam:CreateInstanceProfile", "instance-profile/%s-"},
+	"aws:iam/policy:Policy":                   {"iam:CreatePolicy", "policy/%s-"},
+}
+
+// The deploy role may create every IAM resource its stack registers, under the stack's prefix, and
+// the boundary does not deny it: IAM is the one service the deploy role is not given whole, so a
+// new IAM resource type must be added to its writes (the bastion's users policy was not).
+func TestDeployMayWriteEveryIAMResourceOfItsStack(t *testing.T) {
+	a := permissions.Account{Partition: "aws", Region: "us-east-1", ID: mockengine.Account}
+	for _, stack := range pipeline.Stacks {
+		src, err := mockengine.LoadStack("..", stack)
+		require.NoError(t, err)
+		rec, err := mockengine.RunSource(mockengine.WithExternalSecrets(src))
+		require.NoError(t, err, stack)
+		deploy := permissions.Deploy(a, stack)
+		boundary := permissions.Boundary(a, stack)
+		for _, r := range rec.Resources() {
+			if !strings.HasPrefix(r.Type, "aws:iam/") || !r.Custom {
+				continue
+			}
+			want, known := iamCreates[r.Type]
+			if !assert.True(t, known, "%s: %s: say which IAM action creates it", stack, r.Type) {
+				continue
+			}
+			arn := "arn:aws:iam::" + mockengine.Account + ":" + fmt.Sprintf(want.resource, stack) + "a1b2c3d"
+			allowed := false
+			for _, st := range deploy.Statement {
+				if st.Effect == "Allow" && slices.Contains(st.Action, want.action) &&
+					slices.ContainsFunc(st.Resource, func(p string) bool { return iamGlob(p, arn) }) {
+					allowed = true
+				}
+			}
+			assert.True(t, allowed, "%s: the deploy role may not %s %s (%s)", stack, want.action, arn, r.Name)
+			for _, st := range boundary.Statement {
+				if st.Effect == "Deny" && slices.Contains(st.Action, want.action) && st.Condition == nil {
+					denied := slices.ContainsFunc(st.Resource, func(p string) bool { return iamGlob(p, arn) }) ||
+						(st.NotResource != nil && !slices.ContainsFunc(st.NotResource, func(p string) bool { return iamGlob(p, arn) }))
+					assert.False(t, denied, "%s: the boundary's %s denies %s on %s", stack, st.Sid, want.action, arn)
+				}
+			}
+		}
+	}
+}
+
+// iamGlob matches an IAM resource pattern (* only) against an ARN.
+func iamGlob(pattern, arn string) bool {
+	return regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*") + "$").MatchString(arn)
 }

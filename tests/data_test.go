@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskmanager/taskmanager-infra/access/pipeline"
 	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
 )
 
@@ -315,9 +316,11 @@ func TestProxyOutlastsThePoolsRecycle(t *testing.T) {
 }
 
 // Production's key separates production: a principal that is not production's is denied every
-// use of it, whatever IAM grants, except AWS services acting for production (kms:ViaService,
-// grants for AWS resources) and service principals (CloudWatch Logs, alarm notifications). Every
-// role the production stack creates stays allowed, and so does the root, the way back in.
+// use of it, directly or through a service (a service acts with the caller's identity), whatever
+// IAM grants; only AWS service principals acting on their own are not. Every role the production
+// stack creates stays allowed, and so do the pipeline's roles that need production's data (the
+// access program's table: production's deploy and drift roles, staging's data refresh) and the
+// root, the way back in; staging's and dev's deploy roles are denied.
 func TestProductionKeyDeniesOtherEnvironments(t *testing.T) {
 	rec := runStack(t, "production")
 	var policy struct {
@@ -338,8 +341,8 @@ func TestProductionKeyDeniesOtherEnvironments(t *testing.T) {
 		}
 	}
 	require.NotNil(t, deny, "production's key policy denies other principals")
-	assert.Equal(t, map[string]any{"kms:ViaService": "true"}, deny["Null"], "AWS services acting for production pass")
-	assert.Equal(t, map[string]any{"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}, deny["BoolIfExists"])
+	assert.Equal(t, map[string]any{"aws:PrincipalIsAWSService": "false"}, deny["BoolIfExists"], "only service principals acting on their own pass")
+	assert.NotContains(t, deny, "Null", "no kms:ViaService exemption: another environment's role would read production's data through a service")
 	var allowed []string
 	for _, p := range deny["StringNotLike"]["aws:PrincipalArn"].([]any) {
 		allowed = append(allowed, p.(string))
@@ -352,15 +355,18 @@ func TestProductionKeyDeniesOtherEnvironments(t *testing.T) {
 		assert.True(t, admits(arn), "production's own role %s must keep its key", role.Name)
 	}
 	assert.True(t, admits("arn:aws:iam::"+mockengine.Account+":root"))
-	// The pipeline's production deploy role (the access program's, with the example account's
-	// prefix) manages the key; the drift role, describe-only, has no use for it.
+	assert.True(t, admits("arn:aws:iam::"+mockengine.Account+":role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS"))
+	assert.False(t, admits("arn:aws:iam::"+mockengine.Account+":role/staging-api-task-a1b2c3d"), "staging's roles are denied")
+	// The pipeline's roles, with the example account's prefix (access/Pulumi.example.yaml).
 	example, err := os.ReadFile("../access/Pulumi.example.yaml")
 	require.NoError(t, err)
 	prefix := regexp.MustCompile(`(?m)^\s*taskmanager-access:roleNamePrefix:\s*(\S+)`).FindStringSubmatch(string(example))
 	require.Len(t, prefix, 2, "access/Pulumi.example.yaml names its roleNamePrefix")
-	assert.True(t, admits(fmt.Sprintf("arn:aws:iam::%s:role/%s-deploy-production", mockengine.Account, prefix[1])), "the production deploy role keeps the key")
-	assert.False(t, admits(fmt.Sprintf("arn:aws:iam::%s:role/%s-deploy-staging", mockengine.Account, prefix[1])), "staging's deploy role is denied")
-	assert.False(t, admits("arn:aws:iam::"+mockengine.Account+":role/staging-api-task-a1b2c3d"), "staging's roles are denied")
+	for _, r := range pipeline.Roles {
+		arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", mockengine.Account, r.Name(prefix[1]))
+		needs := r.Stack == "production" || r.Purpose == pipeline.DataRefresh
+		assert.Equal(t, needs, admits(arn), "%s: production's key admits exactly the pipeline's roles that read or copy production", arn)
+	}
 	for _, stack := range []string{"dev", "staging"} {
 		assert.NotContains(t, one(t, runStack(t, stack), "aws:kms/key:Key", stack).Inputs["policy"], `"Deny"`, stack)
 	}

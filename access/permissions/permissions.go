@@ -61,7 +61,8 @@ func BoundaryName(stack string) string { return naming.For(stack).PipelineBounda
 // BoundaryARN is the boundary's ARN in an account.
 func BoundaryARN(a Account, stack string) string { return a.iam("policy/" + BoundaryName(stack)) }
 
-// iamWrites are the IAM actions the main program's roles and instance profiles need.
+// iamWrites are the IAM actions the main program's roles, instance profiles and managed policies
+// (the bastion's users policy) need.
 var iamWrites = []string{
 	"iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription",
 	"iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:PutRolePolicy",
@@ -69,12 +70,15 @@ var iamWrites = []string{
 	"iam:PutRolePermissionsBoundary", "iam:PassRole",
 	"iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:AddRoleToInstanceProfile",
 	"iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile", "iam:UntagInstanceProfile",
+	"iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
+	"iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
 }
 
-// stackIAM are the IAM resources a stack's deploy may write: the main program's roles and
-// instance profiles are auto-named from logical names <stack>-... (tests/testdata/<stack>.urns).
+// stackIAM are the IAM resources a stack's deploy may write: the main program's roles, instance
+// profiles and managed policies are auto-named from logical names <stack>-...
+// (tests/testdata/<stack>.urns). The boundary (taskmanager-<stack>-pipeline-boundary) is not one.
 func stackIAM(a Account, stack string) []string {
-	return []string{a.iam("role/" + stack + "-*"), a.iam("instance-profile/" + stack + "-*")}
+	return []string{a.iam("role/" + stack + "-*"), a.iam("instance-profile/" + stack + "-*"), a.iam("policy/" + stack + "-*")}
 }
 
 // Deploy is what a stack's deploy role may do: manage every service the program uses, and IAM
@@ -227,12 +231,18 @@ func DataRefresh(a Account, source, target string) iampolicy.Document {
 				"ForAnyValue:StringEquals": map[string]any{"kms:ResourceAliases": []string{
 					"alias/" + src.Project(), "alias/" + dst.Project()}},
 			}},
-		// --through-bastion: Session Manager port forwarding through the target's bastion.
+		// --through-bastion: Session Manager port forwarding through the target's bastion, and
+		// nothing else: ssm:SessionDocumentAccessCheck makes Session Manager check the document
+		// even when none is named, so the account's default shell (unlogged) is refused.
 		iampolicy.Statement{Effect: "Allow", Action: []string{"ssm:StartSession"},
-			Resource:  []string{a.arn("ec2", "instance/*")},
-			Condition: map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/Environment": target}}},
-		iampolicy.Allow([]string{"ssm:StartSession"},
-			fmt.Sprintf("arn:%s:ssm:%s::document/AWS-StartPortForwardingSessionToRemoteHost", a.Partition, a.Region)),
+			Resource: []string{a.arn("ec2", "instance/*")},
+			Condition: map[string]any{
+				"StringEquals": map[string]any{"ssm:resourceTag/Environment": target},
+				"BoolIfExists": map[string]any{"ssm:SessionDocumentAccessCheck": "true"},
+			}},
+		iampolicy.Statement{Effect: "Allow", Action: []string{"ssm:StartSession"},
+			Resource:  []string{fmt.Sprintf("arn:%s:ssm:%s::document/AWS-StartPortForwardingSessionToRemoteHost", a.Partition, a.Region)},
+			Condition: map[string]any{"BoolIfExists": map[string]any{"ssm:SessionDocumentAccessCheck": "true"}}},
 		iampolicy.Allow([]string{"ssm:TerminateSession", "ssm:ResumeSession"}, a.arn("ssm", "session/${aws:userid}-*")),
 		// Production's resources are never written with this role, even by a mistake above.
 		iampolicy.Statement{Sid: "NeverWriteTheSource", Effect: "Deny",

@@ -27,11 +27,12 @@ type Config struct {
 	// in taskmanager:externalSecrets: a preview fails while one is missing.
 	RequireExternal bool `json:"requireExternal"`
 	// KeyPrincipals, when set, are the only IAM principals (ARN patterns, as aws:PrincipalArn
-	// matches them) that may use the key directly: every other principal is denied, except AWS
-	// services acting for the environment (kms:ViaService, grants for AWS resources). In one
-	// account shared by the environments, this keeps staging's roles off production's data
-	// whatever IAM grants them. Include the stack's own roles, its deploy role and the account's
-	// break-glass administrators, or nobody can change the key.
+	// matches them) that may use the key, directly or through a service (Secrets Manager, RDS,
+	// S3 act with the caller's identity): every other principal is denied whatever IAM grants
+	// it; only AWS service principals acting on their own are not. In one account shared by the
+	// environments, this keeps staging's roles off production's data. Include the stack's own
+	// roles, the pipeline's roles that read or copy it (deploy, drift, the staging data refresh),
+	// service-linked roles and the root (required: the way back in), or they are locked out.
 	KeyPrincipals []string `json:"keyPrincipals,omitempty"`
 }
 

@@ -74,20 +74,18 @@ func NewKey(ctx *pulumi.Context, name string, args *KeyArgs, opts ...pulumi.Reso
 		},
 	)
 	if args.Principals != nil {
-		// Everyone else is denied, whatever IAM grants them, unless an AWS service is acting
-		// (kms:ViaService: RDS, Secrets Manager, S3, ... using the key for the environment's
-		// resources), the grant is for an AWS resource, or the caller is a service principal
-		// (CloudWatch Logs, SNS's publishers above).
+		// Everyone else is denied, whatever IAM grants them, unless the caller is an AWS service
+		// principal (CloudWatch Logs, the alarms' and RDS events' publishers above, a service
+		// using a grant its resource was created with). A request an AWS service makes for a role
+		// (Secrets Manager, RDS, S3: kms:ViaService) still carries that role's aws:PrincipalArn,
+		// so it is the role that must be listed: exempting kms:ViaService would let another
+		// environment's role read production's secrets, objects and snapshots through the service.
 		policy.Statement = append(policy.Statement, iampolicy.Statement{
 			Sid: "OnlyThisEnvironmentsPrincipals", Effect: "Deny",
 			Principal: map[string]any{"AWS": "*"}, Action: []string{"kms:*"}, Resource: []string{"*"},
 			Condition: map[string]any{
 				"StringNotLike": map[string]any{"aws:PrincipalArn": args.Principals},
-				"Null":          map[string]any{"kms:ViaService": "true"},
-				"BoolIfExists": map[string]any{
-					"kms:GrantIsForAWSResource": "false",
-					"aws:PrincipalIsAWSService": "false",
-				},
+				"BoolIfExists":  map[string]any{"aws:PrincipalIsAWSService": "false"},
 			},
 		})
 	}

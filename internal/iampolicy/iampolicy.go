@@ -96,20 +96,20 @@ func Render(render func(arns []string) Document, arns ...pulumi.StringInput) pul
 }
 
 // LambdaNetworkInterfaces are what Lambda needs, acting with a function's role, to manage the
-// network interfaces of a function in a VPC: only in that VPC (ec2:Vpc is a condition key of the
-// network interface, subnet and security group resources CreateNetworkInterface names).
-// DescribeNetworkInterfaces takes no resource.
+// network interfaces of a function in a VPC: only in that VPC. CreateNetworkInterface authorises
+// the subnet and security group it names (both carry ec2:Vpc) and the new interface, which does
+// not exist yet and has no ec2:Vpc: a condition on it would refuse every creation. The existing
+// interfaces' actions carry ec2:Vpc. DescribeNetworkInterfaces takes no resource.
 func LambdaNetworkInterfaces(region, account, vpcID string) []Statement {
 	arn := func(kind string) string { return fmt.Sprintf("arn:aws:ec2:%s:%s:%s", region, account, kind) }
+	inVPC := map[string]any{"ArnEquals": map[string]any{"ec2:Vpc": arn("vpc/" + vpcID)}}
 	return []Statement{
 		Allow([]string{"ec2:DescribeNetworkInterfaces"}, "*"),
-		{
-			Effect: "Allow",
-			Action: []string{"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
-				"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"},
-			Resource:  []string{arn("network-interface/*"), arn("subnet/*"), arn("security-group/*")},
-			Condition: map[string]any{"ArnEquals": map[string]any{"ec2:Vpc": arn("vpc/" + vpcID)}},
-		},
+		Allow([]string{"ec2:CreateNetworkInterface"}, arn("network-interface/*")),
+		{Effect: "Allow", Action: []string{"ec2:CreateNetworkInterface"},
+			Resource: []string{arn("subnet/*"), arn("security-group/*")}, Condition: inVPC},
+		{Effect: "Allow", Action: []string{"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"},
+			Resource: []string{arn("network-interface/*")}, Condition: inVPC},
 	}
 }
 

@@ -22,6 +22,7 @@ var refreshReads = map[string]string{
 	"aws:s3/bucketObjectv2:BucketObjectv2":           "s3:GetObject",
 	"aws:s3/bucketObject:BucketObject":               "s3:GetObject",
 	"aws:cognito/user:User":                          "cognito-idp:AdminGetUser",
+	"aws:cognito/userPoolClient:UserPoolClient":      "cognito-idp:DescribeUserPoolClient",
 }
 
 // Issue 18, item 2: the drift check can refresh every resource of every stack (tests/testdata/
@@ -62,5 +63,6 @@ func TestDriftCanRefreshEveryStack(t *testing.T) {
 		}
 	}
 	assert.True(t, excluded["aws:secretsmanager/secretVersion:SecretVersion"], "the secret versions are left out")
+	assert.True(t, excluded["aws:cognito/userPoolClient:UserPoolClient"], "the sign-in's client, whose description holds its secret, is left out")
 	assert.NotContains(t, denied, "lambda:GetFunction", "refreshing a function calls it")
 }

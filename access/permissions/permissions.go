@@ -140,6 +140,8 @@ var dataReads = []string{
 	"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory",
 	"rds:DownloadDBLogFilePortion", "rds:DownloadCompleteDBLogFile",
 	"cognito-idp:ListUsers", "cognito-idp:ListUsersInGroup", "cognito-idp:AdminGetUser",
+	// It returns the client's secret (staging's sign-in, the load balancer's client).
+	"cognito-idp:DescribeUserPoolClient",
 }
 
 // DataReads are the actions Describe denies, for the tests.

@@ -543,7 +543,7 @@ func (e *environment) operations(f foundation, d data, buckets *storage.Storage,
 			Stack: cfg.Stack, Region: cfg.Region, AccountID: e.account,
 			LogGroups: groups, BucketArn: buckets.ArchiveBucketArn, Bucket: buckets.ArchiveBucket, KeyArn: f.key.Arn,
 			RetentionDays: *cfg.Logging.ArchiveDays, LogRetentionDays: cfg.Logging.RetentionDays,
-			AlarmActions: monitoring.AlarmActions,
+			AlarmActions: monitoring.AlarmActions, AlertTopicArn: alertTopic(monitoring),
 		}); err != nil {
 			return nil, nil, err
 		}
@@ -661,6 +661,14 @@ func appHost(cfg *Config, db *database.Database) pulumi.StringOutput {
 		return db.ProxyEndpoint
 	}
 	return db.Address
+}
+
+// alertTopic is the stack's alert topic where it alerts, else nil.
+func alertTopic(monitoring *observability.Observability) pulumi.StringInput {
+	if monitoring.AlarmActions == nil {
+		return nil
+	}
+	return monitoring.TopicArn
 }
 
 // signOut gives the API, behind the load balancer's sign-in, the URL its /logout ends on.

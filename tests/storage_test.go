@@ -108,6 +108,12 @@ func TestLogArchiveBucketIsLocked(t *testing.T) {
 	policy := one(t, rec, "aws:iam/rolePolicy:RolePolicy", "production-log-archive-lock").Inputs["policy"].(string)
 	assert.Contains(t, policy, `"Action":["s3:PutObjectRetention"],"Resource":["arn:aws:s3:::production-log-archive/archive/*"]`)
 	assert.NotContains(t, policy, "s3:GetObject")
+	// An event the function could not handle after its retries goes to the alert topic, with the
+	// key and version to lock by hand, instead of being dropped.
+	retries := one(t, rec, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "production-log-archive-lock")
+	assert.Equal(t, "production-taskmanager-archive-lock", retries.Inputs["functionName"])
+	assert.Equal(t, map[string]any{"onFailure": map[string]any{"destination": "arn:aws:sns:us-east-1:123456789012:production-alerts"}}, retries.Inputs["destinationConfig"])
+	assert.Contains(t, policy, `"Action":["sns:Publish"],"Resource":["arn:aws:sns:us-east-1:123456789012:production-alerts"]`)
 	assert.NotContains(t, policy, "BypassGovernanceRetention")
 	assert.Contains(t, lock.DependsOn, versioning.URN, "Object Lock needs versioning on first")
 	for _, other := range []string{"production-logs", "production-backups", "production-static-assets"} {

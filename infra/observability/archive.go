@@ -35,6 +35,9 @@ type ArchiveArgs struct {
 	LogRetentionDays int
 	// AlarmActions are where the archive's alarms go (the alert topic); none pages nobody.
 	AlarmActions pulumi.Array
+	// AlertTopicArn, where the stack alerts, also receives the S3 event of an object the lock
+	// function could not lock after its retries (the key and version to lock by hand); nil: none.
+	AlertTopicArn pulumi.StringInput
 }
 
 // LogArchive copies logs to S3 as they are written: CloudWatch keeps them for the hot retention,
@@ -179,15 +182,26 @@ func newArchiveLock(ctx *pulumi.Context, base string, args *ArchiveArgs, parent 
 	if err != nil {
 		return nil, err
 	}
+	arns := []pulumi.StringInput{args.BucketArn, logs.Arn, args.KeyArn}
+	if args.AlertTopicArn != nil {
+		arns = append(arns, args.AlertTopicArn)
+	}
 	rolePolicy, err := iam.NewRolePolicy(ctx, base+"-lock", &iam.RolePolicyArgs{
 		Role: role.Name,
 		Policy: iampolicy.Render(func(v []string) iampolicy.Document {
-			return iampolicy.New(
+			statements := []iampolicy.Statement{
 				// Setting a retention only; it cannot shorten one (compliance mode) or read objects.
 				iampolicy.Allow([]string{"s3:PutObjectRetention"}, v[0]+"/"+ArchivePrefix+"*"),
 				iampolicy.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, v[1]+":*"),
-			)
-		}, args.BucketArn, logs.Arn),
+			}
+			if len(v) > 3 {
+				// A failed event goes to the encrypted alert topic (the function's on-failure
+				// destination publishes with its role).
+				statements = append(statements, iampolicy.Allow([]string{"sns:Publish"}, v[3]),
+					iampolicy.DecryptVia(v[2], "sns", args.Region, "kms:GenerateDataKey", "kms:Decrypt"))
+			}
+			return iampolicy.New(statements...)
+		}, arns...),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -219,6 +233,20 @@ func newArchiveLock(ctx *pulumi.Context, base string, args *ArchiveArgs, parent 
 	}, parent)
 	if err != nil {
 		return nil, err
+	}
+	if args.AlertTopicArn != nil {
+		// S3 invokes asynchronously: after Lambda's two retries an event would be dropped, and its
+		// object left unlocked with only the errors alarm to say so. The event goes to the alert
+		// topic instead, naming the key and version to lock by hand (docs/runbook.md).
+		if _, err := lambda.NewFunctionEventInvokeConfig(ctx, base+"-lock", &lambda.FunctionEventInvokeConfigArgs{
+			FunctionName:         fn.Name,
+			MaximumRetryAttempts: pulumi.Int(2),
+			DestinationConfig: lambda.FunctionEventInvokeConfigDestinationConfigArgs{
+				OnFailure: lambda.FunctionEventInvokeConfigDestinationConfigOnFailureArgs{Destination: args.AlertTopicArn},
+			},
+		}, parent, pulumi.DependsOn([]pulumi.Resource{rolePolicy})); err != nil {
+			return nil, err
+		}
 	}
 	// S3 checks that it may invoke the function when the notification is put.
 	if _, err := s3.NewBucketNotification(ctx, base+"-lock", &s3.BucketNotificationArgs{

@@ -337,7 +337,7 @@ var policies = []policy{
 	}},
 	{"kms-keys-rotate", "SH KMS.4; CKV_AWS_7; awsguard cmk-backing-key-rotation-enabled", func(env string, rec *mockengine.Recorder) (v []string) {
 		for _, k := range rec.All("aws:kms/key:Key") {
-			if inputs(k, "enableKeyRotation") != true || allowsAnyoneJSON(fmt.Sprint(inputs(k, "policy"))) {
+			if inputs(k, "enableKeyRotation") != true || allowsAnyone(fmt.Sprint(inputs(k, "policy"))) {
 				v = append(v, k.Name)
 			}
 		}

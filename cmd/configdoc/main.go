@@ -6,13 +6,13 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/taskmanager/taskmanager-infra/internal/configdoc"
+	"github.com/taskmanager/taskmanager-infra/internal/modroot"
 )
 
 func main() {
@@ -25,7 +25,7 @@ func main() {
 }
 
 func run(check bool) error {
-	root, err := projectRoot()
+	root, err := modroot.Find()
 	if err != nil {
 		return err
 	}
@@ -45,22 +45,4 @@ func run(check bool) error {
 		return nil
 	}
 	return os.WriteFile(path, []byte(doc), 0o644)
-}
-
-// projectRoot is the directory of go.mod at or above the working directory.
-func projectRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod at or above the working directory: run it inside the checkout")
-		}
-		dir = parent
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/taskmanager/taskmanager-infra/internal/modroot"
 )
 
 // postgresBin is where scripts/install-test-servers.sh puts the npm package's binaries, under
@@ -35,7 +37,7 @@ type Postgres struct {
 // StartPostgres initialises a cluster in a new temporary directory and starts it. Durability is
 // off (fsync, full-page writes): the data is thrown away at the end.
 func StartPostgres() (*Postgres, error) {
-	root, err := moduleRoot()
+	root, err := modroot.Find()
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,24 +47,6 @@ func Require(t testing.TB, err error) {
 		t.Fatalf("%v\n(CI=true: tests that need this server fail without it; %s installs it)", err, InstallCommand)
 	}
 	t.Skipf("%v\nRun %s to install the test servers (PostgreSQL 16 and redis-server).", err, InstallCommand)
-}
-
-// moduleRoot is the directory of go.mod above the working directory (a test's package directory).
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // freePort is a loopback TCP port that was free a moment ago.

@@ -3,6 +3,8 @@ package plan
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -21,9 +24,15 @@ import (
 // How plan delta evaluates the base: the program's code may differ there (a new resource, a
 // price, a usage assumption), so the base is priced by its own code, never by the working tree's.
 // The base commit's tree is extracted with `git archive` into a temporary directory (nothing is
-// added to the repository, not even a worktree), its cmd/plan is built there and asked for
-// `cost --json` of each stack. The working tree is evaluated in this process. Both run offline
-// on the mock engine of their own tree.
+// added to the repository, not even a worktree). The working tree is evaluated in this process.
+// Both run offline on the mock engine of their own tree.
+//
+// When the base differs from the working tree in stack files only (the usual pull request: a size
+// changed in Pulumi.<stack>.yaml), the base's code is this process's code, so its stack files are
+// evaluated here too and nothing is built. Otherwise the base's cmd/plan is run with `go run` and
+// asked for `cost --json` of each stack. The tree is extracted at a path named by the base's tree
+// id, so that Go's build cache, which keys a `go run` executable on its sources' paths as well as
+// their contents, links a given base once (minutes cold, seconds warm) rather than on every run.
 
 // stackDelta is one stack's estimate at the base and in the working tree.
 type stackDelta struct {
@@ -226,9 +235,12 @@ func writeDelta(w io.Writer, b *baseTree, deltas []*stackDelta, f Format) {
 		names = append(names, d.name)
 	}
 	heading(w, f, 2, fmt.Sprintf("Monthly cost of this change: %s", strings.Join(names, ", ")))
-	para(w, fmt.Sprintf("Against %s (%s), each side evaluated offline on the mock engine by its own code: the base's %s built from its tree, the working tree's in this run. "+
-		"Lines priced from usage assumptions take each side's %s.",
-		code(f, b.ref), code(f, b.short()), code(f, "cmd/plan cost --json"), code(f, UsageFile)))
+	how := fmt.Sprintf("each side evaluated offline on the mock engine by its own code: the base's %s run from its tree, the working tree's in this run. "+
+		"Lines priced from usage assumptions take each side's %s.", code(f, "cmd/plan cost --json"), code(f, UsageFile))
+	if b.plan == nil {
+		how = "both sides evaluated offline on the mock engine by the same code: they differ in stack files only."
+	}
+	para(w, fmt.Sprintf("Against %s (%s), %s", code(f, b.ref), code(f, b.short()), how))
 	for _, d := range deltas {
 		heading(w, f, 3, d.name)
 		if d.before == nil {
@@ -267,13 +279,13 @@ func writeDelta(w io.Writer, b *baseTree, deltas []*stackDelta, f Format) {
 	}
 }
 
-// baseTree is the base commit's tree, extracted, with its cmd/plan built.
+// baseTree is the base commit's tree, extracted.
 type baseTree struct {
 	ref, sha string
-	tmp      string // removed by close
-	dir      string // the project directory inside the extracted tree
-	plan     string // the base's cmd/plan binary
-	code     []string
+	tmp      string   // removed by close
+	dir      string   // the project directory inside the extracted tree
+	plan     []string // the command that runs the base's cmd/plan; nil: its code is this process's
+	code     []string // files other than stack files that differ from the base
 }
 
 func (b *baseTree) short() string { return b.sha[:min(12, len(b.sha))] }
@@ -297,7 +309,7 @@ func git(dir string, args ...string) (string, error) {
 	return strings.TrimSpace(out.String()), nil
 }
 
-// openBase resolves ref in the repository holding dir, extracts its tree and builds its cmd/plan.
+// openBase resolves ref in the repository holding dir and extracts its tree.
 func openBase(dir, ref string) (*baseTree, error) {
 	if strings.HasPrefix(ref, "-") {
 		return nil, fmt.Errorf("base: %q is not a git ref", ref)
@@ -311,8 +323,18 @@ func openBase(dir, ref string) (*baseTree, error) {
 		return nil, fmt.Errorf("base: git ref %q does not exist in the repository at %s; fetch it first (a shallow clone lacks the pull request's base: check out with fetch-depth: 0)", ref, dir)
 	}
 	b := &baseTree{ref: ref, sha: sha}
-	if b.tmp, err = os.MkdirTemp("", "plan-delta-"); err != nil {
-		return nil, err
+	files, err := git(dir, "ls-tree", "-r", "--full-tree", sha)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.side(), err)
+	}
+	// One path per base (see above), named by the files a build reads, so that a change to a test,
+	// a document or a stack file does not cost a link; a second run on the same base meanwhile
+	// gets a path of its own.
+	b.tmp = filepath.Join(os.TempDir(), "plan-delta-"+buildKey(files))
+	if err := os.Mkdir(b.tmp, 0o700); err != nil {
+		if b.tmp, err = os.MkdirTemp("", "plan-delta-"); err != nil {
+			return nil, err
+		}
 	}
 	ok := false
 	defer func() {
@@ -327,20 +349,23 @@ func openBase(dir, ref string) (*baseTree, error) {
 	if _, err := os.Stat(filepath.Join(b.dir, "cmd", "plan")); err != nil {
 		return nil, fmt.Errorf("%s has no cmd/plan: it predates the offline estimate; compare with a later commit", b.side())
 	}
-	// The files that differ besides the stack files: what a changed line owes to code.
-	diff, err := git(dir, "diff", "--name-only", "--relative", sha, "--", ".", ":(exclude)Pulumi.*.yaml")
+	// The files that differ besides the stack files (changed, or new and not ignored): what a
+	// changed line owes to code.
+	changed, err := git(dir, "diff", "--name-only", "--relative", sha, "--", ".", ":(exclude)Pulumi.*.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.side(), err)
 	}
-	if diff != "" {
-		b.code = strings.Split(diff, "\n")
+	added, err := git(dir, "ls-files", "--others", "--exclude-standard", "--", ".", ":(exclude)Pulumi.*.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("working tree: %v", err)
 	}
-	b.plan = filepath.Join(b.tmp, "plan")
-	build := exec.Command("go", "build", "-o", b.plan, "./cmd/plan")
-	build.Dir = b.dir
-	build.Env = append(os.Environ(), "GOWORK=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("%s: its cmd/plan does not build: %v\n%s", b.side(), err, indent(string(out)))
+	for _, list := range []string{changed, added} {
+		if list != "" {
+			b.code = append(b.code, strings.Split(list, "\n")...)
+		}
+	}
+	if len(b.code) > 0 {
+		b.plan = []string{"go", "run", "./cmd/plan"}
 	}
 	ok = true
 	return b, nil
@@ -409,32 +434,87 @@ func untar(r io.Reader, root string) error {
 	}
 }
 
-// estimate asks the base's cmd/plan for a stack's estimate; nil, nil when the base has no file for
-// the stack. It also returns the base's stack file values, to name the keys that changed.
+// estimate prices a stack at the base: nil, nil when the base has no file for the stack. It also
+// returns the base's stack file values, to name the keys that changed.
 func (b *baseTree) estimate(stack string) (*Estimate, *stacks.Source, error) {
 	if _, err := os.Stat(filepath.Join(b.dir, "Pulumi."+stack+".yaml")); errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil
 	}
-	cmd := exec.Command(b.plan, "cost", "--json", "--dir", b.dir, stack)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(errOut.String())
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == 2 && strings.Contains(msg, "-json") {
-			return nil, nil, fmt.Errorf("%s predates `plan cost --json`, which plan delta reads from the base; compare with a later commit", b.side())
-		}
-		return nil, nil, fmt.Errorf("%s: stack %s does not load:\n%s", b.side(), stack, indent(strings.ReplaceAll(msg, "error: ", "")))
+	var e *Estimate
+	var err error
+	if b.plan == nil {
+		e, err = b.estimateHere(stack)
+	} else {
+		e, err = b.estimateByItsCode(stack)
 	}
-	e, err := readJSON(out.Bytes())
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: stack %s: %w", b.side(), stack, err)
+		return nil, nil, err
 	}
 	src, err := mockengine.LoadStack(b.dir, stack)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", b.side(), err)
 	}
 	return e, &src, nil
+}
+
+// estimateHere evaluates the base's stack file with this process's code: the base's code is the
+// same.
+func (b *baseTree) estimateHere(stack string) (*Estimate, error) {
+	s, err := Evaluate(b.dir, stack)
+	if err == nil {
+		var e *Estimate
+		if e, err = EstimateCost(s); err == nil {
+			return e, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: stack %s does not load:\n%s", b.side(), stack, indent(err.Error()))
+}
+
+// buildKey hashes a `git ls-tree -r` listing, less the files no build of cmd/plan reads: tests,
+// Markdown and stack files. Go's build cache still checks every source's content; the key only
+// decides which runs share a path, and so a cached executable.
+func buildKey(lsTree string) string {
+	h := sha256.New()
+	for _, line := range strings.Split(lsTree, "\n") {
+		_, path, _ := strings.Cut(line, "\t")
+		name := filepath.Base(path)
+		if strings.HasSuffix(name, "_test.go") || strings.HasSuffix(name, ".md") || stackFile.MatchString(name) {
+			continue
+		}
+		fmt.Fprintln(h, line)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+var stackFile = regexp.MustCompile(`^Pulumi\.[^.]+\.yaml$`)
+
+var goRunExit = regexp.MustCompile(`(?m)^exit status \d+\n?\z`)
+
+// estimateByItsCode asks the base's own cmd/plan for `cost --json`.
+func (b *baseTree) estimateByItsCode(stack string) (*Estimate, error) {
+	cmd := exec.Command(b.plan[0], append(b.plan[1:], "cost", "--json", "--dir", b.dir, stack)...)
+	cmd.Dir = b.dir
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		// go run ends the program's error output with its own "exit status N".
+		msg := strings.TrimSpace(goRunExit.ReplaceAllString(errOut.String(), ""))
+		var exit *exec.ExitError
+		switch {
+		case errors.As(err, &exit) && exit.ExitCode() == 2 && strings.Contains(msg, "-json"):
+			return nil, fmt.Errorf("%s predates `plan cost --json`, which plan delta reads from the base; compare with a later commit", b.side())
+		case strings.Contains(msg, "error: stack "):
+			return nil, fmt.Errorf("%s: stack %s does not load:\n%s", b.side(), stack, indent(strings.ReplaceAll(msg, "error: ", "")))
+		default: // go run's own failure: the base does not build
+			return nil, fmt.Errorf("%s: its cmd/plan does not run: %v\n%s", b.side(), err, indent(msg))
+		}
+	}
+	e, err := readJSON(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%s: stack %s: %w", b.side(), stack, err)
+	}
+	return e, nil
 }
 
 // indent indents every line of s by four spaces, for a tool's output inside an error.

@@ -102,7 +102,7 @@ func TestDeltaCompare(t *testing.T) {
 
 // The issue's "done when": a size changed in one stack file on a branch makes delta report that
 // stack's changed lines with the right sign, and no change for the others; a budget below the
-// estimate fails it (exit 3) naming the budget; each side is evaluated by its own code. A
+// estimate fails it (exit 3) naming the budget; with the code unchanged, nothing is built. A
 // missing base ref and a stack file that does not load on either side are errors naming the side.
 func TestDelta(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
@@ -145,6 +145,7 @@ func TestDelta(t *testing.T) {
 		"| RDS Proxy | RDS Proxy for db.r6g.xlarge: 4 vCPU → RDS Proxy for db.r6g.2xlarge: 8 vCPU | $43.80 | $87.60 | +$43.80 | +$43.80 |",
 		"Total for production: " + money(prod.Total) + " → " + money(prod.Total+700.80) + " a month (+$700.80)",
 		"Total for production at the maximum counts: " + money(prod.TotalMax) + " → " + money(prod.TotalMax+700.80) + " a month (+$700.80)",
+		"both sides evaluated offline on the mock engine by the same code: they differ in stack files only.",
 		"No change in cost for dev: ",
 		"No change in cost for staging: ",
 		"This change sets `taskmanager:budget.monthlyUSD`: 720 → 700.",
@@ -181,15 +182,46 @@ func TestDeltaBaseWithoutJSON(t *testing.T) {
 	gitIn(t, dir, "init", "-q", "-b", "main")
 	gitIn(t, dir, "add", "-A")
 	gitIn(t, dir, "commit", "-q", "-m", "base")
-	d := &baseTree{ref: "main", sha: "0123456789abcdef", dir: dir, plan: "/bin/sh"}
+	d := &baseTree{ref: "main", sha: "0123456789abcdef", dir: dir}
 	// A stand-in for an old cmd/plan: the flag package's complaint, exit 2.
 	script := filepath.Join(t.TempDir(), "plan")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'error: flag provided but not defined: -json' >&2\nexit 2\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d.plan = script
+	d.plan = []string{script}
 	_, _, err := d.estimate("dev")
 	if err == nil || err.Error() != "base main (0123456789ab) predates `plan cost --json`, which plan delta reads from the base; compare with a later commit" {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// A base whose code differs is priced by its own code, run from its tree: here the base charged
+// less for a load balancer hour, so dev's ALB line grows by the difference, owed to the price.
+// (The go run links the base once per base tree: warm, it is a cache hit.)
+func TestDeltaPricesTheBaseByItsOwnCode(t *testing.T) {
+	dir := copyProject(t)
+	editFile(t, dir, "internal/plan/prices.go", "albHour    = 0.0225", "albHour    = 0.0200")
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	gitIn(t, dir, "add", "-A")
+	gitIn(t, dir, "commit", "-q", "-m", "base")
+	editFile(t, dir, "internal/plan/prices.go", "albHour    = 0.0200", "albHour    = 0.0225")
+
+	code, out, errOut := runPlan(t, "delta", "--base", "main", "--dir", dir, "--markdown", "dev")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut)
+	}
+	dev, err := EstimateCost(evaluate(t, "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 730 h × $0.0025 = $1.825, rounded per side: $14.60 → $16.43.
+	for _, want := range []string{
+		"the base's `cmd/plan cost --json` run from its tree",
+		"| ALB | Application Load Balancer | $14.60 | $16.43 | +$1.83 | +$1.83 | price $0.02 → $0.0225 per ALB-h (code: internal/plan/prices.go) |",
+		"Total for dev: " + money(dev.Total-1.825) + " → " + money(dev.Total) + " a month (+$1.83)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("delta lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -24,8 +24,9 @@ import (
 // `pulumi config set` or a `curl -K -` reads on stdin (in stdin.log, curl-config.log: the tests
 // check where secrets go), then answers with the first rule whose glob matches the call line.
 // A rule file holds the glob, the exit code, "once" or "always", then the output.
-const stub = `#!/usr/bin/env bash
-tool=${0##*/}
+// It answers with builtins only, and runs under the absolute path of the bash on PATH (no env
+// lookup): a test of a deploy makes hundreds of calls, and each process started costs.
+const stub = `tool=${0##*/}
 dir=${STUB_DIR:?}
 line="$tool $*"
 printf '%s\n' "$line" >>"$dir/calls.log"
@@ -43,41 +44,47 @@ for rule in "$dir"/rules/*.rule; do
 		[[ -e $rule.used ]] && continue
 		: >"$rule.used"
 	fi
-	tail -n +4 "$rule"
+	body=
+	IFS= read -r -d '' body <"$rule" || true
+	body=${body#*$'\n'} body=${body#*$'\n'} body=${body#*$'\n'}
+	printf '%s' "$body"
 	exit "$code"
 done
 exit 0
 `
 
 // buildStub stands in for scripts/build-lambdas.sh (a real Go cross-compile) in create's tests.
-const buildStub = `#!/usr/bin/env bash
-printf 'build-lambdas\n' >>"$STUB_DIR/calls.log"
+const buildStub = `printf 'build-lambdas\n' >>"$STUB_DIR/calls.log"
 `
 
 // sandbox is one test's PATH of stubs, its rules and its logs.
 type sandbox struct {
 	t     *testing.T
 	dir   string
+	bash  string // its absolute path, for the stubs' #! line
 	rules int
 	env   map[string]string
 }
 
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
+	paths := map[string]string{}
 	for _, tool := range []string{"bash", "jq"} {
-		_, err := exec.LookPath(tool)
+		path, err := exec.LookPath(tool)
 		require.NoError(t, err, "%s is required by scripts/*.sh and by these tests", tool)
+		paths[tool] = path
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	require.NoError(t, os.MkdirAll(bin, 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "rules"), 0o755))
+	s := &sandbox{t: t, dir: dir, bash: paths["bash"]}
 	for _, tool := range []string{"pulumi", "aws", "skopeo", "curl"} {
-		require.NoError(t, os.WriteFile(filepath.Join(bin, tool), []byte(stub), 0o755))
+		s.addStub(tool, "")
 	}
 	build := filepath.Join(dir, "build-lambdas.sh")
-	require.NoError(t, os.WriteFile(build, []byte(buildStub), 0o755))
-	return &sandbox{t: t, dir: dir, env: map[string]string{
+	require.NoError(t, os.WriteFile(build, []byte(s.script(buildStub)), 0o755))
+	s.env = map[string]string{
 		// The stubs first; the real tools (bash, jq, sed, date...) after.
 		"PATH":             bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME":             dir,
@@ -86,8 +93,12 @@ func newSandbox(t *testing.T) *sandbox {
 		"BUILD_LAMBDAS":    build,
 		"POLL_SECONDS":     "0",
 		"SMOKE_INTERVAL":   "0",
-	}}
+	}
+	return s
 }
+
+// script is a bash script's text with its #! line.
+func (s *sandbox) script(body string) string { return "#!" + s.bash + "\n" + body }
 
 // inCI runs the scripts as the pipeline does: GitHub Actions sets CI=true, and production's job
 // there is bound to the GitHub environment "production" (its reviewers are the approval), so the

@@ -3,7 +3,6 @@ package scripts_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,10 +28,7 @@ const pgPrelude = `printf '%s PGPASSWORD=%s\n' "${0##*/}" "${PGPASSWORD:-}" >>"$
 // addStub puts tool on the sandbox's PATH: the harness's stub, prelude first.
 func (s *sandbox) addStub(tool, prelude string) {
 	s.t.Helper()
-	const shebang = "#!/usr/bin/env bash\n"
-	require.True(s.t, strings.HasPrefix(stub, shebang))
-	body := shebang + prelude + "\n" + strings.TrimPrefix(stub, shebang)
-	require.NoError(s.t, os.WriteFile(filepath.Join(s.dir, "bin", tool), []byte(body), 0o755))
+	require.NoError(s.t, os.WriteFile(filepath.Join(s.dir, "bin", tool), []byte(s.script(prelude+"\n"+stub)), 0o755))
 }
 
 // setOutputs gives the script GitHub Actions' step-output and step-summary files, and returns

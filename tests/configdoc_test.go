@@ -1,4 +1,4 @@
-package configdoc_test
+package tests
 
 import (
 	"os"
@@ -14,14 +14,15 @@ import (
 	"github.com/taskmanager/taskmanager-infra/internal/configdoc"
 )
 
-const root = "../.."
+// The configuration reference's tests live here, in the binary that links the program anyway:
+// a test binary of internal/configdoc would link it a second time (docs/performance.md).
 
 // docs/configuration.md is generated from the config types: it must be exactly what they say now,
 // so that a field added, removed, retyped or redocumented shows in the same change.
 func TestReferenceIsCurrent(t *testing.T) {
-	want, err := configdoc.Markdown(root)
+	want, err := configdoc.Markdown(projectDir)
 	require.NoError(t, err)
-	got, err := os.ReadFile(filepath.Join(root, configdoc.Path))
+	got, err := os.ReadFile(filepath.Join(projectDir, configdoc.Path))
 	require.NoError(t, err)
 	if string(got) != want {
 		t.Fatalf("%s is stale: regenerate it with `go run ./cmd/configdoc` and commit it", configdoc.Path)
@@ -32,11 +33,11 @@ func TestReferenceIsCurrent(t *testing.T) {
 // and the strict loader refuses any other key: this holds the generator to the loader), and every
 // key the issue named the old README table for missing is there.
 func TestReferenceCoversEveryStackFileKey(t *testing.T) {
-	groups, err := configdoc.Groups(root)
+	groups, err := configdoc.Groups(projectDir)
 	require.NoError(t, err)
 	paths := configdoc.Paths(groups)
 	for _, stack := range []string{"dev", "staging", "production"} {
-		b, err := os.ReadFile(filepath.Join(root, "Pulumi."+stack+".yaml"))
+		b, err := os.ReadFile(filepath.Join(projectDir, "Pulumi."+stack+".yaml"))
 		require.NoError(t, err)
 		var file struct {
 			Config map[string]any `yaml:"config"`
@@ -76,7 +77,7 @@ func leaves(prefix string, v any) []string {
 // Every key has a type, a requirement and a description; optional keys say what leaving them out
 // means; the closed sets come from the validation's own variables.
 func TestReferenceRows(t *testing.T) {
-	groups, err := configdoc.Groups(root)
+	groups, err := configdoc.Groups(projectDir)
 	require.NoError(t, err)
 	byPath := map[string]configdoc.Key{}
 	for _, g := range groups {

@@ -381,6 +381,7 @@ func (e *environment) compute(f foundation, d data, front *edge.Edge, rotation *
 		// Tasks read database-url at start: its login must exist by then.
 		ServicesAfter: []pulumi.Resource{rotation.Bootstrap},
 		// Where the queue-depth function publishes, the worker scales on its backlog too.
+		ContainerInsights: cfg.Monitoring.ContainerInsights(),
 		WorkerQueueMetric: e.workerQueueMetric(),
 	})
 	if err != nil || !e.blueGreen() {

@@ -147,7 +147,12 @@ func TestServicesMatchSpec(t *testing.T) {
 			rec := runStack(t, stack)
 			cluster := one(t, rec, "aws:ecs/cluster:Cluster", stack)
 			assert.Equal(t, stack+"-taskmanager", cluster.Inputs["name"])
-			assert.Equal(t, []any{map[string]any{"name": "containerInsights", "value": "enabled"}}, cluster.Inputs["settings"])
+			// The matrix's Basic monitoring is AWS's free metrics: Container Insights only above it.
+			insights := "enabled"
+			if specMatrix(t, "Monitoring", stack) == "Basic" {
+				insights = "disabled"
+			}
+			assert.Equal(t, []any{map[string]any{"name": "containerInsights", "value": insights}}, cluster.Inputs["settings"])
 			autoscaling := specMatrix(t, "Auto Scaling", stack) == "Enabled"
 			for _, name := range []string{"api", "worker"} {
 				size, _ := specOf(t, stack).TFVars.Service(name)

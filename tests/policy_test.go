@@ -26,6 +26,8 @@ type policy struct {
 // waivers are the named exceptions: rule → resource name → reason.
 var waivers = map[string]map[string]string{
 	"http-only-redirects": {"dev-http": "dev's load balancer is internal: no public certificate exists for dev.taskmanager.internal; only the bastion reaches it"},
+	"ecs-container-insights": {"dev": "the spec's matrix gives dev Basic monitoring: AWS's free default metrics, which every alarm reads; " +
+		"Container Insights' custom metrics would cost $18.85 of dev's $82 budget (taskmanager:monitoring.level basic turns them off)"},
 	"buckets-encrypted-with-cmk": {
 		"staging-logs":    "ALB access logs refuse a KMS-encrypted bucket: SSE-S3",
 		"production-logs": "ALB access logs refuse a KMS-encrypted bucket: SSE-S3",
@@ -246,6 +248,18 @@ var policies = []policy{
 		return
 	}},
 	// ECS
+	{"ecs-container-insights", "FSBP ECS.12; CKV_AWS_65; AVD-AWS-0034", func(env string, rec *mockengine.Recorder) (v []string) {
+		for _, c := range rec.All("aws:ecs/cluster:Cluster") {
+			on := slices.ContainsFunc(asSlice(inputs(c, "settings")), func(s any) bool {
+				m, _ := s.(map[string]any)
+				return m["name"] == "containerInsights" && (m["value"] == "enabled" || m["value"] == "enhanced")
+			})
+			if !on && !waived("ecs-container-insights", c.Name) {
+				v = append(v, c.Name)
+			}
+		}
+		return
+	}},
 	{"ecs-no-public-ips", "FSBP ECS.2; CKV_AWS_333", func(env string, rec *mockengine.Recorder) (v []string) {
 		for _, s := range rec.All("aws:ecs/service:Service") {
 			if inputs(s, "networkConfiguration", "assignPublicIp") != false {
@@ -468,6 +482,12 @@ func TestPoliciesCatchViolations(t *testing.T) {
 	key.Protect = false
 	assert.Equal(t, []string{"production"}, find("production-stateful-resources-protected").check("production", rec))
 	key.Protect = true
+
+	cluster := one(t, rec, "aws:ecs/cluster:Cluster", "production")
+	settings := cluster.Inputs["settings"]
+	cluster.Inputs["settings"] = []any{map[string]any{"name": "containerInsights", "value": "disabled"}}
+	assert.Equal(t, []string{"production"}, find("ecs-container-insights").check("production", rec))
+	cluster.Inputs["settings"] = settings
 
 	role := one(t, rec, "aws:iam/role:Role", "production-api-task")
 	role.Inputs["managedPolicyArns"] = []any{"arn:aws:iam::aws:policy/AmazonS3FullAccess"}

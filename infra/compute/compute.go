@@ -68,6 +68,8 @@ type Args struct {
 	Protect bool
 	// ServicesAfter must exist before the services start tasks: the first database login.
 	ServicesAfter []pulumi.Resource
+	// ContainerInsights turns on the cluster's Container Insights (observability.MonitoringConfig).
+	ContainerInsights bool
 	// WorkerQueueMetric, where the worker autoscales, is the queue-depth metric it also tracks,
 	// at Worker.BacklogPerTask (nil: CPU alone).
 	WorkerQueueMetric *QueueMetric
@@ -128,10 +130,15 @@ func NewCompute(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 	parent := pulumi.Parent(c)
 	clusterName := ClusterName(args.Stack)
 
+	// Set either way: left out, the account's default setting would decide.
+	insights := "disabled"
+	if args.ContainerInsights {
+		insights = "enabled"
+	}
 	cluster, err := ecs.NewCluster(ctx, name, &ecs.ClusterArgs{
 		Name: pulumi.String(clusterName),
 		Settings: ecs.ClusterSettingArray{ecs.ClusterSettingArgs{
-			Name: pulumi.String("containerInsights"), Value: pulumi.String("enabled"),
+			Name: pulumi.String("containerInsights"), Value: pulumi.String(insights),
 		}},
 	}, parent, pulumi.DeleteBeforeReplace(true)) // the runbook's and the pipeline's cluster
 	if err != nil {

@@ -45,8 +45,6 @@ type Line struct {
 	UnitPrice   float64 `json:"unitPrice"`  // dollars per Unit
 	Monthly     float64 `json:"monthly"`    // Quantity × UnitPrice
 	MonthlyMax  float64 `json:"monthlyMax"` // QuantityMax × UnitPrice
-	// Nominal marks a traffic assumption rather than a size the stack file sets.
-	Nominal bool `json:"nominal,omitempty"`
 	// Assumption says which usage assumption (usage.yaml) the quantity comes from, "" for a size
 	// the program sets.
 	Assumption string `json:"assumption,omitempty"`
@@ -89,7 +87,7 @@ func EstimateCost(s *Stack) (*Estimate, error) {
 		return nil, fmt.Errorf("stack %s: %w", s.Name, err)
 	}
 	if u == nil {
-		e.Missing = append(e.Missing, fmt.Sprintf("%s has no usage assumptions for stack %s: NAT data processing, log ingestion, Container Insights' log events, backup and snapshot storage are not priced", UsageFile, s.Name))
+		e.Missing = append(e.Missing, fmt.Sprintf("%s has no usage assumptions for stack %s: the load balancer's LCUs, WAF requests, NAT data processing, log ingestion, Container Insights' log events, backup and snapshot storage are not priced", UsageFile, s.Name))
 	}
 	e.Stack, e.Environment = s.Name, s.Config.Environment
 	e.BudgetUSD = s.Config.Budget.MonthlyUSD
@@ -254,8 +252,6 @@ func priceEdge(res []*mockengine.Resource, add adder) {
 	for _, r := range ofType(res, typeLoadBalancer) {
 		add(Line{Component: compALB, Item: "Application Load Balancer", Resources: label(r),
 			Quantity: hours(1), Unit: "ALB-h", UnitPrice: albHour})
-		add(Line{Component: compALB, Item: fmt.Sprintf("LCUs: %s on average", trimFloat(nominalLCUs)), Resources: label(r),
-			Quantity: hours(nominalLCUs), Unit: "LCU-h", UnitPrice: albLCUHour, Nominal: true})
 		if !boolean(r, "internal") {
 			// An internet-facing ALB holds a public IPv4 address in each of its AZs (one subnet each).
 			n := float64(count(r, "subnets") + count(r, "subnetMappings"))
@@ -268,8 +264,6 @@ func priceEdge(res []*mockengine.Resource, add adder) {
 		add(Line{Component: compWAF, Item: "web ACL", Resources: label(r), Quantity: 1, Unit: "ACL-month", UnitPrice: wafWebACLMonth})
 		add(Line{Component: compWAF, Item: fmt.Sprintf("%d rule(s) (a managed rule group is one rule)", rules), Resources: label(r),
 			Quantity: float64(rules), Unit: "rule-month", UnitPrice: wafRuleMonth})
-		add(Line{Component: compWAF, Item: fmt.Sprintf("requests: %s million a month", trimFloat(nominalWAFRequestsM)), Resources: label(r),
-			Quantity: nominalWAFRequestsM, Unit: "million requests", UnitPrice: wafMillionRequests, Nominal: true})
 	}
 }
 

@@ -114,7 +114,7 @@ func TestUsageFileIsStrict(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	_, err = parseUsage([]byte("dev:\n  imagePullsGB: 1\n  appLogsGB: -1\n  otherNatGB: 0\n  flowLogsGB: 0\n  containerInsightsGB: 0\n  databaseGB: 0\n  databaseChangeGBPerDay: 0\n  cacheDataGB: 0\n"))
+	_, err = parseUsage([]byte("dev:\n  albLCUs: 0\n  wafRequestsMillions: 0\n  imagePullsGB: 1\n  appLogsGB: -1\n  otherNatGB: 0\n  flowLogsGB: 0\n  containerInsightsGB: 0\n  databaseGB: 0\n  databaseChangeGBPerDay: 0\n  cacheDataGB: 0\n"))
 	if err == nil || !strings.Contains(err.Error(), "dev.appLogsGB: -1 is negative; want 0 or more") {
 		t.Errorf("a negative figure: %v", err)
 	}
@@ -134,7 +134,7 @@ func TestUsageFileIsStrict(t *testing.T) {
 // the biggest lines; cost --json prints the estimate for plan delta whatever the budget.
 func TestCostOverBudget(t *testing.T) {
 	dir := copyProject(t)
-	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: 105", "monthlyUSD: 50")
+	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: 82", "monthlyUSD: 50")
 	code, out, errOut := runPlan(t, "cost", "dev", "--dir", dir)
 	if code != ExitOverBudget {
 		t.Fatalf("exit %d, want %d; stderr %s", code, ExitOverBudget, errOut)
@@ -142,7 +142,7 @@ func TestCostOverBudget(t *testing.T) {
 	for _, want := range []string{
 		"error: stack dev: the estimate at the desired counts, $",
 		"is over taskmanager:budget.monthlyUSD ($50.00) by $",
-		"the biggest lines: CloudWatch Container Insights",
+		"the biggest lines: ALB Application Load Balancer $16.43; RDS db.t3.micro primary",
 		"raise taskmanager:budget.monthlyUSD in Pulumi.dev.yaml",
 	} {
 		if !strings.Contains(errOut, want) {

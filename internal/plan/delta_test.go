@@ -118,13 +118,13 @@ func TestDelta(t *testing.T) {
 	editFile(t, dir, "Pulumi.staging.yaml", "monthlyUSD: 720", "monthlyUSD: 700")
 
 	// A working-tree stack file that does not load: an error naming the side, before any build.
-	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: 105", "monthlyUSD: -1")
+	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: 82", "monthlyUSD: -1")
 	code, _, errOut := runPlan(t, "delta", "--base", "main", "--dir", dir, "dev")
 	if code != 1 || !strings.Contains(errOut, `error: working tree: stack "dev" has invalid configuration`) ||
 		!strings.Contains(errOut, "taskmanager:budget.monthlyUSD: -1 is negative") {
 		t.Errorf("a bad working-tree stack file: exit %d, stderr:\n%s", code, errOut)
 	}
-	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: -1", "monthlyUSD: 105")
+	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: -1", "monthlyUSD: 82")
 
 	code, _, errOut = runPlan(t, "delta", "--base", "no-such-branch", "--dir", dir)
 	if code != 1 || !strings.Contains(errOut, `error: base: git ref "no-such-branch" does not exist`) {

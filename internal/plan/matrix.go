@@ -24,7 +24,7 @@ type MatrixRow struct {
 }
 
 // MonitoringRule says how the Monitoring row is derived; the docs print it.
-const MonitoringRule = "Basic: logs, default metrics and Container Insights only. " +
+const MonitoringRule = "Basic: logs and AWS's free default metrics only (no Container Insights). " +
 	"Full: Basic plus the database's Enhanced Monitoring or Performance Insights, or a CloudWatch dashboard. " +
 	"Full + Alerting: Full plus somewhere for alarms to go: a metric alarm with alarm actions, or an SNS topic. " +
 	"(The blue/green deployment alarms roll CodeDeploy back but notify no one, so they do not count as alerting.)"

@@ -78,14 +78,12 @@ const (
 	fargateSpotGBHour   = 0.00137
 )
 
-// Application Load Balancer: per hour, and per LCU-hour (traffic-driven).
+// Application Load Balancer: per hour, and per LCU-hour (aws.amazon.com/elasticloadbalancing/pricing).
+// An LCU is 25 new connections a second, 3,000 active connections a minute, 1 GB an hour processed
+// or 1,000 rule evaluations a second, whichever is highest; the LCUs are usage.yaml's albLCUs.
 const (
 	albHour    = 0.0225
 	albLCUHour = 0.008
-	// nominalLCUs is the average LCUs assumed: one LCU is 25 new connections/s, 3,000 active
-	// connections, 1 GB/h processed or 1,000 rule evaluations/s, more than any stack's nominal
-	// traffic needs. The line is marked nominal.
-	nominalLCUs = 1.0
 )
 
 // NAT: a managed gateway per hour and per GB it processes, whichever way
@@ -101,10 +99,9 @@ const publicIPv4Hour = 0.005
 // AWS WAF: per web ACL-month, per rule-month (a managed rule group counts as one rule), per
 // million requests inspected.
 const (
-	wafWebACLMonth      = 5.00
-	wafRuleMonth        = 1.00
-	wafMillionRequests  = 0.60
-	nominalWAFRequestsM = 1.0 // a nominal million requests a month; the line is marked nominal
+	wafWebACLMonth     = 5.00
+	wafRuleMonth       = 1.00
+	wafMillionRequests = 0.60 // the requests are usage.yaml's wafRequestsMillions
 )
 
 // Secrets Manager per secret-month (aws.amazon.com/secrets-manager/pricing). KMS per customer

@@ -145,9 +145,6 @@ func WriteCost(w io.Writer, s *Stack, f Format) error {
 	t := &table{header: header, right: map[int]bool{3: true, 4: true, 5: true, 6: true}}
 	for _, l := range e.Lines {
 		item := l.Item
-		if l.Nominal {
-			item += " (nominal)"
-		}
 		if l.Assumption != "" {
 			item += " (assumption: " + l.Assumption + ")"
 		}

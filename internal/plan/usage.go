@@ -21,6 +21,8 @@ var usageYAML []byte
 // UsageAssumptions is one stack's usage assumptions: what traffic and data cost, which the program does not
 // say. Each field is a month's worth; usage.yaml says what each covers.
 type UsageAssumptions struct {
+	ALBLCUs                float64 `json:"albLCUs"`
+	WAFRequestsMillions    float64 `json:"wafRequestsMillions"`
 	ImagePullsGB           float64 `json:"imagePullsGB"`
 	AppLogsGB              float64 `json:"appLogsGB"`
 	OtherNATGB             float64 `json:"otherNatGB"`
@@ -64,7 +66,7 @@ func parseUsage(data []byte) (map[string]*UsageAssumptions, error) {
 		for _, f := range []struct {
 			key string
 			v   float64
-		}{{"imagePullsGB", u.ImagePullsGB}, {"appLogsGB", u.AppLogsGB}, {"otherNatGB", u.OtherNATGB}, {"flowLogsGB", u.FlowLogsGB},
+		}{{"albLCUs", u.ALBLCUs}, {"wafRequestsMillions", u.WAFRequestsMillions}, {"imagePullsGB", u.ImagePullsGB}, {"appLogsGB", u.AppLogsGB}, {"otherNatGB", u.OtherNATGB}, {"flowLogsGB", u.FlowLogsGB},
 			{"containerInsightsGB", u.ContainerInsightsGB}, {"databaseGB", u.DatabaseGB},
 			{"databaseChangeGBPerDay", u.DatabaseChangeGBPerDay}, {"cacheDataGB", u.CacheDataGB}} {
 			if f.v < 0 {

@@ -58,6 +58,15 @@ func priceMonitoringLogs(res []*mockengine.Resource, add adder) {
 
 // priceUsage prices what traffic and data cost, from a stack's usage assumptions.
 func priceUsage(res []*mockengine.Resource, u UsageAssumptions, add adder) {
+	for _, r := range ofType(res, typeLoadBalancer) {
+		add(Line{Component: compALB, Item: fmt.Sprintf("LCUs: %s on average", trimFloat(u.ALBLCUs)), Resources: label(r),
+			Quantity: hours(u.ALBLCUs), Unit: "LCU-h", UnitPrice: albLCUHour, Assumption: "albLCUs " + trimFloat(u.ALBLCUs)})
+	}
+	for _, r := range ofType(res, typeWebACL) {
+		add(Line{Component: compWAF, Item: fmt.Sprintf("requests: %s million a month", trimFloat(u.WAFRequestsMillions)), Resources: label(r),
+			Quantity: u.WAFRequestsMillions, Unit: "million requests", UnitPrice: wafMillionRequests,
+			Assumption: "wafRequestsMillions " + trimFloat(u.WAFRequestsMillions)})
+	}
 	for _, r := range ofType(res, typeVpc) {
 		if n, _, _ := natGateways(r); n > 0 {
 			add(Line{Component: compNAT, Item: "NAT gateway data processing (no VPC endpoints: image pulls, logs and secret reads cross it)",

@@ -55,8 +55,14 @@ func TestCostWorkflowShape(t *testing.T) {
 	assert.Empty(t, secretsIn(w.jobs["delta"].text), "the delta job reads no secret")
 	assert.NotContains(t, w.jobs["delta"].text, "github.token", "the delta job hands its token to nothing")
 	assert.Empty(t, w.jobs["delta"].environment())
-	var checkout, runsDelta, gates bool
+	var checkout, runsDelta, gates, uploads bool
 	for _, s := range delta.Steps {
+		if strings.HasPrefix(s.Uses, "actions/upload-artifact@") {
+			uploads = true
+			assert.Regexp(t, `^actions/upload-artifact@[0-9a-f]{40}$`, s.Uses, "pinned to a commit")
+			assert.Equal(t, "delta.md\ndelta.err\n", s.With["path"], "the report and the errors, as the comment shows them")
+			assert.Contains(t, s.If, "always()", "uploaded whether or not a stack is over its budget")
+		}
 		if strings.HasPrefix(s.Uses, "actions/checkout@") {
 			checkout = true
 			assert.Equal(t, 0, s.With["fetch-depth"], "the base commit must be in the clone")
@@ -76,7 +82,7 @@ func TestCostWorkflowShape(t *testing.T) {
 			assert.Regexp(t, `(?s)\*\)\s+echo "::error::plan delta failed.*exit 1`, s.Run)
 		}
 	}
-	assert.True(t, checkout && runsDelta && gates, "the delta job checks out, runs plan delta and gates on the budget")
+	assert.True(t, checkout && runsDelta && gates && uploads, "the delta job checks out, runs plan delta, uploads the report and gates on the budget")
 	assert.Contains(t, delta.Outputs, "report")
 	assert.Contains(t, delta.Outputs, "status")
 

@@ -323,14 +323,14 @@ func openBase(dir, ref string) (*baseTree, error) {
 		return nil, fmt.Errorf("base: git ref %q does not exist in the repository at %s; fetch it first (a shallow clone lacks the pull request's base: check out with fetch-depth: 0)", ref, dir)
 	}
 	b := &baseTree{ref: ref, sha: sha}
-	files, err := git(dir, "ls-tree", "-r", "--full-tree", sha)
+	files, err := git(dir, "ls-tree", "-r", sha, "--", ".")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.side(), err)
 	}
-	// One path per base (see above), named by the files a build reads, so that a change to a test,
-	// a document or a stack file does not cost a link; a second run on the same base meanwhile
-	// gets a path of its own.
-	b.tmp = filepath.Join(os.TempDir(), "plan-delta-"+buildKey(files))
+	// One path per base (see above), named by the files the base's cmd/plan is built from, so
+	// that a change to a test, a document or a stack file does not cost a link; a second run on
+	// the same base meanwhile gets a path of its own.
+	b.tmp = filepath.Join(os.TempDir(), "plan-delta-"+buildInputsKey(files))
 	if err := os.Mkdir(b.tmp, 0o700); err != nil {
 		if b.tmp, err = os.MkdirTemp("", "plan-delta-"); err != nil {
 			return nil, err
@@ -349,19 +349,21 @@ func openBase(dir, ref string) (*baseTree, error) {
 	if _, err := os.Stat(filepath.Join(b.dir, "cmd", "plan")); err != nil {
 		return nil, fmt.Errorf("%s has no cmd/plan: it predates the offline estimate; compare with a later commit", b.side())
 	}
-	// The files that differ besides the stack files (changed, or new and not ignored): what a
-	// changed line owes to code.
-	changed, err := git(dir, "diff", "--name-only", "--relative", sha, "--", ".", ":(exclude)Pulumi.*.yaml")
+	// The code that differs (changed, or new and not ignored), of the files cmd/plan is built
+	// from: what a changed line owes to code. A pull request that resizes a stack also updates
+	// docs/costs.md, and a report redirected to a file in the checkout is a new file: neither is
+	// code.
+	changed, err := git(dir, "diff", "--name-only", "--relative", sha, "--", ".")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.side(), err)
 	}
-	added, err := git(dir, "ls-files", "--others", "--exclude-standard", "--", ".", ":(exclude)Pulumi.*.yaml")
+	added, err := git(dir, "ls-files", "--others", "--exclude-standard", "--", ".")
 	if err != nil {
 		return nil, fmt.Errorf("working tree: %v", err)
 	}
-	for _, list := range []string{changed, added} {
-		if list != "" {
-			b.code = append(b.code, strings.Split(list, "\n")...)
+	for _, path := range strings.Fields(changed + "\n" + added) {
+		if buildInput(path) {
+			b.code = append(b.code, path)
 		}
 	}
 	if len(b.code) > 0 {
@@ -470,23 +472,34 @@ func (b *baseTree) estimateHere(stack string) (*Estimate, error) {
 	return nil, fmt.Errorf("%s: stack %s does not load:\n%s", b.side(), stack, indent(err.Error()))
 }
 
-// buildKey hashes a `git ls-tree -r` listing, less the files no build of cmd/plan reads: tests,
-// Markdown and stack files. Go's build cache still checks every source's content; the key only
-// decides which runs share a path, and so a cached executable.
-func buildKey(lsTree string) string {
+// buildInputsKey hashes a `git ls-tree -r` listing of the project's files, less those cmd/plan is not
+// built from. Go's build cache still checks every source's content; the key only decides which
+// runs share a path, and so a cached executable.
+func buildInputsKey(lsTree string) string {
 	h := sha256.New()
 	for _, line := range strings.Split(lsTree, "\n") {
-		_, path, _ := strings.Cut(line, "\t")
-		name := filepath.Base(path)
-		if strings.HasSuffix(name, "_test.go") || strings.HasSuffix(name, ".md") || stackFile.MatchString(name) {
-			continue
+		if _, path, _ := strings.Cut(line, "\t"); buildInput(path) {
+			fmt.Fprintln(h, line)
 		}
-		fmt.Fprintln(h, line)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-var stackFile = regexp.MustCompile(`^Pulumi\.[^.]+\.yaml$`)
+// buildInput says whether cmd/plan's build or its evaluation of a stack can read a file (a path
+// relative to the project directory): not the stack files (each side's are compared as
+// settings), tests, Markdown, or the directories that hold no package of the program (a package
+// embeds files from its own directory only).
+func buildInput(path string) bool {
+	name := filepath.Base(path)
+	if strings.HasSuffix(name, "_test.go") || strings.HasSuffix(name, ".md") {
+		return false
+	}
+	top, _, nested := strings.Cut(path, "/")
+	if !nested {
+		return strings.HasSuffix(name, ".go") || name == "go.mod" || name == "go.sum" || name == "Pulumi.yaml"
+	}
+	return !slices.Contains([]string{".github", "docs", "scripts", "tests"}, top)
+}
 
 var goRunExit = regexp.MustCompile(`(?m)^exit status \d+\n?\z`)
 

@@ -116,6 +116,11 @@ func TestDelta(t *testing.T) {
 	// The branch: production's database one size up, staging's budget below its estimate.
 	editFile(t, dir, "Pulumi.production.yaml", "instanceClass: db.r6g.xlarge", "instanceClass: db.r6g.2xlarge")
 	editFile(t, dir, "Pulumi.staging.yaml", "monthlyUSD: 720", "monthlyUSD: 700")
+	// Not code: the regenerated estimate, and a report redirected into the checkout (as CI does).
+	editFile(t, dir, "docs/costs.md", "# Costs", "# Costs (regenerated)")
+	if err := os.WriteFile(filepath.Join(dir, "delta.md"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// A working-tree stack file that does not load: an error naming the side, before any build.
 	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: 82", "monthlyUSD: -1")
@@ -222,6 +227,22 @@ func TestDeltaPricesTheBaseByItsOwnCode(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("delta lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// What counts as code for plan delta: a file the base's cmd/plan is built from or reads.
+func TestBuildInput(t *testing.T) {
+	for path, want := range map[string]bool{
+		"main.go": true, "go.mod": true, "go.sum": true, "Pulumi.yaml": true,
+		"internal/plan/prices.go": true, "internal/plan/usage.yaml": true, "internal/spec/spec.yaml": true,
+		"infra/compute/compute.go": true, "cmd/plan/main.go": true, "access/pipeline/table.go": true,
+		"Pulumi.dev.yaml": false, "Pulumi.production.yaml": false, "delta.md": false, "delta.err": false,
+		"README.md": false, "docs/costs.md": false, "internal/plan/delta_test.go": false,
+		"tests/testdata/dev.urns": false, "scripts/deploy.sh": false, ".github/workflows/cost.yml": false,
+	} {
+		if got := buildInput(path); got != want {
+			t.Errorf("buildInput(%q) = %v, want %v", path, got, want)
 		}
 	}
 }

@@ -27,12 +27,13 @@ import (
 // added to the repository, not even a worktree). The working tree is evaluated in this process.
 // Both run offline on the mock engine of their own tree.
 //
-// When the base differs from the working tree in stack files only (the usual pull request: a size
-// changed in Pulumi.<stack>.yaml), the base's code is this process's code, so its stack files are
-// evaluated here too and nothing is built. Otherwise the base's cmd/plan is run with `go run` and
-// asked for `cost --json` of each stack. The tree is extracted at a path named by the base's tree
-// id, so that Go's build cache, which keys a `go run` executable on its sources' paths as well as
-// their contents, links a given base once (minutes cold, seconds warm) rather than on every run.
+// When no file that cmd/plan is built from differs (buildInput: the usual pull request changes a
+// size in Pulumi.<stack>.yaml and regenerates docs/costs.md), the base's code is this process's
+// code, so its stack files are evaluated here too and nothing is built. Otherwise the base's
+// cmd/plan is run with `go run` and asked for `cost --json` of each stack. The tree is extracted
+// at a path named by its build inputs, so that Go's build cache, which keys a `go run` executable
+// on its sources' paths as well as their contents, links a given base once (minutes cold,
+// seconds warm) rather than on every run.
 
 // stackDelta is one stack's estimate at the base and in the working tree.
 type stackDelta struct {
@@ -238,7 +239,7 @@ func writeDelta(w io.Writer, b *baseTree, deltas []*stackDelta, f Format) {
 	how := fmt.Sprintf("each side evaluated offline on the mock engine by its own code: the base's %s run from its tree, the working tree's in this run. "+
 		"Lines priced from usage assumptions take each side's %s.", code(f, "cmd/plan cost --json"), code(f, UsageFile))
 	if b.plan == nil {
-		how = "both sides evaluated offline on the mock engine by the same code: they differ in stack files only."
+		how = "both sides evaluated offline on the mock engine by the same code: no file the program is built from differs."
 	}
 	para(w, fmt.Sprintf("Against %s (%s), %s", code(f, b.ref), code(f, b.short()), how))
 	for _, d := range deltas {
@@ -285,7 +286,7 @@ type baseTree struct {
 	tmp      string   // removed by close
 	dir      string   // the project directory inside the extracted tree
 	plan     []string // the command that runs the base's cmd/plan; nil: its code is this process's
-	code     []string // files other than stack files that differ from the base
+	code     []string // the files cmd/plan is built from that differ from the base
 }
 
 func (b *baseTree) short() string { return b.sha[:min(12, len(b.sha))] }
@@ -511,11 +512,11 @@ func (b *baseTree) estimateByItsCode(stack string) (*Estimate, error) {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		// go run ends the program's error output with its own "exit status N".
+		// go run ends the program's error output with its own "exit status N", and exits 1 whatever
+		// the program's status: the message tells the cases apart.
 		msg := strings.TrimSpace(goRunExit.ReplaceAllString(errOut.String(), ""))
-		var exit *exec.ExitError
 		switch {
-		case errors.As(err, &exit) && exit.ExitCode() == 2 && strings.Contains(msg, "-json"):
+		case strings.Contains(msg, "flag provided but not defined: -json"):
 			return nil, fmt.Errorf("%s predates `plan cost --json`, which plan delta reads from the base; compare with a later commit", b.side())
 		case strings.Contains(msg, "error: stack "):
 			return nil, fmt.Errorf("%s: stack %s does not load:\n%s", b.side(), stack, indent(strings.ReplaceAll(msg, "error: ", "")))

@@ -150,7 +150,7 @@ func TestDelta(t *testing.T) {
 		"| RDS Proxy | RDS Proxy for db.r6g.xlarge: 4 vCPU → RDS Proxy for db.r6g.2xlarge: 8 vCPU | $43.80 | $87.60 | +$43.80 | +$43.80 |",
 		"Total for production: " + money(prod.Total) + " → " + money(prod.Total+700.80) + " a month (+$700.80)",
 		"Total for production at the maximum counts: " + money(prod.TotalMax) + " → " + money(prod.TotalMax+700.80) + " a month (+$700.80)",
-		"both sides evaluated offline on the mock engine by the same code: they differ in stack files only.",
+		"both sides evaluated offline on the mock engine by the same code: no file the program is built from differs.",
 		"No change in cost for dev: ",
 		"No change in cost for staging: ",
 		"This change sets `taskmanager:budget.monthlyUSD`: 720 → 700.",
@@ -188,9 +188,10 @@ func TestDeltaBaseWithoutJSON(t *testing.T) {
 	gitIn(t, dir, "add", "-A")
 	gitIn(t, dir, "commit", "-q", "-m", "base")
 	d := &baseTree{ref: "main", sha: "0123456789abcdef", dir: dir}
-	// A stand-in for an old cmd/plan: the flag package's complaint, exit 2.
+	// A stand-in for an old cmd/plan under go run: the flag package's complaint and its exit
+	// status 2, which go run reports and turns into its own 1.
 	script := filepath.Join(t.TempDir(), "plan")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'error: flag provided but not defined: -json' >&2\nexit 2\n"), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'flag provided but not defined: -json' >&2\necho 'exit status 2' >&2\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	d.plan = []string{script}

@@ -324,7 +324,7 @@ func openBase(dir, ref string) (*baseTree, error) {
 		return nil, fmt.Errorf("base: git ref %q does not exist in the repository at %s; fetch it first (a shallow clone lacks the pull request's base: check out with fetch-depth: 0)", ref, dir)
 	}
 	b := &baseTree{ref: ref, sha: sha}
-	files, err := git(dir, "ls-tree", "-r", sha, "--", ".")
+	files, err := git(dir, "ls-tree", "-r", "-z", sha, "--", ".")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.side(), err)
 	}
@@ -354,16 +354,17 @@ func openBase(dir, ref string) (*baseTree, error) {
 	// from: what a changed line owes to code. A pull request that resizes a stack also updates
 	// docs/costs.md, and a report redirected to a file in the checkout is a new file: neither is
 	// code.
-	changed, err := git(dir, "diff", "--name-only", "--relative", sha, "--", ".")
+	changed, err := git(dir, "diff", "--name-only", "-z", "--relative", sha, "--", ".")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.side(), err)
 	}
-	added, err := git(dir, "ls-files", "--others", "--exclude-standard", "--", ".")
+	added, err := git(dir, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
 	if err != nil {
 		return nil, fmt.Errorf("working tree: %v", err)
 	}
-	for _, path := range strings.Fields(changed + "\n" + added) {
-		if buildInput(path) {
+	// -z: names as they are, unquoted, whatever characters they hold.
+	for _, path := range strings.Split(changed+"\x00"+added, "\x00") {
+		if path != "" && buildInput(path) {
 			b.code = append(b.code, path)
 		}
 	}
@@ -473,12 +474,12 @@ func (b *baseTree) estimateHere(stack string) (*Estimate, error) {
 	return nil, fmt.Errorf("%s: stack %s does not load:\n%s", b.side(), stack, indent(err.Error()))
 }
 
-// buildInputsKey hashes a `git ls-tree -r` listing of the project's files, less those cmd/plan is not
+// buildInputsKey hashes a `git ls-tree -r -z` listing of the project's files, less those cmd/plan is not
 // built from. Go's build cache still checks every source's content; the key only decides which
 // runs share a path, and so a cached executable.
 func buildInputsKey(lsTree string) string {
 	h := sha256.New()
-	for _, line := range strings.Split(lsTree, "\n") {
+	for _, line := range strings.Split(lsTree, "\x00") {
 		if _, path, _ := strings.Cut(line, "\t"); buildInput(path) {
 			fmt.Fprintln(h, line)
 		}

@@ -42,7 +42,7 @@ type stackDelta struct {
 	after        *Estimate
 	settings     []Change // the stack file's keys that differ (secrets left out)
 	rank         int      // environment order
-	code         []string // files other than stack files that differ from the base
+	code         []string // the files cmd/plan is built from that differ from the base
 	changed      []lineDelta
 	overBudget   string
 	budgetChange *Change
@@ -217,7 +217,7 @@ func (d *stackDelta) cause(component string, before, after Line, both bool) stri
 		return fmt.Sprintf("price %s → %s per %s (code: internal/plan/prices.go)", unitPrice(before.UnitPrice), unitPrice(after.UnitPrice), after.Unit)
 	}
 	if both && before.Assumption != after.Assumption {
-		return fmt.Sprintf("usage assumption %s → %s (%s)", before.Assumption, after.Assumption, UsageFile)
+		return fmt.Sprintf("usage assumption %s → %s (%s)", orNone(before.Assumption), orNone(after.Assumption), UsageFile)
 	}
 	if len(d.code) > 0 {
 		files := d.code
@@ -227,6 +227,14 @@ func (d *stackDelta) cause(component string, before, after Line, both bool) stri
 		return "code: " + strings.Join(files, ", ")
 	}
 	return ""
+}
+
+// orNone is s, or "none" when it is empty.
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // writeDelta writes the report.
@@ -283,7 +291,9 @@ func writeDelta(w io.Writer, b *baseTree, deltas []*stackDelta, f Format) {
 // baseTree is the base commit's tree, extracted.
 type baseTree struct {
 	ref, sha string
+	top      string   // the repository's top directory
 	tmp      string   // removed by close
+	unlock   func()   // releases tmp's lock (nil: tmp is a path of its own)
 	dir      string   // the project directory inside the extracted tree
 	plan     []string // the command that runs the base's cmd/plan; nil: its code is this process's
 	code     []string // the files cmd/plan is built from that differ from the base
@@ -291,7 +301,12 @@ type baseTree struct {
 
 func (b *baseTree) short() string { return b.sha[:min(12, len(b.sha))] }
 
-func (b *baseTree) close() { _ = os.RemoveAll(b.tmp) }
+func (b *baseTree) close() {
+	_ = os.RemoveAll(b.tmp)
+	if b.unlock != nil {
+		b.unlock()
+	}
+}
 
 // side names the base in an error.
 func (b *baseTree) side() string { return fmt.Sprintf("base %s (%s)", b.ref, b.short()) }
@@ -324,18 +339,15 @@ func openBase(dir, ref string) (*baseTree, error) {
 		return nil, fmt.Errorf("base: git ref %q does not exist in the repository at %s; fetch it first (a shallow clone lacks the pull request's base: check out with fetch-depth: 0)", ref, dir)
 	}
 	b := &baseTree{ref: ref, sha: sha}
+	if b.top, err = git(dir, "rev-parse", "--show-toplevel"); err != nil {
+		return nil, fmt.Errorf("base: %v", err)
+	}
 	files, err := git(dir, "ls-tree", "-r", "-z", sha, "--", ".")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.side(), err)
 	}
-	// One path per base (see above), named by the files the base's cmd/plan is built from, so
-	// that a change to a test, a document or a stack file does not cost a link; a second run on
-	// the same base meanwhile gets a path of its own.
-	b.tmp = filepath.Join(os.TempDir(), "plan-delta-"+buildInputsKey(files))
-	if err := os.Mkdir(b.tmp, 0o700); err != nil {
-		if b.tmp, err = os.MkdirTemp("", "plan-delta-"); err != nil {
-			return nil, err
-		}
+	if err := b.makeDir(buildInputsKey(files)); err != nil {
+		return nil, err
 	}
 	ok := false
 	defer func() {
@@ -343,7 +355,7 @@ func openBase(dir, ref string) (*baseTree, error) {
 			b.close()
 		}
 	}()
-	if err := b.extract(dir); err != nil {
+	if err := b.extract(); err != nil {
 		return nil, fmt.Errorf("%s: extracting its tree: %w", b.side(), err)
 	}
 	b.dir = filepath.Join(b.tmp, "src", filepath.FromSlash(prefix))
@@ -354,7 +366,8 @@ func openBase(dir, ref string) (*baseTree, error) {
 	// from: what a changed line owes to code. A pull request that resizes a stack also updates
 	// docs/costs.md, and a report redirected to a file in the checkout is a new file: neither is
 	// code.
-	changed, err := git(dir, "diff", "--name-only", "-z", "--relative", sha, "--", ".")
+	// --no-renames: a file moved out of the program's packages is a change to them.
+	changed, err := git(dir, "diff", "--name-only", "--no-renames", "-z", "--relative", sha, "--", ".")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.side(), err)
 	}
@@ -375,10 +388,29 @@ func openBase(dir, ref string) (*baseTree, error) {
 	return b, nil
 }
 
-// extract writes the base commit's tree under b.tmp/src, from `git archive`.
-func (b *baseTree) extract(dir string) error {
-	cmd := exec.Command("git", "-C", dir, "archive", "--format=tar", b.sha)
-	cmd.Dir = dir
+// makeDir makes the directory the base is extracted in: one path per base (see above), named by
+// the key of the files the base's cmd/plan is built from, so that a change to a test, a document
+// or a stack file does not cost a link. Its lock file says whether a run is using it: a run that
+// was killed leaves the directory, which the next one clears; a run on the same base meanwhile
+// gets a path of its own.
+func (b *baseTree) makeDir(key string) error {
+	path := filepath.Join(os.TempDir(), "plan-delta-"+key)
+	if release, ok := lockFile(path + ".lock"); ok {
+		if os.RemoveAll(path) == nil && os.Mkdir(path, 0o700) == nil {
+			b.tmp, b.unlock = path, release
+			return nil
+		}
+		release()
+	}
+	var err error
+	b.tmp, err = os.MkdirTemp("", "plan-delta-")
+	return err
+}
+
+// extract writes the base commit's whole tree under b.tmp/src, from `git archive` at the
+// repository's top (from a subdirectory it would archive that subdirectory alone).
+func (b *baseTree) extract() error {
+	cmd := exec.Command("git", "-C", b.top, "archive", "--format=tar", b.sha)
 	var errOut bytes.Buffer
 	cmd.Stderr = &errOut
 	out, err := cmd.StdoutPipe()
@@ -490,7 +522,8 @@ func buildInputsKey(lsTree string) string {
 // buildInput says whether cmd/plan's build or its evaluation of a stack can read a file (a path
 // relative to the project directory): not the stack files (each side's are compared as
 // settings), tests, Markdown, or the directories that hold no package of the program (a package
-// embeds files from its own directory only).
+// embeds files from its own directory only). It errs towards code: any other file in a package's
+// directory counts.
 func buildInput(path string) bool {
 	name := filepath.Base(path)
 	if strings.HasSuffix(name, "_test.go") || strings.HasSuffix(name, ".md") {
@@ -500,7 +533,9 @@ func buildInput(path string) bool {
 	if !nested {
 		return strings.HasSuffix(name, ".go") || name == "go.mod" || name == "go.sum" || name == "Pulumi.yaml"
 	}
-	return !slices.Contains([]string{".github", "docs", "scripts", "tests"}, top)
+	// .github, .ci, an editor's settings: no Go package is in a directory whose name starts with
+	// a dot (the go command ignores them).
+	return !strings.HasPrefix(top, ".") && !slices.Contains([]string{"docs", "scripts", "tests"}, top)
 }
 
 var goRunExit = regexp.MustCompile(`(?m)^exit status \d+\n?\z`)
@@ -513,16 +548,18 @@ func (b *baseTree) estimateByItsCode(stack string) (*Estimate, error) {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		// go run ends the program's error output with its own "exit status N", and exits 1 whatever
-		// the program's status: the message tells the cases apart.
-		msg := strings.TrimSpace(goRunExit.ReplaceAllString(errOut.String(), ""))
+		// go run exits 1 whatever went wrong; when the program ran, it ends the program's error
+		// output with the program's own "exit status N".
+		raw := errOut.String()
+		ran := goRunExit.MatchString(raw)
+		msg := strings.TrimSpace(goRunExit.ReplaceAllString(raw, ""))
 		switch {
+		case !ran:
+			return nil, fmt.Errorf("%s: its cmd/plan does not build:\n%s", b.side(), indent(msg))
 		case strings.Contains(msg, "flag provided but not defined: -json"):
 			return nil, fmt.Errorf("%s predates `plan cost --json`, which plan delta reads from the base; compare with a later commit", b.side())
-		case strings.Contains(msg, "error: stack "):
+		default:
 			return nil, fmt.Errorf("%s: stack %s does not load:\n%s", b.side(), stack, indent(strings.ReplaceAll(msg, "error: ", "")))
-		default: // go run's own failure: the base does not build
-			return nil, fmt.Errorf("%s: its cmd/plan does not run: %v\n%s", b.side(), err, indent(msg))
 		}
 	}
 	e, err := readJSON(out.Bytes())

@@ -13,11 +13,16 @@ import (
 // temporary directory, as they are in the working tree.
 func copyProject(t *testing.T) string {
 	t.Helper()
+	return copyProjectInto(t, t.TempDir())
+}
+
+// copyProjectInto is copyProject into dir.
+func copyProjectInto(t *testing.T, dir string) string {
+	t.Helper()
 	out, err := exec.Command("git", "-C", projectDir, "ls-files", "--cached", "--others", "--exclude-standard").Output()
 	if err != nil {
 		t.Fatalf("git ls-files: %v", err)
 	}
-	dir := t.TempDir()
 	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		data, err := os.ReadFile(filepath.Join(projectDir, f))
 		if os.IsNotExist(err) {
@@ -97,6 +102,18 @@ func TestDeltaCompare(t *testing.T) {
 		if !strings.Contains(d.overBudget, want) {
 			t.Errorf("over budget %q lacks %q", d.overBudget, want)
 		}
+	}
+}
+
+// A line that was nominal at the base and is an assumption now names both sides.
+func TestDeltaCauseOfANewAssumption(t *testing.T) {
+	line := func(a string, q float64) Line {
+		return Line{Component: compALB, Item: "LCUs", Key: "alb | LCU-h", Unit: "LCU-h", UnitPrice: 0.008, Monthly: q, MonthlyMax: q, Assumption: a}
+	}
+	d := &stackDelta{name: "dev", before: &Estimate{Lines: []Line{line("", 5.84)}}, after: &Estimate{Lines: []Line{line("albLCUs 0.1", 0.58)}}}
+	d.compare()
+	if len(d.changed) != 1 || d.changed[0].cause != "usage assumption none → albLCUs 0.1 (internal/plan/usage.yaml)" {
+		t.Errorf("changed = %+v", d.changed)
 	}
 }
 
@@ -212,6 +229,16 @@ func TestDeltaPricesTheBaseByItsOwnCode(t *testing.T) {
 	gitIn(t, dir, "commit", "-q", "-m", "base")
 	editFile(t, dir, "internal/plan/prices.go", "albHour    = 0.0200", "albHour    = 0.0225")
 
+	// A run that was killed left the base's directory: the next run clears it and uses the path.
+	listing, err := exec.Command("git", "-C", dir, "ls-tree", "-r", "-z", "main", "--", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(os.TempDir(), "plan-delta-"+buildInputsKey(strings.TrimSpace(string(listing))))
+	if err := os.MkdirAll(filepath.Join(stale, "src"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
 	code, out, errOut := runPlan(t, "delta", "--base", "main", "--dir", dir, "--markdown", "dev")
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, errOut)
@@ -230,6 +257,43 @@ func TestDeltaPricesTheBaseByItsOwnCode(t *testing.T) {
 			t.Errorf("delta lacks %q:\n%s", want, out)
 		}
 	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the killed run's directory %s is still there (%v): the run did not use its path", stale, err)
+	}
+
+	// A base stack file that does not load, priced by the base's own code.
+	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: 82", "monthlyUSD: lots")
+	gitIn(t, dir, "commit", "-q", "-m", "broken dev", "--", "Pulumi.dev.yaml")
+	editFile(t, dir, "Pulumi.dev.yaml", "monthlyUSD: lots", "monthlyUSD: 82")
+	code, _, errOut = runPlan(t, "delta", "--base", "HEAD", "--dir", dir, "dev")
+	if code != 1 || !regexp.MustCompile(`error: base HEAD \([0-9a-f]{12}\): stack dev does not load:`).MatchString(errOut) ||
+		!strings.Contains(errOut, `taskmanager:budget.monthlyUSD: "lots" is not a number`) || strings.Contains(errOut, "exit status") {
+		t.Errorf("a base stack file that does not load: exit %d, stderr:\n%s", code, errOut)
+	}
+
+	// A base whose cmd/plan does not build.
+	editFile(t, dir, "internal/plan/prices.go", "albHour    = 0.0225", "albHour    = ")
+	gitIn(t, dir, "commit", "-q", "-m", "broken code", "--", "internal/plan/prices.go")
+	editFile(t, dir, "internal/plan/prices.go", "albHour    = ", "albHour    = 0.0225")
+	code, _, errOut = runPlan(t, "delta", "--base", "HEAD", "--dir", dir, "dev")
+	if code != 1 || !regexp.MustCompile(`error: base HEAD \([0-9a-f]{12}\): its cmd/plan does not build:\n    .*internal/plan`).MatchString(errOut) {
+		t.Errorf("a base that does not build: exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// A project in a subdirectory of its repository: the base is the repository's whole tree, and
+// the project is found in it.
+func TestDeltaProjectInASubdirectory(t *testing.T) {
+	root := t.TempDir()
+	dir := copyProjectInto(t, filepath.Join(root, "infrastructure"))
+	gitIn(t, root, "init", "-q", "-b", "main")
+	gitIn(t, root, "add", "-A")
+	gitIn(t, root, "commit", "-q", "-m", "base")
+	editFile(t, dir, "Pulumi.production.yaml", "instanceClass: db.r6g.xlarge", "instanceClass: db.r6g.2xlarge")
+	code, out, errOut := runPlan(t, "delta", "--base", "main", "--dir", dir, "production")
+	if code != 0 || !strings.Contains(out, "Total for production: ") || !strings.Contains(out, "(+$700.80)") {
+		t.Errorf("exit %d; stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
 }
 
 // What counts as code for plan delta: a file the base's cmd/plan is built from or reads.
@@ -241,6 +305,7 @@ func TestBuildInput(t *testing.T) {
 		"Pulumi.dev.yaml": false, "Pulumi.production.yaml": false, "delta.md": false, "delta.err": false,
 		"README.md": false, "docs/costs.md": false, "internal/plan/delta_test.go": false,
 		"tests/testdata/dev.urns": false, "scripts/deploy.sh": false, ".github/workflows/cost.yml": false,
+		".ci/run": false, ".vscode/settings.json": false,
 	} {
 		if got := buildInput(path); got != want {
 			t.Errorf("buildInput(%q) = %v, want %v", path, got, want)

@@ -62,6 +62,7 @@ func TestCostWorkflowShape(t *testing.T) {
 			assert.Regexp(t, `^actions/upload-artifact@[0-9a-f]{40}$`, s.Uses, "pinned to a commit")
 			assert.Equal(t, "delta.md\ndelta.err\n", s.With["path"], "the report and the errors, as the comment shows them")
 			assert.Contains(t, s.If, "always()", "uploaded whether or not a stack is over its budget")
+			assert.Equal(t, true, s.ContinueOnError, "a failed upload must not skip the budget check")
 		}
 		if strings.HasPrefix(s.Uses, "actions/checkout@") {
 			checkout = true

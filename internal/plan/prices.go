@@ -19,7 +19,7 @@ const (
 const HoursPerMonth = 730.0
 
 // rdsPostgresHourly is RDS for PostgreSQL, Single-AZ, per instance-hour. A Multi-AZ (one
-// standby) instance costs exactly twice the Single-AZ price.
+// standby) instance costs exactly twice the Single-AZ price (aws.amazon.com/rds/postgresql/pricing).
 var rdsPostgresHourly = map[string]float64{
 	"db.t3.micro":    0.018,
 	"db.t3.small":    0.036,
@@ -41,16 +41,19 @@ var rdsPostgresHourly = map[string]float64{
 	"db.r5.xlarge":   0.500,
 }
 
-// rdsProxyVCPUHour is RDS Proxy, per vCPU-hour of the instance it fronts (minimum 2 vCPUs).
+// rdsProxyVCPUHour is RDS Proxy, per vCPU-hour of the instance it fronts (minimum 2 vCPUs)
+// (aws.amazon.com/rds/proxy/pricing).
 const rdsProxyVCPUHour = 0.015
 
-// RDS storage, gp3, per GB-month; Multi-AZ keeps a second copy and bills it.
+// RDS storage, gp3, per GB-month; Multi-AZ keeps a second copy and bills it
+// (aws.amazon.com/rds/postgresql/pricing, "Storage").
 const (
 	rdsGP3PerGBMonth        = 0.115
 	rdsGP3MultiAZPerGBMonth = 0.230
 )
 
-// elastiCacheHourly is ElastiCache for Redis OSS, per node-hour.
+// elastiCacheHourly is ElastiCache for Redis OSS, per node-hour (aws.amazon.com/elasticache/pricing,
+// "On-Demand Nodes").
 var elastiCacheHourly = map[string]float64{
 	"cache.t3.micro":   0.017,
 	"cache.t3.small":   0.034,
@@ -93,11 +96,12 @@ const (
 	natGatewayGB   = 0.045
 )
 
-// Public IPv4 addresses, in use or idle, per hour.
+// Public IPv4 addresses, in use or idle, per hour (aws.amazon.com/vpc/pricing, "Public IPv4
+// Addresses").
 const publicIPv4Hour = 0.005
 
 // AWS WAF: per web ACL-month, per rule-month (a managed rule group counts as one rule), per
-// million requests inspected.
+// million requests inspected (aws.amazon.com/waf/pricing).
 const (
 	wafWebACLMonth     = 5.00
 	wafRuleMonth       = 1.00
@@ -162,10 +166,12 @@ const (
 // its process list): an assumption, like those of usage.yaml, shown as one in the report.
 const enhancedMonitoringEventKB = 2.0
 
-// Route 53: a hosted zone per month (queries are traffic; alias queries to an ALB are free).
+// Route 53: a hosted zone per month (queries are traffic; alias queries to an ALB are free)
+// (aws.amazon.com/route53/pricing).
 const hostedZoneMonth = 0.50
 
-// ec2Hourly is EC2 Linux on-demand per instance-hour: the bastion's and a NAT instance's sizes.
+// ec2Hourly is EC2 Linux on-demand per instance-hour: the bastion's and a NAT instance's sizes
+// (aws.amazon.com/ec2/pricing/on-demand).
 var ec2Hourly = map[string]float64{
 	"t4g.nano":  0.0042,
 	"t4g.micro": 0.0084,
@@ -175,20 +181,22 @@ var ec2Hourly = map[string]float64{
 	"t3.small":  0.0208,
 }
 
-// EBS gp3 per GB-month (an instance's root volume; 8 GB when the program does not say).
+// EBS gp3 per GB-month (an instance's root volume; 8 GB when the program does not say)
+// (aws.amazon.com/ebs/pricing).
 const (
 	ebsGP3PerGBMonth = 0.08
 	defaultRootGB    = 8.0
 )
 
-// Lambda: the rotation functions run a few times a month, and the queue-depth function once a
+// Lambda (aws.amazon.com/lambda/pricing): the rotation functions run a few times a month, and the queue-depth function once a
 // minute (about 44,000 runs of under a second at 128 MB, some 3,000 GB-s): well inside the free
 // tier (1M requests and 400,000 GB-s a month) and cents beyond it: priced at zero and listed so
 // that nothing is left unsaid.
 const lambdaMonth = 0.0
 
 // CloudWatch custom metrics per metric-month (the first 10,000 of an account) and PutMetricData
-// requests ($0.01 per 1,000); Secrets Manager API calls ($0.05 per 10,000). The queue-depth
+// requests ($0.01 per 1,000) (aws.amazon.com/cloudwatch/pricing, "Metrics"); Secrets Manager API
+// calls ($0.05 per 10,000) (aws.amazon.com/secrets-manager/pricing). The queue-depth
 // function publishes its metrics and reads the broker's secret once a minute.
 const (
 	customMetricMonth        = 0.30

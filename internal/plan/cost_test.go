@@ -325,7 +325,7 @@ func TestCostsDocIsCurrent(t *testing.T) {
 
 // docs/costs.md proposes settings that make dev cheaper without weakening a security rule: what
 // they save must add up, and with them dev is under the spec's ~$77 (its Basic monitoring, without
-// Container Insights, already keeps it under the matrix's ~$80).
+// Container Insights, already keeps it within its $82 budget: TestBudgetsAsTheIssueSetThem).
 func TestDevProposals(t *testing.T) {
 	s := evaluate(t, "dev")
 	props, total, err := Proposals(s)
@@ -349,9 +349,6 @@ func TestDevProposals(t *testing.T) {
 	near(t, "dev with every proposal", total, e.Total-saved)
 	if total >= 77 {
 		t.Errorf("dev with every proposal costs $%.2f, not under the spec's ~$77", total)
-	}
-	if e.Total > e.BudgetUSD || e.BudgetUSD != 82 {
-		t.Errorf("dev: estimate $%.2f, budget $%.2f; the issue's budget is $82 and dev must be within it", e.Total, e.BudgetUSD)
 	}
 	for _, p := range props {
 		if strings.HasPrefix(p.Name, "NAT instance") {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/taskmanager/taskmanager-infra/internal/mockengine"
 )
 
 // copyProject copies the project's files (tracked, and new ones git does not ignore) into a
@@ -309,6 +311,57 @@ func TestBuildInput(t *testing.T) {
 	} {
 		if got := buildInput(path); got != want {
 			t.Errorf("buildInput(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+// A change that lowers a stack's cost: the closing lines carry the minus sign, exactly as the
+// issue writes them, at the desired and at the maximum counts.
+func TestDeltaReportsAFall(t *testing.T) {
+	line := func(monthly float64) Line {
+		return Line{Component: compRDS, Item: "primary", Key: "db | h", Unit: "instance-h", Monthly: monthly, MonthlyMax: monthly}
+	}
+	d := &stackDelta{name: "production",
+		before: &Estimate{Stack: "production", Total: 1400, TotalMax: 2000, Lines: []Line{line(1312.54)}},
+		after:  &Estimate{Stack: "production", Total: 743, TotalMax: 1343, Lines: []Line{line(655.54)}}}
+	d.compare()
+	var out strings.Builder
+	writeDelta(&out, &baseTree{ref: "main", sha: "0123456789abcdef"}, []*stackDelta{d}, Text)
+	for _, want := range []string{
+		"Total for production: $1,400.00 → $743.00 a month (−$657.00)",
+		"Total for production at the maximum counts: $2,000.00 → $1,343.00 a month (−$657.00)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// The budgets issue 20 set: dev $82 (the matrix's ~$80 with the NAT instance), staging its
+// estimate rounded up (to under $10 above it), production the top of the spec's range ($5,450);
+// every stack within its budget on main, so that no pull request fails for a change it did not make.
+func TestBudgetsAsTheIssueSetThem(t *testing.T) {
+	for _, name := range mockengine.Stacks(projectDir) {
+		e, err := EstimateCost(evaluate(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Total > e.BudgetUSD {
+			t.Errorf("%s: estimate $%.2f is over its budget $%.2f", name, e.Total, e.BudgetUSD)
+		}
+		switch name {
+		case "dev":
+			if e.BudgetUSD != 82 {
+				t.Errorf("dev's budget is $%.2f, want $82", e.BudgetUSD)
+			}
+		case "staging":
+			if e.BudgetUSD-e.Total >= 10 {
+				t.Errorf("staging's budget $%.2f is not its estimate $%.2f rounded up", e.BudgetUSD, e.Total)
+			}
+		case "production":
+			if e.BudgetUSD != 5450 {
+				t.Errorf("production's budget is $%.2f, want the top of the spec's range, $5,450", e.BudgetUSD)
+			}
 		}
 	}
 }

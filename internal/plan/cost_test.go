@@ -309,10 +309,7 @@ func TestCostsDocIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range mockengine.Stacks(projectDir) {
-		e, err := EstimateCost(evaluate(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := estimated(t, name)
 		c, err := Compare(e)
 		if err != nil {
 			t.Fatal(err)

@@ -160,10 +160,7 @@ func TestCostOverBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := EstimateCost(evaluate(t, "dev"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := estimated(t, "dev")
 	if e.BudgetUSD != 50 || cents(e.Total) != cents(want.Total) || len(e.Lines) != len(want.Lines) || e.Lines[0].Key != want.Lines[0].Key {
 		t.Errorf("cost --json: budget %v, total %v, %d lines; want 50, %v, %d lines", e.BudgetUSD, e.Total, len(e.Lines), want.Total, len(want.Lines))
 	}

@@ -159,10 +159,7 @@ func TestDelta(t *testing.T) {
 	if code != ExitOverBudget {
 		t.Fatalf("exit %d, want %d (staging over budget); stderr:\n%s", code, ExitOverBudget, errOut)
 	}
-	prod, err := EstimateCost(evaluate(t, "production"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := estimated(t, "production")
 	// db.r6g.2xlarge Multi-AZ: $0.899 × 1,460 h = $1,312.54, from $655.54; its proxy 8 vCPU for 4: +$43.80.
 	for _, want := range []string{
 		"| RDS | db.r6g.xlarge primary, Multi-AZ (primary + standby) → db.r6g.2xlarge primary, Multi-AZ (primary + standby) | $655.54 | $1,312.54 | +$657.00 | +$657.00 | taskmanager:database.instanceClass: db.r6g.xlarge → db.r6g.2xlarge |",
@@ -245,10 +242,7 @@ func TestDeltaPricesTheBaseByItsOwnCode(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, errOut)
 	}
-	dev, err := EstimateCost(evaluate(t, "dev"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := estimated(t, "dev")
 	// 730 h × $0.0025 = $1.825, rounded per side: $14.60 → $16.43.
 	for _, want := range []string{
 		"the base's `cmd/plan cost --json` run from its tree",
@@ -342,10 +336,7 @@ func TestDeltaReportsAFall(t *testing.T) {
 // every stack within its budget on main, so that no pull request fails for a change it did not make.
 func TestBudgetsAsTheIssueSetThem(t *testing.T) {
 	for _, name := range mockengine.Stacks(projectDir) {
-		e, err := EstimateCost(evaluate(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := estimated(t, name)
 		if e.Total > e.BudgetUSD {
 			t.Errorf("%s: estimate $%.2f is over its budget $%.2f", name, e.Total, e.BudgetUSD)
 		}

@@ -108,13 +108,6 @@ func faultScenarios() []faultScenario {
 	return out
 }
 
-// promoteRules: --promote-from's calls, the tag not yet in the stack's repository.
-func promoteRules(s *sandbox) {
-	s.on("skopeo inspect *", 0, "sha256:1111")
-	s.failOn("aws ecr describe-images *.imageDigest *", 254, imageNotFound)
-	s.on("aws ecr get-login-password*", 0, ecrPassword)
-}
-
 // rollbackRules: the record of a deploy from revision 4 to 5 that failed with every service on
 // revision 5 (production: its API's CodeDeploy deployment still in its canary); revision 4 of the
 // API is INACTIVE (re-registered as 6), the worker's ACTIVE.

@@ -211,3 +211,10 @@ func deployRules(t *testing.T, s *sandbox, stack string) {
 	s.once("aws deploy get-deployment *", 0, "InProgress\tFalse\tNone")
 	s.on("aws deploy get-deployment *", 0, "InProgress\tTrue\tNone")
 }
+
+// promoteRules: --promote-from's calls, the tag not yet in the stack's repository.
+func promoteRules(s *sandbox) {
+	s.on("skopeo inspect *", 0, "sha256:1111")
+	s.failOn("aws ecr describe-images *.imageDigest *", 254, imageNotFound)
+	s.on("aws ecr get-login-password*", 0, ecrPassword)
+}

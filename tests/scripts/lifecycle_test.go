@@ -154,9 +154,7 @@ func TestCreatePromotesTheImage(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
 	source := repoURL("dev") + ":" + newTag
-	s.on("skopeo inspect *", 0, "sha256:1111")
-	s.failOn("aws ecr describe-images *.imageDigest *", 254, imageNotFound)
-	s.on("aws ecr get-login-password*", 0, "not-a-real-token")
+	promoteRules(s)
 	createRules(t, s, "staging")
 	r := s.run(strings.Repeat("\n", 8), "create-environment.sh", "staging", newTag, "--promote-from", source)
 	require.Equal(t, 0, r.code, r.stderr)

@@ -105,7 +105,6 @@ func TestQueueDepthRoleIsLeastPrivilege(t *testing.T) {
 				{"Effect":"Allow","Action":["ecs:DescribeServices"],"Resource":["arn:aws:ecs:us-east-1:%s:service/%s-taskmanager/worker"]},
 				{"Effect":"Allow","Action":["cloudwatch:PutMetricData"],"Resource":["*"],
 				 "Condition":{"StringEquals":{"cloudwatch:namespace":"TaskManager/Celery"}}},
-				{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":[%q]},
 				{"Effect":"Allow","Action":["ec2:DescribeNetworkInterfaces"],"Resource":["*"]},
 				{"Effect":"Allow","Action":["ec2:CreateNetworkInterface"],"Resource":["arn:aws:ec2:us-east-1:%[3]s:network-interface/*"]},
 				{"Effect":"Allow","Action":["ec2:CreateNetworkInterface"],
@@ -113,7 +112,8 @@ func TestQueueDepthRoleIsLeastPrivilege(t *testing.T) {
 				 "Condition":{"ArnEquals":{"ec2:Vpc":"arn:aws:ec2:us-east-1:%[3]s:vpc/vpc-%[4]s"}}},
 				{"Effect":"Allow","Action":["ec2:DeleteNetworkInterface","ec2:AssignPrivateIpAddresses","ec2:UnassignPrivateIpAddresses"],
 				 "Resource":["arn:aws:ec2:us-east-1:%[3]s:network-interface/*"],
-				 "Condition":{"ArnEquals":{"ec2:Vpc":"arn:aws:ec2:us-east-1:%[3]s:vpc/vpc-%[4]s"}}}]}`,
+				 "Condition":{"ArnEquals":{"ec2:Vpc":"arn:aws:ec2:us-east-1:%[3]s:vpc/vpc-%[4]s"}}},
+				{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":[%[5]q]}]}`,
 				secretArn(stack, "queue-depth-redis-url"), keyArn(stack), mockengine.Account, stack, logGroup+":*"),
 				policy.Inputs["policy"].(string))
 			fn := one(t, rec, "aws:lambda/function:Function", stack+"-queue-depth")

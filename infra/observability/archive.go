@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/taskmanager/taskmanager-infra/internal/gofunction"
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
 	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
@@ -166,64 +167,41 @@ const LockCode = "./build/archive-lock"
 // RetentionDays, as S3 reports it (internal/archivelock says why not the bucket's default
 // retention).
 func newArchiveLock(ctx *pulumi.Context, base string, args *ArchiveArgs, parent pulumi.ResourceOption) (*lambda.Function, error) {
-	names := naming.For(args.Stack)
-	logs, err := cloudwatch.NewLogGroup(ctx, base+"-lock", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String(names.LogGroup("/aws/lambda", "archive-lock")),
-		RetentionInDays: pulumi.Int(args.LogRetentionDays),
-		KmsKeyId:        args.KeyArn,
-	}, parent, pulumi.DeleteBeforeReplace(true)) // Lambda writes to exactly this name
-	if err != nil {
-		return nil, err
-	}
-	role, err := iam.NewRole(ctx, base+"-lock", &iam.RoleArgs{
-		Description:      pulumi.String("Locks each log archive object as it arrives (Object Lock, compliance mode)"),
-		AssumeRolePolicy: iampolicy.AssumeRole("lambda.amazonaws.com"),
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	arns := []pulumi.StringInput{args.BucketArn, logs.Arn, args.KeyArn}
+	inputs := []pulumi.StringInput{args.BucketArn, args.KeyArn}
 	if args.AlertTopicArn != nil {
-		arns = append(arns, args.AlertTopicArn)
+		inputs = append(inputs, args.AlertTopicArn)
 	}
-	rolePolicy, err := iam.NewRolePolicy(ctx, base+"-lock", &iam.RolePolicyArgs{
-		Role: role.Name,
-		Policy: iampolicy.Render(func(v []string) iampolicy.Document {
-			statements := []iampolicy.Statement{
-				// Setting a retention only; it cannot shorten one (compliance mode) or read objects.
-				iampolicy.Allow([]string{"s3:PutObjectRetention"}, v[0]+"/"+ArchivePrefix+"*"),
-				iampolicy.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, v[1]+":*"),
-			}
-			if len(v) > 3 {
+	f, err := gofunction.New(ctx, base+"-lock", gofunction.Args{
+		Stack:            args.Stack,
+		Name:             []string{"archive-lock"},
+		Description:      pulumi.Sprintf("Locks taskmanager/%s's archived logs for %d days as they arrive", args.Stack, args.RetentionDays),
+		RoleDescription:  pulumi.String("Locks each log archive object as it arrives (Object Lock, compliance mode)"),
+		Code:             LockCode,
+		LogRetentionDays: args.LogRetentionDays,
+		KeyArn:           args.KeyArn,
+		Inputs:           inputs,
+		Policy: func(v []string) []iampolicy.Statement {
+			// Setting a retention only; it cannot shorten one (compliance mode) or read objects.
+			statements := []iampolicy.Statement{iampolicy.Allow([]string{"s3:PutObjectRetention"}, v[0]+"/"+ArchivePrefix+"*")}
+			if len(v) > 2 {
 				// A failed event goes to the encrypted alert topic (the function's on-failure
 				// destination publishes with its role).
-				statements = append(statements, iampolicy.Allow([]string{"sns:Publish"}, v[3]),
-					iampolicy.DecryptVia(v[2], "sns", args.Region, "kms:GenerateDataKey", "kms:Decrypt"))
+				statements = append(statements, iampolicy.Allow([]string{"sns:Publish"}, v[2]),
+					iampolicy.DecryptVia(v[1], "sns", args.Region, "kms:GenerateDataKey", "kms:Decrypt"))
 			}
-			return iampolicy.New(statements...)
-		}, arns...),
+			return statements
+		},
+		MemorySize: 128,
+		Timeout:    30,
+		Environment: pulumi.StringMap{
+			"RETENTION_DAYS": pulumi.String(fmt.Sprint(args.RetentionDays)),
+			"PREFIX":         pulumi.String(ArchivePrefix),
+		},
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
-	fn, err := lambda.NewFunction(ctx, base+"-lock", &lambda.FunctionArgs{
-		Name:          pulumi.String(names.Resource("archive-lock")),
-		Description:   pulumi.Sprintf("Locks taskmanager/%s's archived logs for %d days as they arrive", args.Stack, args.RetentionDays),
-		Runtime:       pulumi.String("provided.al2023"),
-		Architectures: pulumi.StringArray{pulumi.String("arm64")},
-		Handler:       pulumi.String("bootstrap"),
-		Code:          pulumi.NewFileArchive(LockCode),
-		Role:          role.Arn,
-		MemorySize:    pulumi.Int(128),
-		Timeout:       pulumi.Int(30),
-		Environment: lambda.FunctionEnvironmentArgs{Variables: pulumi.StringMap{
-			"RETENTION_DAYS": pulumi.String(fmt.Sprint(args.RetentionDays)),
-			"PREFIX":         pulumi.String(ArchivePrefix),
-		}},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{logs, rolePolicy}), pulumi.DeleteBeforeReplace(true))
-	if err != nil {
-		return nil, err
-	}
+	fn := f.Function
 	permission, err := lambda.NewPermission(ctx, base+"-lock", &lambda.PermissionArgs{
 		Action:        pulumi.String("lambda:InvokeFunction"),
 		Function:      fn.Name,
@@ -244,7 +222,7 @@ func newArchiveLock(ctx *pulumi.Context, base string, args *ArchiveArgs, parent 
 			DestinationConfig: lambda.FunctionEventInvokeConfigDestinationConfigArgs{
 				OnFailure: lambda.FunctionEventInvokeConfigDestinationConfigOnFailureArgs{Destination: args.AlertTopicArn},
 			},
-		}, parent, pulumi.DependsOn([]pulumi.Resource{rolePolicy})); err != nil {
+		}, parent, pulumi.DependsOn([]pulumi.Resource{f.RolePolicy})); err != nil {
 			return nil, err
 		}
 	}

@@ -9,12 +9,11 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/taskmanager/taskmanager-infra/internal/gofunction"
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
-	"github.com/taskmanager/taskmanager-infra/internal/naming"
 	fn "github.com/taskmanager/taskmanager-infra/internal/queuedepth"
 )
 
@@ -95,71 +94,49 @@ func NewQueueDepth(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.
 	}
 	parent := pulumi.Parent(q)
 	base := name + "-queue-depth"
-	names := naming.For(args.Stack)
-
-	logs, err := cloudwatch.NewLogGroup(ctx, base, &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String(names.LogGroup("/aws/lambda", "queue-depth")),
-		RetentionInDays: pulumi.Int(args.LogRetentionDays),
-		KmsKeyId:        args.KeyArn,
-	}, parent, pulumi.DeleteBeforeReplace(true)) // Lambda writes to exactly this name
-	if err != nil {
-		return nil, err
-	}
-	role, err := iam.NewRole(ctx, base, &iam.RoleArgs{
-		Description:      pulumi.Sprintf("Publishes taskmanager/%s's Celery queue depth to CloudWatch", args.Stack),
-		AssumeRolePolicy: iampolicy.AssumeRole("lambda.amazonaws.com"),
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	policy := iampolicy.Render(func(a []string) iampolicy.Document {
-		secret, key, logGroup, cluster, service, vpc := a[0], a[1], a[2], a[3], a[4], a[5]
-		statements := []iampolicy.Statement{
-			iampolicy.Allow([]string{"secretsmanager:GetSecretValue"}, secret),
-			// The key decrypts for Secrets Manager only: the role cannot use it directly.
-			iampolicy.DecryptVia(key, "secretsmanager", args.Region, "kms:Decrypt"),
-			iampolicy.Allow([]string{"ecs:DescribeServices"},
-				fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", args.Region, args.AccountID, cluster, service)),
-			// PutMetricData takes no resource: the namespace condition is what scopes it.
-			iampolicy.Statement{Effect: "Allow", Action: []string{"cloudwatch:PutMetricData"}, Resource: []string{"*"},
-				Condition: map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": Namespace}}},
-			iampolicy.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logGroup+":*"),
-		}
-		// Lambda manages the function's network interfaces, in the stack's VPC only.
-		return iampolicy.New(append(statements, iampolicy.LambdaNetworkInterfaces(args.Region, args.AccountID, vpc)...)...)
-	}, args.BrokerSecretArn, args.KeyArn, logs.Arn, args.ClusterName, args.ServiceName, args.VpcID)
-	rolePolicy, err := iam.NewRolePolicy(ctx, base, &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent)
-	if err != nil {
-		return nil, err
-	}
-	// The function's name is the runbook's (aws lambda invoke) and its log group's: a
-	// replacement deletes the old function first.
-	fn, err := lambda.NewFunction(ctx, base, &lambda.FunctionArgs{
-		Name:          pulumi.String(names.Resource("queue-depth")),
-		Description:   pulumi.Sprintf("Publishes taskmanager/%s's Celery queue depth to CloudWatch every minute", args.Stack),
-		Runtime:       pulumi.String("provided.al2023"),
-		Architectures: pulumi.StringArray{pulumi.String("arm64")},
-		Handler:       pulumi.String("bootstrap"),
-		Code:          pulumi.NewFileArchive(Code),
-		Role:          role.Arn,
-		MemorySize:    pulumi.Int(128),
+	f, err := gofunction.New(ctx, base, gofunction.Args{
+		Stack:            args.Stack,
+		Name:             []string{"queue-depth"},
+		Description:      pulumi.Sprintf("Publishes taskmanager/%s's Celery queue depth to CloudWatch every minute", args.Stack),
+		RoleDescription:  pulumi.Sprintf("Publishes taskmanager/%s's Celery queue depth to CloudWatch", args.Stack),
+		Code:             Code,
+		LogRetentionDays: args.LogRetentionDays,
+		KeyArn:           args.KeyArn,
+		Inputs:           []pulumi.StringInput{args.BrokerSecretArn, args.KeyArn, args.ClusterName, args.ServiceName, args.VpcID},
+		Policy: func(a []string) []iampolicy.Statement {
+			secret, key, cluster, service, vpc := a[0], a[1], a[2], a[3], a[4]
+			statements := []iampolicy.Statement{
+				iampolicy.Allow([]string{"secretsmanager:GetSecretValue"}, secret),
+				// The key decrypts for Secrets Manager only: the role cannot use it directly.
+				iampolicy.DecryptVia(key, "secretsmanager", args.Region, "kms:Decrypt"),
+				iampolicy.Allow([]string{"ecs:DescribeServices"},
+					fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", args.Region, args.AccountID, cluster, service)),
+				// PutMetricData takes no resource: the namespace condition is what scopes it.
+				iampolicy.Statement{Effect: "Allow", Action: []string{"cloudwatch:PutMetricData"}, Resource: []string{"*"},
+					Condition: map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": Namespace}}},
+			}
+			// Lambda manages the function's network interfaces, in the stack's VPC only.
+			return append(statements, iampolicy.LambdaNetworkInterfaces(args.Region, args.AccountID, vpc)...)
+		},
+		MemorySize: 128,
 		// The Redis session is bounded to 20 s; the AWS calls fit in the rest.
-		Timeout: pulumi.Int(30),
-		Environment: lambda.FunctionEnvironmentArgs{Variables: pulumi.StringMap{
+		Timeout: 30,
+		Environment: pulumi.StringMap{
 			"BROKER_SECRET_ARN": args.BrokerSecretArn,
 			"ECS_CLUSTER":       args.ClusterName,
 			"ECS_SERVICE":       args.ServiceName,
 			"QUEUES":            pulumi.String(strings.Join(Queues, ",")),
 			"METRIC_NAMESPACE":  pulumi.String(Namespace),
-		}},
-		VpcConfig: lambda.FunctionVpcConfigArgs{
+		},
+		VPC: &lambda.FunctionVpcConfigArgs{
 			SubnetIds:        args.SubnetIDs,
 			SecurityGroupIds: pulumi.StringArray{args.SecurityGroupID},
 		},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{logs, rolePolicy}), pulumi.DeleteBeforeReplace(true))
+	}, parent)
 	if err != nil {
 		return nil, err
 	}
+	fn := f.Function
 	// A sample is of its minute: a retry, or an event that waited, would measure a later minute
 	// while the next scheduled run measures it anyway.
 	retries, err := lambda.NewFunctionEventInvokeConfig(ctx, base, &lambda.FunctionEventInvokeConfigArgs{

@@ -7,14 +7,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/taskmanager/taskmanager-infra/internal/gofunction"
 	"github.com/taskmanager/taskmanager-infra/internal/iampolicy"
-	"github.com/taskmanager/taskmanager-infra/internal/naming"
 )
 
 const rotationType = "taskmanager:secrets:Rotation"
@@ -201,90 +200,69 @@ func (r *Rotation) AllowPassingRoles(ctx *pulumi.Context, name string, roleArns 
 
 func newRotator(ctx *pulumi.Context, name string, args *RotationArgs, r *Rotation, rot rotator, parent pulumi.ResourceOption) error {
 	base := fmt.Sprintf("%s-rotate-%s", name, rot.kind)
-	fnName := naming.For(args.Stack).Resource("rotate", rot.kind)
-	logs, err := cloudwatch.NewLogGroup(ctx, base, &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String(naming.For(args.Stack).LogGroup("/aws/lambda", "rotate", rot.kind)),
-		RetentionInDays: pulumi.Int(args.LogRetentionDays),
-		KmsKeyId:        args.KeyArn,
-	}, parent, pulumi.DeleteBeforeReplace(true)) // Lambda writes to exactly this name
-	if err != nil {
-		return err
-	}
-	role, err := iam.NewRole(ctx, base, &iam.RoleArgs{
-		Description:      pulumi.Sprintf("Rotates taskmanager/%s secrets (%s)", args.Stack, rot.kind),
-		AssumeRolePolicy: iampolicy.AssumeRole("lambda.amazonaws.com"),
-	}, parent)
-	if err != nil {
-		return err
-	}
-	r.roles = append(r.roles, role)
 	services := make([]string, len(args.Services))
 	for i, s := range args.Services {
 		services[i] = fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", args.Region, args.AccountID, args.Cluster, s)
 	}
-	arns := append(append([]pulumi.StringInput{rot.secretArn, args.KeyArn, logs.Arn, args.VpcID}, rot.writable...), rot.readable...)
-	policy := iampolicy.Render(func(a []string) iampolicy.Document {
-		secret, key, logGroup, vpc := a[0], a[1], a[2], a[3]
-		writable, readable := a[4:4+len(rot.writable)], a[4+len(rot.writable):]
-		statements := []iampolicy.Statement{
-			iampolicy.Allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-				"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, append([]string{secret}, writable...)...),
-			// GetRandomPassword has no resource to scope to.
-			iampolicy.Allow([]string{"secretsmanager:GetRandomPassword"}, "*"),
-			// The key serves the function only through Secrets Manager, never directly.
-			iampolicy.DecryptVia(key, "secretsmanager", args.Region, "kms:Decrypt", "kms:GenerateDataKey"),
-			iampolicy.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logGroup+":*"),
-			// DescribeServices tells a rolling service from a blue/green one, and gives the latter's
-			// task definition, network and capacity provider strategy for its appspec.
-			iampolicy.Allow([]string{"ecs:UpdateService", "ecs:DescribeServices"}, services...),
-		}
-		if bg := args.BlueGreen; bg != nil {
-			codedeploy := fmt.Sprintf("arn:aws:codedeploy:%s:%s", args.Region, args.AccountID)
-			statements = append(statements,
-				iampolicy.Allow([]string{"codedeploy:CreateDeployment"},
-					fmt.Sprintf("%s:deploymentgroup:%s/%s", codedeploy, bg.Application, bg.DeploymentGroup)),
-				iampolicy.Allow([]string{"codedeploy:GetDeploymentConfig"}, codedeploy+":deploymentconfig:*"),
-				iampolicy.Allow([]string{"codedeploy:RegisterApplicationRevision", "codedeploy:GetApplicationRevision"},
-					fmt.Sprintf("%s:application:%s", codedeploy, bg.Application)),
-			)
-		}
-		if len(readable) > 0 {
-			// RDS's master secret and the migration login's: read, never written.
-			statements = append(statements, iampolicy.Allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, readable...))
-		}
-		if rot.inVPC {
-			// Lambda manages the function's network interfaces, in the stack's VPC only.
-			statements = append(statements, iampolicy.LambdaNetworkInterfaces(args.Region, args.AccountID, vpc)...)
-		}
-		return iampolicy.New(statements...)
-	}, arns...)
-	rolePolicy, err := iam.NewRolePolicy(ctx, base, &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent)
-	if err != nil {
-		return err
-	}
-	fnArgs := &lambda.FunctionArgs{
-		Name:          pulumi.String(fnName),
-		Description:   pulumi.Sprintf("Rotates taskmanager/%s secrets (%s)", args.Stack, rot.kind),
-		Runtime:       pulumi.String("provided.al2023"),
-		Architectures: pulumi.StringArray{pulumi.String("arm64")},
-		Handler:       pulumi.String("bootstrap"),
-		Code:          pulumi.NewFileArchive(RotationCode),
-		Role:          role.Arn,
-		Timeout:       pulumi.Int(60),
-		Environment:   lambda.FunctionEnvironmentArgs{Variables: rot.env},
-	}
+	var network *lambda.FunctionVpcConfigArgs
 	if rot.inVPC {
-		fnArgs.VpcConfig = lambda.FunctionVpcConfigArgs{
+		network = &lambda.FunctionVpcConfigArgs{
 			SubnetIds:        args.SubnetIDs,
 			SecurityGroupIds: pulumi.StringArray{args.SecurityGroupID},
 		}
 	}
-	// The function's name is the runbook's (aws lambda invoke) and its log group's: a
-	// replacement deletes the old function first.
-	fn, err := lambda.NewFunction(ctx, base, fnArgs, parent, pulumi.DependsOn([]pulumi.Resource{logs, rolePolicy}), pulumi.DeleteBeforeReplace(true))
+	description := pulumi.Sprintf("Rotates taskmanager/%s secrets (%s)", args.Stack, rot.kind)
+	fn, err := gofunction.New(ctx, base, gofunction.Args{
+		Stack:            args.Stack,
+		Name:             []string{"rotate", rot.kind},
+		Description:      description,
+		RoleDescription:  description,
+		Code:             RotationCode,
+		LogRetentionDays: args.LogRetentionDays,
+		KeyArn:           args.KeyArn,
+		Inputs:           append(append([]pulumi.StringInput{rot.secretArn, args.KeyArn, args.VpcID}, rot.writable...), rot.readable...),
+		Policy: func(a []string) []iampolicy.Statement {
+			secret, key, vpc := a[0], a[1], a[2]
+			writable, readable := a[3:3+len(rot.writable)], a[3+len(rot.writable):]
+			statements := []iampolicy.Statement{
+				iampolicy.Allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+					"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, append([]string{secret}, writable...)...),
+				// GetRandomPassword has no resource to scope to.
+				iampolicy.Allow([]string{"secretsmanager:GetRandomPassword"}, "*"),
+				// The key serves the function only through Secrets Manager, never directly.
+				iampolicy.DecryptVia(key, "secretsmanager", args.Region, "kms:Decrypt", "kms:GenerateDataKey"),
+				// DescribeServices tells a rolling service from a blue/green one, and gives the latter's
+				// task definition, network and capacity provider strategy for its appspec.
+				iampolicy.Allow([]string{"ecs:UpdateService", "ecs:DescribeServices"}, services...),
+			}
+			if bg := args.BlueGreen; bg != nil {
+				codedeploy := fmt.Sprintf("arn:aws:codedeploy:%s:%s", args.Region, args.AccountID)
+				statements = append(statements,
+					iampolicy.Allow([]string{"codedeploy:CreateDeployment"},
+						fmt.Sprintf("%s:deploymentgroup:%s/%s", codedeploy, bg.Application, bg.DeploymentGroup)),
+					iampolicy.Allow([]string{"codedeploy:GetDeploymentConfig"}, codedeploy+":deploymentconfig:*"),
+					iampolicy.Allow([]string{"codedeploy:RegisterApplicationRevision", "codedeploy:GetApplicationRevision"},
+						fmt.Sprintf("%s:application:%s", codedeploy, bg.Application)),
+				)
+			}
+			if len(readable) > 0 {
+				// RDS's master secret and the migration login's: read, never written.
+				statements = append(statements, iampolicy.Allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, readable...))
+			}
+			if rot.inVPC {
+				// Lambda manages the function's network interfaces, in the stack's VPC only.
+				statements = append(statements, iampolicy.LambdaNetworkInterfaces(args.Region, args.AccountID, vpc)...)
+			}
+			return statements
+		},
+		Timeout:     60,
+		Environment: rot.env,
+		VPC:         network,
+	}, parent)
 	if err != nil {
 		return err
 	}
+	r.roles = append(r.roles, fn.Role)
 	r.FunctionNames[rot.kind] = fn.Name
 	after := []pulumi.Resource{}
 	if rot.bootstrap {

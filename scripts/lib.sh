@@ -206,10 +206,14 @@ task_set_shape() {
 		| select(.taskDefinition != null)' <<<"$json"
 }
 
-# task_definition_image TASK_DEFINITION CONTAINER: the image of one container.
+# task_definition_image TASK_DEFINITION CONTAINER: the image of one container. An empty answer is
+# an error with every jq: jq 1.7 exits 4 on it, but jq 1.6's -e passes when there is no input.
 task_definition_image() {
-	aws ecs describe-task-definition --task-definition "$1" --output json |
-		jq -er --arg c "$2" '.taskDefinition.containerDefinitions[] | select(.name == $c) | .image'
+	local image
+	image=$(aws ecs describe-task-definition --task-definition "$1" --output json |
+		jq -er --arg c "$2" '.taskDefinition.containerDefinitions[] | select(.name == $c) | .image') || return 1
+	[[ -n $image ]] || return 1
+	printf '%s\n' "$image"
 }
 
 # running_image CLUSTER SERVICE: the image the service runs now (its container has its name).

@@ -682,6 +682,17 @@ func TestRunningImage(t *testing.T) {
 	requireNoCall(t, s.calls(), "pulumi")
 }
 
+// An empty answer is no image, whichever jq reads it (jq 1.6's -e passes on no input at all).
+func TestRunningImageOfAnEmptyAnswer(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.on("aws ecs describe-services --cluster staging-taskmanager --services worker *", 0, serviceRows("staging", oldRev, "worker"))
+	s.on("aws ecs describe-task-definition --task-definition "+tdArn("staging", "worker", oldRev)+" --output json", 0, "")
+	r := s.run("", "deploy.sh", "--running-image", "staging")
+	assert.NotEqual(t, 0, r.code)
+	assert.Empty(t, r.stdout)
+}
+
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	for _, script := range []string{"deploy.sh", "create-environment.sh", "destroy-environment.sh"} {

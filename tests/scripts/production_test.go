@@ -221,7 +221,9 @@ func TestCreateProductionOutsideCI(t *testing.T) {
 	t.Run("goes on with the flag and the name typed twice", func(t *testing.T) {
 		t.Parallel()
 		s := newSandbox(t)
-		createRules(t, s, "production")
+		// The deploy's preview reads the image the worker runs: createRules with that answer.
+		s.on("pulumi config get --path taskmanager:externalSecrets.* --stack production", 255, "")
+		productionDeployRules(t, s)
 		r := s.runAtTerminal(secrets.String(), "production\nproduction\n", "create-environment.sh", "--i-mean-production", "production", newTag)
 		require.Equal(t, 0, r.code, r.stderr)
 		requireSequence(t, s.calls(),

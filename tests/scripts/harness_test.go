@@ -14,10 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskmanager/taskmanager-infra/internal/testserver"
 )
 
 // stub is every stand-in CLI. It appends "<tool> <args>" to calls.log, keeps what a secret
@@ -66,26 +69,35 @@ type sandbox struct {
 	env   map[string]string
 }
 
+// scriptsJQ is the jq the scripts run with: testserver.JQ's (jq 1.7.1, the pipeline's, unless
+// $SCRIPTS_TEST_JQ names another). Outside CI, where it is not installed, the jq on PATH stands in.
+var scriptsJQ = sync.OnceValues(func() (string, error) {
+	path, err := testserver.JQ()
+	if err != nil && !testserver.InCI() {
+		return exec.LookPath("jq")
+	}
+	return path, err
+})
+
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
-	paths := map[string]string{}
-	for _, tool := range []string{"bash", "jq"} {
-		path, err := exec.LookPath(tool)
-		require.NoError(t, err, "%s is required by scripts/*.sh and by these tests", tool)
-		paths[tool] = path
-	}
+	bash, err := exec.LookPath("bash")
+	require.NoError(t, err, "bash is required by scripts/*.sh and by these tests")
+	jq, err := scriptsJQ()
+	require.NoError(t, err, "jq is required by scripts/*.sh and by these tests; %s installs it", testserver.InstallCommand)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	require.NoError(t, os.MkdirAll(bin, 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "rules"), 0o755))
-	s := &sandbox{t: t, dir: dir, bash: paths["bash"]}
+	require.NoError(t, os.Symlink(jq, filepath.Join(bin, "jq")))
+	s := &sandbox{t: t, dir: dir, bash: bash}
 	for _, tool := range []string{"pulumi", "aws", "skopeo", "curl"} {
 		s.addStub(tool, "")
 	}
 	build := filepath.Join(dir, "build-lambdas.sh")
 	require.NoError(t, os.WriteFile(build, []byte(s.script(buildStub)), 0o755))
 	s.env = map[string]string{
-		// The stubs first; the real tools (bash, jq, sed, date...) after.
+		// The stubs and jq first; the real tools (bash, sed, date...) after.
 		"PATH":             bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME":             dir,
 		"STUB_DIR":         dir,

@@ -35,6 +35,7 @@ type workflow struct {
 type job struct {
 	id, file    string
 	If          string            `yaml:"if"`
+	RunsOn      string            `yaml:"runs-on"`
 	Uses        string            `yaml:"uses"`
 	With        map[string]any    `yaml:"with"`
 	Secrets     yaml.Node         `yaml:"secrets"`

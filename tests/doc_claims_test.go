@@ -90,7 +90,7 @@ func TestDocumentedScriptInvocationsUseTheirOptions(t *testing.T) {
 		for _, m := range invocation.FindAllStringSubmatch(text, -1) {
 			script, args := m[1], strings.Fields(m[2])
 			if script == "test" || script == "install-test-servers" || script == "lib" {
-				continue // test.sh hands its arguments to go test; the others take none
+				continue // test.sh takes go test's test flags; the others take none
 			}
 			h, ok := help[script]
 			if !assert.True(t, ok, "%s invokes scripts/%s.sh, which is not a script with --help", name, script) {

@@ -150,6 +150,9 @@ func faultMessage(call string) string {
 }
 
 func TestEveryExternalCallFailingOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the fault matrix (some 230 script runs) runs in CI, and with scripts/test.sh -short=false")
+	}
 	t.Parallel()
 	for _, sc := range faultScenarios() {
 		t.Run(sc.name, func(t *testing.T) {

@@ -91,7 +91,8 @@ for i in "${!packages[@]}"; do
 	if ((code != 0 || verbose)); then
 		cat "$out/$name.log"
 	fi
-	((seconds = micros / 1000000, millis = micros / 1000 % 1000))
+	seconds=$((micros / 1000000))
+	millis=$((micros / 1000 % 1000))
 	printf '%-4s\t%s\t%d.%03ds\n' "$status" "${packages[$i]}" "$seconds" "$millis"
 done
 exit "$failed"

@@ -89,6 +89,9 @@ func TestForbiddenConstructsAreCaught(t *testing.T) {
 		`local td=$(service_task_definition "$cluster" api)`,
 		`if (($(changed "$preview") == 0)); then`,
 		`[[ -n $(state_get "$stack" previous_api) ]] || continue`,
+		`((n == 0))`,
+		`	((i++))`,
+		`((ms = t / 1000 % 1000))`,
 	}
 	good := []string{
 		`table=$(services_table "$cluster" api worker) || die "cannot read"`,
@@ -96,7 +99,9 @@ func TestForbiddenConstructsAreCaught(t *testing.T) {
 		`local td`,
 		`cause=$(<"$RUN_DIR/cause")`,
 		`if [[ -s $RUN_DIR/cause ]]; then printf '%s' "$(<"$RUN_DIR/cause")"; fi`,
-		`((n == 0))`,
+		`((n == 0)) || return 1`,
+		`if ((n == 0)); then`,
+		`ms=$((t / 1000 % 1000))`,
 	}
 	match := func(line string) bool {
 		for _, f := range forbiddenConstructs {

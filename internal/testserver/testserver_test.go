@@ -48,3 +48,26 @@ func TestRequire(t *testing.T) {
 		t.Errorf("the command a skip names does not exist: %v", err)
 	}
 }
+
+// The initdb template is used only where it is a real directory of the server's user: not
+// through a link someone else planted in a shared temp directory, not when another user owns it.
+func TestTemplateOwnership(t *testing.T) {
+	dir := t.TempDir()
+	me := owner{uid: os.Geteuid(), gid: os.Getegid()}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{dir: true, link: false, file: false, filepath.Join(dir, "none"): false} {
+		if got := ownedBy(path, me); got != want {
+			t.Errorf("ownedBy(%s) = %v, want %v", path, got, want)
+		}
+	}
+	if ownedBy(dir, owner{uid: me.uid + 1}) {
+		t.Errorf("ownedBy(%s) by uid %d: true for a directory uid %d owns", dir, me.uid+1, me.uid)
+	}
+}

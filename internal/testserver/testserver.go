@@ -23,6 +23,10 @@ import (
 // InstallCommand installs both servers; a skipped test names it.
 const InstallCommand = "scripts/install-test-servers.sh"
 
+// testServersDir is where InstallCommand puts what Debian does not have, under the module root
+// (git-ignored).
+const testServersDir = "build/test-servers"
+
 // Host is the name the servers' certificates carry, and the one clients must dial to verify them.
 const Host = "localhost"
 
@@ -96,13 +100,22 @@ func (o owner) tempDir(prefix string) (string, error) {
 	return dir, nil
 }
 
-// writeFile writes a file the server's user owns, readable by it alone (PostgreSQL refuses a key
-// file that others can read).
+// writeFile writes a new file the server's user owns, readable by it alone (PostgreSQL refuses a
+// key file that others can read). Whatever was at path goes first, and the file is created, never
+// opened through a link: the directory may be the server user's, and this may run as root.
 func (o owner) writeFile(path string, data []byte) error {
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return os.Chown(path, o.uid, o.gid)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chown(o.uid, o.gid)
+	}
+	return errors.Join(err, f.Close())
 }
 
 // command runs name as the server's user, its output appended to logFile.
@@ -110,6 +123,7 @@ func (o owner) command(logFile *os.File, name string, args ...string) *exec.Cmd 
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred, Setpgid: true}
+	dieWithParent(cmd.SysProcAttr)
 	return cmd
 }
 

@@ -49,11 +49,11 @@ func TestRequire(t *testing.T) {
 	}
 }
 
-// The initdb template is used only where it is a real directory of the server's user: not
-// through a link someone else planted in a shared temp directory, not when another user owns it.
+// The initdb template is used only where it is a real directory of the right user: not through
+// a link someone planted, not when another user owns it.
 func TestTemplateOwnership(t *testing.T) {
 	dir := t.TempDir()
-	me := owner{uid: os.Geteuid(), gid: os.Getegid()}
+	me := os.Geteuid()
 	link := filepath.Join(dir, "link")
 	if err := os.Symlink(dir, link); err != nil {
 		t.Fatal(err)
@@ -67,7 +67,81 @@ func TestTemplateOwnership(t *testing.T) {
 			t.Errorf("ownedBy(%s) = %v, want %v", path, got, want)
 		}
 	}
-	if ownedBy(dir, owner{uid: me.uid + 1}) {
-		t.Errorf("ownedBy(%s) by uid %d: true for a directory uid %d owns", dir, me.uid+1, me.uid)
+	if ownedBy(dir, me+1) {
+		t.Errorf("ownedBy(%s, %d): true for a directory uid %d owns", dir, me+1, me)
+	}
+}
+
+// A file the server gets is written new, never through a link left where it goes (the server's
+// user could leave one there, and the tests may run as root).
+func TestWriteFileReplacesALink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "pg_hba.conf")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	o := owner{uid: os.Geteuid(), gid: os.Getegid()}
+	if err := o.writeFile(path, []byte("hostssl all all 127.0.0.1/32 scram-sha-256\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v, %v; want a regular file, mode 0600", path, fi, err)
+	}
+}
+
+// A template whose cluster was damaged (a temp cleaner, a killed copy) is made again: without
+// its "complete" file it does not count. (A stand-in initdb: the real one is the rotation and
+// sanitize tests' when no template is there yet.)
+func TestADamagedTemplateIsMadeAgain(t *testing.T) {
+	o, err := serverOwner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stand-in runs as the server's user: a directory it may enter.
+	bin, err := os.MkdirTemp("", "initdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(bin) })
+	if err := os.Chmod(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	initdb := "#!/bin/sh\n# initdb -D DIR ...\nmkdir -p \"$2/global\" && : >\"$2/global/pg_control\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "initdb"), []byte(initdb), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A damaged template in a project root of the test's own: no "complete" file, no cluster.
+	fake := t.TempDir()
+	const version = "postgres (PostgreSQL) 16.0"
+	junk := filepath.Join(templatePath(o, fake, version), "data", "junk")
+	if err := os.MkdirAll(filepath.Dir(junk), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(junk, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Dir(junk), o.uid, o.gid); err != nil {
+		t.Fatal(err)
+	}
+	data, err := initdbTemplate(o, fake, bin, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "global", "pg_control")); err != nil {
+		t.Errorf("the damaged template was not made again: %v", err)
+	}
+	if _, err := os.Stat(junk); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the damaged template's files are still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(data), "complete")); err != nil {
+		t.Errorf("the new template is not marked complete: %v", err)
 	}
 }

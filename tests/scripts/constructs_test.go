@@ -23,7 +23,7 @@ var forbiddenConstructs = []struct {
 	{regexp.MustCompile(`\(\([^#]*\$\([^<]`), "a command substitution inside (( )) loses its failure: assign it first"},
 	{regexp.MustCompile(`\[\[[^#]*\$\([^<]`), "a command substitution inside [[ ]] loses its failure: assign it first"},
 	// Not a lost error but a false one: scripts/test.sh stopped once when a run took 11.000 s.
-	{regexp.MustCompile(`^\s*\(\((?:[^|&]|\|[^|]|&[^&])*$`), "an arithmetic command on its own stops the script under set -e when its value is 0 (`((n++))` from 0, `((ms = t % 1000))`): assign with x=$((...)), or test it in if or before ||"},
+	{regexp.MustCompile(`(?:^|;|\bthen\b|\bdo\b|\belse\b)\s*\(\((?:[^|&;]|\|[^|]|&[^&])*(?:;|$)`), "an arithmetic command on its own stops the script under set -e when its value is 0 (`((n++))` from 0, `((ms = t % 1000))`): assign with x=$((...)), or test it in if or before ||"},
 }
 
 // codeLines are a script's lines without comments and without the heredoc of its usage text.
@@ -92,6 +92,8 @@ func TestForbiddenConstructsAreCaught(t *testing.T) {
 		`((n == 0))`,
 		`	((i++))`,
 		`((ms = t / 1000 % 1000))`,
+		`if [[ -s $f ]]; then ((n++)); fi`,
+		`for f in *; do ((n += 1)); done`,
 	}
 	good := []string{
 		`table=$(services_table "$cluster" api worker) || die "cannot read"`,
@@ -102,6 +104,8 @@ func TestForbiddenConstructsAreCaught(t *testing.T) {
 		`((n == 0)) || return 1`,
 		`if ((n == 0)); then`,
 		`ms=$((t / 1000 % 1000))`,
+		`while ((i < ${#args[@]})); do`,
+		`a=1; b=$((a + 1))`,
 	}
 	match := func(line string) bool {
 		for _, f := range forbiddenConstructs {

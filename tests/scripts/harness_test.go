@@ -79,8 +79,27 @@ var scriptsJQ = sync.OnceValues(func() (string, error) {
 	return path, err
 })
 
+// stubsRun checks once that a file in the temp directory can be run: on a noexec mount the
+// stubs would be passed over, and the scripts would call the real CLIs on PATH.
+var stubsRun = sync.OnceValue(func() error {
+	dir, err := os.MkdirTemp("", "exec-probe")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	probe := filepath.Join(dir, "probe")
+	if err := os.WriteFile(probe, []byte("#!/bin/sh\n"), 0o700); err != nil {
+		return err
+	}
+	if err := exec.Command(probe).Run(); err != nil {
+		return fmt.Errorf("a file in the temp directory %s cannot be run (%v; mounted noexec?): the stubs would be passed over for the real CLIs; set TMPDIR to a directory that allows it", os.TempDir(), err)
+	}
+	return nil
+})
+
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
+	require.NoError(t, stubsRun())
 	bash, err := exec.LookPath("bash")
 	require.NoError(t, err, "bash is required by scripts/*.sh and by these tests")
 	jq, err := scriptsJQ()

@@ -22,6 +22,8 @@ readonly PG_VERSION=16.14.0-beta.17
 readonly PG_DIR=build/test-servers
 readonly PG_BIN=$PG_DIR/node_modules/$PG_PACKAGE/native/bin/postgres
 readonly JQ_VERSION=1.7.1
+# Debian's pool keeps this tarball while a Debian release carries jq 1.7.1: trixie does (security
+# support to 2028, LTS to 2030). Plain HTTP, as apt's own; the checksum is what is trusted.
 readonly JQ_SOURCE=http://deb.debian.org/debian/pool/main/j/jq/jq_$JQ_VERSION.orig.tar.gz
 readonly JQ_SHA256=fc75b1824aba7a954ef0886371d951c3bf4b6e0a921d1aefc553f309702d6ed1
 readonly JQ_DIR=$PG_DIR/jq-$JQ_VERSION

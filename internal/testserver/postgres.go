@@ -76,9 +76,8 @@ func StartPostgres() (*Postgres, error) {
 	if err != nil {
 		return fail(err)
 	}
-	// cp -a keeps the owner (nobody, when this runs as root) and the modes PostgreSQL checks.
-	if out, err := exec.Command("cp", "-a", template, data).CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("copying the initdb template %s: %v: %s", template, err, out))
+	if err := copyCluster(template, data); err != nil {
+		return fail(err)
 	}
 	ca, err := NewCA()
 	if err != nil {
@@ -186,8 +185,8 @@ func initdbTemplate(o owner, root, bin, version string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(staging) // gone after the rename; the loser's copy otherwise
-	if out, err := exec.Command("cp", "-a", filepath.Join(work, "data"), staging).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("copying initdb's cluster into %s: %v: %s", staging, err, out)
+	if err := copyCluster(filepath.Join(work, "data"), filepath.Join(staging, "data")); err != nil {
+		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(staging, "complete"), nil, 0o600); err != nil {
 		return "", err
@@ -202,6 +201,16 @@ func initdbTemplate(o owner, root, bin, version string) (string, error) {
 		return "", fmt.Errorf("keeping the initdb template in %s: %w", final, err)
 	}
 	return data, nil
+}
+
+// copyCluster copies a data directory to dst (which must not exist) with cp -a: it keeps the
+// owner (nobody, when this runs as root) and the modes PostgreSQL checks, and copies links as
+// links, never what they point to.
+func copyCluster(src, dst string) error {
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("copying the cluster %s to %s: %v: %s", src, dst, err, out)
+	}
+	return nil
 }
 
 // templatePath is where initdbTemplate keeps the template for o and this server version.
